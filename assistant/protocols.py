@@ -1,0 +1,85 @@
+"""Types shared by the core and the engines.
+
+The core defines these; engines implement them. Nothing here imports an engine, so the core can be
+tested without any model library installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message as the model sees it (small and picklable: it crosses the process boundary)."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Sampling options for one answer."""
+
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+
+
+@dataclass
+class GenerationStats:
+    """What one answer cost; filled in by the engine while it streams."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens whose KV cache was kept from the previous turn
+    completion_tokens: int = 0
+    load_s: float = 0.0  # model load time when this request loaded the model, else 0
+    first_token_s: float = 0.0  # request start (after load) -> first token
+    total_s: float = 0.0
+    dropped_messages: int = 0  # history messages left out to fit the context window
+    template: str = "gguf"  # "gguf" (the model's own chat template) or "fallback" (ChatML)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        decode_s = self.total_s - self.first_token_s
+        if self.completion_tokens <= 1 or decode_s <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / decode_s
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "reused_tokens": self.reused_tokens,
+            "completion_tokens": self.completion_tokens,
+            "load_s": round(self.load_s, 4),
+            "first_token_s": round(self.first_token_s, 4),
+            "total_s": round(self.total_s, 4),
+            "tokens_per_s": round(self.decode_tokens_per_s, 2),
+            "dropped_messages": self.dropped_messages,
+        }
+
+
+class ChatModel(Protocol):
+    """A loaded chat model that streams an answer token by token."""
+
+    name: str
+    context_size: int
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in this model's vocabulary (used to fit history into the context)."""
+        ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats
+    ) -> Iterator[str]:
+        """Yield answer text pieces as they are sampled; fill `stats` as it goes.
+
+        The caller may stop iterating at any time (that is how Stop works between tokens).
+        """
+        ...

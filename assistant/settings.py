@@ -1,0 +1,121 @@
+"""User settings and the folders the app keeps its data in.
+
+Settings are a flat dataclass saved as JSON. Saving is atomic (temp file, fsync, os.replace) so a crash
+or a full disk never leaves a half-written settings file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "assistant"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant running entirely on the user's own computer. "
+    "Answer clearly and concisely. Use Markdown for lists and code."
+)
+
+
+@dataclass
+class Settings:
+    model: str = "qwen2.5-coder-0.5b-instruct"  # catalogue name or path to a .gguf
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float = 0.7
+    context_size: int = 4096
+    max_answer_tokens: int = 1024
+    threads: int = 0  # 0: automatic
+    gpu_layers: int = -1  # -1: automatic (all when the build supports GPU offload)
+    theme: str = "light"  # "light" | "dark"
+
+    def validated(self) -> Settings:
+        """A copy with every field clamped to a range the engine accepts."""
+        return dataclasses.replace(
+            self,
+            temperature=min(max(float(self.temperature), 0.0), 2.0),
+            context_size=min(max(int(self.context_size), 512), 131072),
+            max_answer_tokens=min(max(int(self.max_answer_tokens), 16), 8192),
+            threads=min(max(int(self.threads), 0), 256),
+            gpu_layers=max(int(self.gpu_layers), -1),
+            theme=self.theme if self.theme in ("light", "dark") else "light",
+        )
+
+
+def data_dir() -> Path:
+    """History, assembled models and user models live here (ASSISTANT_DATA_DIR overrides, for tests)."""
+    override = os.environ.get("ASSISTANT_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs  # imported lazily: it is only needed when no override is set
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    override = os.environ.get("ASSISTANT_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def history_path() -> Path:
+    return data_dir() / "history.sqlite3"
+
+
+def user_models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings; unknown keys are ignored and a broken file falls back to defaults (logged)."""
+    path = path or settings_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as error:
+        logger.warning("Ignoring unreadable settings file %s: %s", path, error)
+        return Settings()
+    if not isinstance(raw, dict):
+        logger.warning("Ignoring settings file %s: not a JSON object", path)
+        return Settings()
+    known = {f.name for f in dataclasses.fields(Settings)}
+    try:
+        return Settings(**{k: v for k, v in raw.items() if k in known}).validated()
+    except (TypeError, ValueError) as error:
+        logger.warning("Ignoring invalid settings in %s: %s", path, error)
+        return Settings()
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write settings atomically; raises OSError (e.g. disk full) with the old file untouched."""
+    path = path or settings_path()
+    write_atomically(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same folder + fsync + os.replace: readers see the old or the new file, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

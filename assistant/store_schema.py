@@ -1,0 +1,108 @@
+"""Schema of the history database and the ordered steps that bring an older file up to date.
+
+`MIGRATIONS[n]` turns a schema-version-n file into a version-n+1 file. The store runs the pending steps
+in one transaction and bumps `PRAGMA user_version` after each, so a crash or a full disk mid-migration
+leaves the file exactly as it was. Never edit a step that has shipped: users' files already went through
+it. Append a new step instead.
+
+Each step executes its statements one by one rather than with `executescript`, because `executescript`
+commits any open transaction first and would break the all-or-nothing promise above.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Version 1: conversations, messages, and two external-content FTS5 indexes kept in sync by triggers.
+# External content (rather than a copy of the text inside the FTS table) keeps each message stored once,
+# so deleting the row really deletes the text; the triggers are the only writers of the indexes.
+# `status` is checked in Python rather than with a CHECK constraint, so that a later version can add a
+# status without rebuilding the messages table.
+_V1_STATEMENTS = (
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX conversations_by_updated ON conversations (updated_at DESC, id DESC)",
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT,
+        timings TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
+    # Partial index: start-up recovery finds the few 'streaming' rows without scanning the history.
+    "CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'",
+    # remove_diacritics 2: "cafe" finds "café", which is what people type into a search box.
+    """
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END
+    """,
+    """
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END
+    """,
+    # Only text changes touch the index: status and timing updates stay a plain row update.
+    """
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END
+    """,
+    """
+    CREATE VIRTUAL TABLE conversations_fts USING fts5 (
+        title, content = 'conversations', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+    END
+    """,
+    """
+    CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title) VALUES ('delete', old.id, old.title);
+    END
+    """,
+    """
+    CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title) VALUES ('delete', old.id, old.title);
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+    END
+    """,
+)
+
+
+def _v1_initial(connection: sqlite3.Connection) -> None:
+    """Create the first schema in an empty (version 0) file."""
+    for statement in _V1_STATEMENTS:
+        connection.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1_initial]
+
+
+def latest_version() -> int:
+    """The version this app writes: one per migration step (read at call time so tests can add steps)."""
+    return len(MIGRATIONS)
