@@ -1,0 +1,298 @@
+"""Chat with a GGUF model through llama-cpp-python (implements `protocols.ChatModel`).
+
+Three things matter beyond "call the library":
+- the model's own chat template is rendered in llama-cpp-python's *sandboxed* Jinja environment, and
+  any template that is missing, broken or hostile falls back to ChatML instead of failing the answer;
+- the same `Llama` object is reused across turns so `Llama.generate()` keeps the KV cache of the
+  longest common token prefix and evaluates only the new suffix (the conversation so far);
+- the preflight GGUF check runs before llama.cpp ever sees the file, because llama.cpp may crash or
+  allocate absurd amounts of memory on a malformed header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import llama_cpp
+from llama_cpp import llama_chat_format
+
+from assistant import gguf
+from assistant.catalog import ModelError
+from assistant.conversation import FittedPrompt, PromptTooLong, fit_to_context
+from assistant.prompts import CHATML_STOP, render_chatml
+from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+
+logger = logging.getLogger(__name__)
+
+# Captured at import time: `_lenient_template_compilation` temporarily swaps the module attribute.
+_Jinja2ChatFormatter = llama_chat_format.Jinja2ChatFormatter
+
+
+def physical_cores() -> int:
+    """Cores this process may use, counting SMT siblings once (llama.cpp gains nothing from them)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    siblings: set[str] = set()
+    for cpu in cpus:
+        try:
+            siblings.add(Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text())
+        except OSError:  # no sysfs (not Linux): every logical CPU counts
+            return max(1, len(cpus))
+    return max(1, len(siblings))
+
+
+def resolve_gpu_layers(requested: int) -> int:
+    """-1 means "all layers if this llama.cpp build can offload at all" (CPU builds get 0)."""
+    if requested >= 0:
+        return requested
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
+@contextlib.contextmanager
+def _lenient_template_compilation() -> Iterator[None]:
+    """Let `Llama()` load a GGUF whose chat template does not compile.
+
+    `Llama.__init__` compiles every template in the metadata and raises on a syntax error, which would
+    make a perfectly good model unusable; we render templates ourselves and fall back to ChatML.
+    """
+
+    class Lenient(_Jinja2ChatFormatter):  # type: ignore[misc, valid-type]
+        def __init__(self, template: str, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().__init__(template, *args, **kwargs)
+            except jinja2.TemplateError:
+                super().__init__("", *args, **kwargs)
+
+    llama_chat_format.Jinja2ChatFormatter = Lenient  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        llama_chat_format.Jinja2ChatFormatter = _Jinja2ChatFormatter  # type: ignore[misc]
+
+
+class _TokenCounter:
+    """A stopping criterion that never stops: it counts sampled tokens (create_completion hides them)."""
+
+    def __init__(self) -> None:
+        self.sampled = 0
+
+    def __call__(self, input_ids: Any, logits: Any) -> bool:
+        self.sampled += 1
+        return False
+
+
+class LlamaChatModel:
+    """One loaded GGUF model. Not thread-safe: the engine process drives it from one thread."""
+
+    def __init__(
+        self,
+        llm: llama_cpp.Llama,
+        *,
+        name: str,
+        context_size: int,
+        gpu_layers: int,
+        prefix_reuse: bool,
+        chat_template: str | None,
+        load_s: float,
+    ) -> None:
+        self.llm = llm
+        self.name = name
+        self.context_size = context_size
+        self.gpu_layers = gpu_layers
+        self.prefix_reuse = prefix_reuse
+        self.load_s = load_s
+        self._warned_fallback = False
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        self.eos_token = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        self.bos_token = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        self._bos_id = bos_id
+        # Whether the vocabulary wants a BOS in front of the prompt (create_completion asks the same).
+        self._add_bos = bool(llm._model.add_bos_token()) and bos_id != -1
+        self._formatter = self._compile(chat_template)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        context_size: int = 4096,
+        threads: int = 0,
+        gpu_layers: int = -1,
+        prefix_reuse: bool = True,
+    ) -> LlamaChatModel:
+        """Check the file, then load it; raises GGUFError/ModelError with a message for the user."""
+        path = Path(path)
+        info = gguf.preflight(path)  # before llama.cpp: a malformed header must never reach C code
+        threads = threads if threads > 0 else physical_cores()
+        layers = resolve_gpu_layers(gpu_layers)
+        kwargs: dict[str, Any] = dict(
+            model_path=str(path),
+            n_ctx=context_size,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=layers,
+            verbose=False,
+        )
+        started = time.perf_counter()
+        try:
+            try:
+                llm = llama_cpp.Llama(**kwargs)
+            except jinja2.TemplateError as error:
+                logger.warning("Chat template in %s does not compile (%s); using ChatML", path.name, error)
+                with _lenient_template_compilation():
+                    llm = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelError(
+                f"llama.cpp could not load {path.name}: {error}. The file may be damaged, or made for "
+                "a newer version of llama.cpp than this app includes."
+            ) from error
+        load_s = time.perf_counter() - started
+        logger.info(
+            "Loaded %s in %.2f s (%d threads, gpu_layers=%d, n_ctx=%d)",
+            path.name,
+            load_s,
+            threads,
+            layers,
+            context_size,
+        )
+        template = info.chat_template or llm.metadata.get("tokenizer.chat_template")
+        return cls(
+            llm,
+            name=path.stem,
+            context_size=context_size,
+            gpu_layers=layers,
+            prefix_reuse=prefix_reuse,
+            chat_template=template,
+            load_s=load_s,
+        )
+
+    def close(self) -> None:
+        self.llm.close()
+
+    # ---- tokens and prompt ------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        """Tokens exactly as create_completion would build them for a string prompt."""
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self._add_bos, special=True)
+        # Templates that write bos_token themselves would otherwise give two BOS tokens.
+        if len(tokens) >= 2 and tokens[0] == tokens[1] == self._bos_id:
+            tokens = tokens[1:]
+        return tokens
+
+    def _compile(self, template: str | None) -> Any | None:
+        if not template:
+            return None
+        try:
+            return _Jinja2ChatFormatter(
+                template=template,
+                eos_token=self.eos_token,
+                bos_token=self.bos_token,
+                add_generation_prompt=True,
+            )
+        except Exception as error:  # any compile failure means "use the fallback"
+            logger.warning("Chat template of %s does not compile: %s", self.name, error)
+            return None
+
+    def render(self, messages: Sequence[ChatMessage]) -> tuple[str, str, list[str]]:
+        """(prompt, "gguf" or "fallback", stop strings). Never raises for a bad template."""
+        reason = "the model has no chat template"
+        if self._formatter is not None:
+            try:
+                result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+                prompt = result.prompt
+                if messages[-1].content.strip() in prompt:
+                    stops = [s for s in [self.eos_token] if s]
+                    if "<|im_end|>" in prompt:
+                        stops += [s for s in CHATML_STOP if s not in stops]
+                    return prompt, "gguf", stops
+                reason = "its chat template dropped the message text"
+            except Exception as error:  # SecurityError, UndefinedError, raise_exception...
+                reason = f"its chat template failed: {type(error).__name__}: {error}"
+        if not self._warned_fallback:
+            logger.warning("Using the ChatML fallback for %s: %s", self.name, reason)
+            self._warned_fallback = True
+        return render_chatml(messages), "fallback", list(CHATML_STOP)
+
+    def prepare(
+        self, messages: Sequence[ChatMessage], max_tokens: int
+    ) -> tuple[FittedPrompt, list[int], str, list[str]]:
+        """Trim history to fit, using this model's tokenizer; returns (fitted, tokens, template, stops).
+
+        fit_to_context estimates per-message template overhead; when the rendered prompt is still
+        over budget we shrink the target by the overshoot and refit. Raises PromptTooLong.
+        """
+        # Leave room for the answer, but never squeeze the prompt below half the window.
+        budget = max(self.context_size - max_tokens, self.context_size // 2)
+        target = budget
+        for _attempt in range(4):
+            fitted = fit_to_context(messages, self.count_tokens, target)
+            prompt, template, stops = self.render(fitted.messages)
+            tokens = self.tokenize_prompt(prompt)
+            if len(tokens) <= budget:
+                return fitted, tokens, template, stops
+            target -= len(tokens) - budget + 16
+            if target <= 0:
+                break
+        raise PromptTooLong(len(tokens), budget)
+
+    # ---- generation -----------------------------------------------------------------------------
+
+    def reused_prefix(self, tokens: Sequence[int]) -> int:
+        """How many prompt tokens `Llama.generate()` will keep from the KV cache (mirrors its logic)."""
+        cached = self.llm._input_ids  # tokens whose KV entries are in the cache right now
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common == len(tokens) and common == self.llm.n_tokens:
+            return common  # the exact prompt is cached: generate() samples without evaluating
+        # generate() replays one token when the whole prompt is a prefix of the cache.
+        return common - 1 if common == len(tokens) and common > 0 else common
+
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats
+    ) -> Iterator[str]:
+        started = time.perf_counter()
+        fitted, tokens, template, stops = self.prepare(messages, options.max_tokens)
+        stats.dropped_messages = fitted.dropped
+        stats.template = template
+        stats.prompt_tokens = len(tokens)
+        if not self.prefix_reuse:
+            # n_tokens = 0 makes the next eval drop the whole KV cache (kv_cache_seq_rm from 0).
+            self.llm.reset()
+        stats.reused_tokens = self.reused_prefix(tokens) if self.prefix_reuse else 0
+        counter = _TokenCounter()
+        completion = self.llm.create_completion(
+            tokens,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            seed=options.seed,
+            stop=stops,
+            stream=True,
+            stopping_criteria=llama_cpp.StoppingCriteriaList([counter]),
+        )
+        finish: str | None = None
+        try:
+            for chunk in completion:
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice["text"]
+                if text:
+                    if not stats.first_token_s:
+                        stats.first_token_s = time.perf_counter() - started
+                    yield text
+        finally:
+            completion.close()  # leaves the Llama state consistent for the next prefix match
+            # An end-of-generation token is sampled but is not part of the answer.
+            stats.completion_tokens = max(0, counter.sampled - (1 if finish == "stop" else 0))
+            stats.total_s = time.perf_counter() - started

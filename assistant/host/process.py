@@ -1,0 +1,232 @@
+"""The engine process: owns the loaded model and serves requests that arrive over a pipe.
+
+It runs in a child process (multiprocessing 'spawn') so that a crash, an out-of-memory or a prompt
+evaluation that will not stop never takes the window down. Every request gets exactly one terminal
+event (Done or Failed); any exception becomes a Failed with a user-facing message and the loop goes on.
+Nothing here imports an ML library at module level: the GUI process imports this module only to name
+`run_child` as the spawn target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from collections import deque
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant import catalog, gguf
+from assistant.conversation import PromptTooLong
+from assistant.host.messages import (
+    CancelRequest,
+    ChatRequest,
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    LoadRequest,
+    ModelLoaded,
+    Progress,
+    Request,
+    ShutdownRequest,
+    Token,
+)
+from assistant.protocols import GenerationStats
+
+if TYPE_CHECKING:
+    from assistant.engines.llama import LlamaChatModel
+
+logger = logging.getLogger(__name__)
+
+# Nothing in the engine process may try the network: libraries that know these variables stay offline.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+class _Stop(Exception):
+    """The current request was cancelled (or the process is shutting down) while preparing it."""
+
+
+class _ParentGone(Exception):
+    """The GUI end of the pipe is closed: nobody is listening, so the process exits."""
+
+
+def run_child(conn: Connection, log_level: int = logging.WARNING) -> None:
+    """Entry point of the engine process (the spawn target); logs at the GUI process's level."""
+    os.environ.update(OFFLINE_ENV)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=log_level,
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
+    )
+    serve(conn)
+
+
+def serve(conn: Connection) -> None:
+    """Serve requests until ShutdownRequest or the pipe closes."""
+    _Server(conn).run()
+
+
+class _Server:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pending: deque[Request] = deque()  # requests that arrived while another one was running
+        self.model: LlamaChatModel | None = None
+        self.config: EngineConfig | None = None
+        self.closing = False
+
+    # ---- pipe ------------------------------------------------------------------------------------
+
+    def send(self, event: Event) -> None:
+        try:
+            self.conn.send(event)  # crosses the process boundary to the GUI's reader thread
+        except (OSError, ValueError) as error:
+            self.closing = True
+            raise _ParentGone() from error
+
+    def receive(self) -> Request | None:
+        if self.pending:
+            return self.pending.popleft()
+        try:
+            return self.conn.recv()  # blocks until the GUI process sends a request
+        except (EOFError, OSError):
+            return None
+
+    def check_cancel(self, request_id: int) -> bool:
+        """Read whatever arrived meanwhile; True if `request_id` should stop now.
+
+        Other requests are queued, not dropped; a cancel for a queued request answers it right away.
+        """
+        while True:
+            try:
+                if not self.conn.poll():
+                    return False
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                self.closing = True
+                return True
+            if isinstance(message, ShutdownRequest):
+                self.closing = True
+                return True
+            if isinstance(message, CancelRequest):
+                if message.request_id == request_id:
+                    return True
+                self._cancel_pending(message.request_id)
+            else:
+                self.pending.append(message)
+
+    def _cancel_pending(self, request_id: int) -> None:
+        for queued in list(self.pending):
+            if isinstance(queued, (ChatRequest, LoadRequest)) and queued.request_id == request_id:
+                self.pending.remove(queued)
+                self.send(Done(request_id, "stopped", GenerationStats()))
+
+    # ---- loop ------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        logger.info("Engine process %d ready", os.getpid())
+        try:
+            while not self.closing:
+                request = self.receive()
+                if request is None or isinstance(request, ShutdownRequest):
+                    break
+                if isinstance(request, CancelRequest):
+                    continue  # its request already finished (cancels for queued ones are handled early)
+                self.handle(request)
+        except _ParentGone:
+            logger.info("GUI process went away; engine exiting")
+        finally:
+            if self.model is not None:
+                self.model.close()
+        logger.info("Engine process %d exiting", os.getpid())
+
+    def handle(self, request: ChatRequest | LoadRequest) -> None:
+        rid = request.request_id
+        try:
+            load_s = self.ensure_loaded(rid, request.config)
+            if isinstance(request, LoadRequest):
+                if not load_s and self.model is not None:  # already loaded: still say which model it is
+                    model = self.model
+                    self.send(ModelLoaded(rid, model.name, 0.0, model.context_size, model.gpu_layers))
+                self.send(Done(rid, "complete", GenerationStats(load_s=load_s)))
+            else:
+                self.chat(request, load_s)
+        except _ParentGone:
+            raise
+        except _Stop:
+            self.send(Done(rid, "stopped", GenerationStats()))
+        except (catalog.ModelError, gguf.GGUFError) as error:
+            logger.warning("Request %d: bad model: %s", rid, error)
+            self.send(Failed(rid, str(error), kind="bad_model"))
+        except PromptTooLong as error:
+            self.send(Failed(rid, str(error), kind="too_long"))
+        except Exception as error:  # the process must survive any engine failure
+            logger.exception("Request %d failed", rid)
+            summary = f"{type(error).__name__}: {error}"
+            if len(summary) > 300:
+                summary = summary[:300] + "…"
+            self.send(Failed(rid, f"The engine could not answer ({summary}).", kind="engine"))
+
+    def ensure_loaded(self, request_id: int, config: EngineConfig) -> float:
+        """Load the model `config` names unless it is loaded already; returns the load time (or 0)."""
+        if (
+            self.model is not None
+            and self.config is not None
+            and dataclasses.replace(self.config, prefix_reuse=config.prefix_reuse) == config
+        ):
+            # Prefix reuse is a per-request policy of the loaded model, no reload needed.
+            self.model.prefix_reuse = config.prefix_reuse
+            self.config = config
+            return 0.0
+        if self.model is not None:
+            # Free the old model first: two models side by side may not fit in memory.
+            self.model.close()
+            self.model, self.config = None, None
+        data_dir = Path(config.data_dir)
+        entry = catalog.find_model(config.model, data_dir)
+        last_percent = -1
+
+        def progress(message: str, done: int, total: int) -> None:
+            nonlocal last_percent
+            percent = done * 100 // total if total else 0
+            if percent != last_percent:  # one event per percent keeps the pipe quiet
+                last_percent = percent
+                self.send(Progress(request_id, "assemble", done, total, message))
+            if self.check_cancel(request_id):
+                raise _Stop()
+
+        path = catalog.ensure_model(entry, data_dir, progress)
+        self.send(Progress(request_id, "load", 0, 1, f"Loading {path.name}"))
+        from assistant.engines.llama import LlamaChatModel  # the ML library is imported only here
+
+        model = LlamaChatModel.load(
+            path,
+            context_size=config.context_size,
+            threads=config.threads,
+            gpu_layers=config.gpu_layers,
+            prefix_reuse=config.prefix_reuse,
+        )
+        self.model, self.config = model, config
+        self.send(Progress(request_id, "load", 1, 1, f"Loaded {path.name}"))
+        self.send(ModelLoaded(request_id, model.name, model.load_s, model.context_size, model.gpu_layers))
+        return model.load_s
+
+    def chat(self, request: ChatRequest, load_s: float) -> None:
+        assert self.model is not None
+        rid = request.request_id
+        if self.check_cancel(rid):
+            raise _Stop()
+        stats = GenerationStats(load_s=load_s)
+        status: str = "complete"
+        pieces = self.model.stream(request.messages, request.options, stats)
+        try:
+            for piece in pieces:
+                self.send(Token(rid, piece))
+                if self.check_cancel(rid):
+                    status = "stopped"
+                    break
+        finally:
+            pieces.close()
+        self.send(Done(rid, "stopped" if status == "stopped" else "complete", stats))

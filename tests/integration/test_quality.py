@@ -1,0 +1,45 @@
+"""The default model (Qwen2.5-Coder-0.5B, assembled from its PyPI parts) answers a simple question."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.host.blocking import BlockingEngine
+from assistant.host.messages import Done, EngineConfig, Failed, Progress, Token
+from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.settings import DEFAULT_SYSTEM_PROMPT, Settings
+
+pytest.importorskip("llama_cpp")
+
+
+@pytest.fixture(scope="session")
+def default_model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir per test session, so the 491 MB model is assembled once."""
+    return tmp_path_factory.mktemp("default-model-data")
+
+
+@pytest.mark.timeout(300)
+def test_default_model_knows_the_capital_of_france(
+    default_model_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(default_model_data_dir))
+    config = EngineConfig(
+        model=Settings().model, data_dir=str(default_model_data_dir), context_size=2048, threads=1
+    )
+    messages = [
+        ChatMessage("system", DEFAULT_SYSTEM_PROMPT),
+        ChatMessage("user", "What is the capital of France?"),
+    ]
+    with BlockingEngine() as engine:
+        events = list(
+            engine.chat(config, messages, GenerationOptions(max_tokens=48, temperature=0.0, seed=0))
+        )
+    failures = [e for e in events if isinstance(e, Failed)]
+    assert not failures, failures
+    assert isinstance(events[-1], Done) and events[-1].status == "complete"
+    assert events[-1].stats.template == "gguf"
+    stages = {e.stage for e in events if isinstance(e, Progress)}
+    assert {"assemble", "load"} <= stages  # a fresh data dir: the parts were assembled for this request
+    assert "Paris" in "".join(e.text for e in events if isinstance(e, Token))
