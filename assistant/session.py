@@ -1,0 +1,275 @@
+"""One conversation turn from question to stored answer, shared by the window and the CLI.
+
+Plain Python with no threads and no Qt: the caller delivers engine events to `handle()` on its own
+thread (the GUI thread in the window, the main thread in the CLI). The question is saved before
+anything is sent to the engine, and the answer is saved while it streams, so neither a crash of the
+engine nor of the window loses more than the last half second of text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
+from assistant.host.client import EngineClient
+from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
+from assistant.prompts import conversation_title
+from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.settings import Settings
+from assistant.store import Store, StoredMessage, StoreError
+
+logger = logging.getLogger(__name__)
+
+# Messages the model may see again as history; a failed answer holds an error text, not an answer.
+HISTORY_STATUSES = ("complete", "stopped", "interrupted")
+FLUSH_INTERVAL_S = 0.5
+
+
+class QuestionTooLong(ValueError):
+    """Refused before saving: the question alone cannot fit the model's context window."""
+
+
+@dataclass
+class Turn:
+    """The answer being written now; `text` is everything streamed so far (the source of truth)."""
+
+    request_id: int
+    conversation_id: int
+    user_message_id: int
+    assistant_message_id: int
+    text: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TurnUpdate:
+    """What changed after one event, for the caller to show."""
+
+    turn: Turn
+    status: str  # "streaming" while tokens arrive, then the final stored status
+    finished: bool
+    error: str | None = None  # user-facing: why the answer failed, or why it could not be saved
+    store_failed: bool = False  # the answer is intact in `turn.text` but not (fully) on disk
+    timings: dict = field(default_factory=dict)
+
+
+class ChatSession:
+    """Sends questions to the engine and keeps the store in step with what streams back."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        client: EngineClient,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Without a store (`ask --no-save`) history lives in memory for this session only.
+        self._store: Store | _MemoryHistory = store if store is not None else _MemoryHistory()
+        self._client = client
+        self._settings = settings
+        self._data_dir = Path(data_dir)
+        self._flush_interval_s = flush_interval_s
+        self._clock = clock
+        self._active: Turn | None = None
+        self._last_flush = 0.0
+        self._flushed_text = ""
+        self._store_error_reported = False
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def active_turn(self) -> Turn | None:
+        return self._active
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Used from the next question on; an answer already streaming keeps its settings."""
+        self._settings = settings
+
+    def engine_config(self) -> EngineConfig:
+        s = self._settings
+        return EngineConfig(
+            model=s.model,
+            data_dir=str(self._data_dir),
+            context_size=s.context_size,
+            threads=s.threads,
+            gpu_layers=s.gpu_layers,
+        )
+
+    def send(self, conversation_id: int | None, text: str) -> Turn:
+        """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
+
+        The caller keeps the user's draft on either exception: the question was not (fully) saved.
+        """
+        if not text.strip():
+            raise ValueError("Type a question first.")
+        if self._active is not None:
+            raise ValueError("An answer is still being written: wait for it or press Stop.")
+        budget = self._settings.context_size
+        if len(text) > budget * MAX_CHARS_PER_TOKEN:
+            # Cheap bound (no tokenizer): refusing here keeps a megabyte paste out of the history.
+            raise QuestionTooLong(str(PromptTooLong(len(text) // MAX_CHARS_PER_TOKEN, budget)))
+
+        store = self._store
+        if conversation_id is None:
+            conversation_id = store.create_conversation(conversation_title(text))
+        history = self._history(conversation_id)  # read before writing: a read error leaves no trace
+        user_id = store.add_message(conversation_id, "user", text)
+        assistant_id = store.add_message(
+            conversation_id, "assistant", "", status="streaming", model=self._settings.model
+        )
+        history.append(ChatMessage("user", text))
+        options = GenerationOptions(
+            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
+        )
+        try:
+            request_id = self._client.chat(self.engine_config(), history, options)
+        except Exception as error:
+            logger.exception("The engine did not accept the question")
+            self._safe_update(assistant_id, text=f"The engine could not start: {error}", status="failed")
+            raise
+        self._active = Turn(request_id, conversation_id, user_id, assistant_id, model=self._settings.model)
+        self._last_flush = self._clock()
+        self._flushed_text = ""
+        self._store_error_reported = False
+        return self._active
+
+    def stop(self) -> bool:
+        """Ask the engine to stop; a Done(status='stopped') follows and keeps the partial answer."""
+        if self._active is None:
+            return False
+        self._client.cancel(self._active.request_id)
+        return True
+
+    def handle(self, event: Event) -> TurnUpdate | None:
+        """Apply one engine event; None when it is not about the answer being written."""
+        turn = self._active
+        if turn is None or getattr(event, "request_id", None) != turn.request_id:
+            return None  # a late event of an older request, or load progress: not ours
+        if isinstance(event, Token):
+            turn.text += event.text
+            error = None
+            if self._clock() - self._last_flush >= self._flush_interval_s:
+                error = self._flush(turn)
+            return TurnUpdate(turn, "streaming", False, error=error, store_failed=error is not None)
+        if isinstance(event, Done):
+            return self._finish(turn, event.status, event.stats.as_dict(), None)
+        if isinstance(event, Failed):
+            status = "interrupted" if event.kind == "crashed" else "failed"
+            timings = {"error": event.message, "error_kind": event.kind}
+            return self._finish(turn, status, timings, event.message)
+        return None
+
+    def close(self) -> None:
+        """The window is closing mid-answer: keep what streamed, marked interrupted."""
+        turn, self._active = self._active, None
+        if turn is not None:
+            self._safe_update(turn.assistant_message_id, text=turn.text, status="interrupted")
+
+    def _finish(self, turn: Turn, status: str, timings: dict, error: str | None) -> TurnUpdate:
+        self._active = None
+        text = turn.text
+        if status == "failed" and not text.strip() and error:
+            text = error  # nothing streamed: the stored message says why instead of staying blank
+        store_error = self._safe_update(turn.assistant_message_id, text=text, status=status, timings=timings)
+        if store_error:
+            error = f"{error}\n{store_error}" if error else store_error
+        return TurnUpdate(
+            turn, status, True, error=error, store_failed=store_error is not None, timings=timings
+        )
+
+    def _flush(self, turn: Turn) -> str | None:
+        """Write the partial answer; returns a store error only the first time it happens."""
+        self._last_flush = self._clock()
+        if turn.text == self._flushed_text:
+            return None
+        try:
+            self._store.update_message(turn.assistant_message_id, text=turn.text)
+        except StoreError as error:
+            logger.warning("Partial answer not saved: %s", error)
+            if self._store_error_reported:
+                return None
+            self._store_error_reported = True
+            return str(error)
+        self._flushed_text = turn.text
+        return None
+
+    def _safe_update(self, message_id: int, **changes: object) -> str | None:
+        try:
+            self._store.update_message(message_id, **changes)  # type: ignore[arg-type]
+        except StoreError as error:
+            logger.warning("Answer not saved: %s", error)
+            return str(error)
+        return None
+
+    def _history(self, conversation_id: int) -> list[ChatMessage]:
+        messages: list[ChatMessage] = []
+        if self._settings.system_prompt.strip():
+            messages.append(ChatMessage("system", self._settings.system_prompt))
+        for message in self._store.messages(conversation_id):
+            if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
+                continue
+            if message.text.strip():
+                messages.append(ChatMessage(message.role, message.text))  # type: ignore[arg-type]
+        return messages
+
+
+class _MemoryHistory:
+    """The few Store methods a session needs, kept in memory (CLI `ask --no-save`)."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[int, list[StoredMessage]] = {}
+        self._next_id = 1
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def create_conversation(self, title: str = "New chat") -> int:
+        conversation_id = self._new_id()
+        self._conversations[conversation_id] = []
+        return conversation_id
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        text: str,
+        status: str = "complete",
+        model: str | None = None,
+        timings: dict | None = None,
+    ) -> int:
+        message = StoredMessage(
+            self._new_id(), conversation_id, role, text, status, model, dict(timings or {}), time.time()
+        )
+        self._conversations[conversation_id].append(message)
+        return message.id
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        status: str | None = None,
+        timings: dict | None = None,
+    ) -> None:
+        for messages in self._conversations.values():
+            for index, message in enumerate(messages):
+                if message.id == message_id:
+                    changes = {"text": text, "status": status, "timings": timings}
+                    messages[index] = dataclasses.replace(
+                        message, **{k: v for k, v in changes.items() if v is not None}
+                    )
+                    return
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        return list(self._conversations.get(conversation_id, []))

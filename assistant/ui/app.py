@@ -1,0 +1,162 @@
+"""Start the window: history first, window on screen, and only then the engine process and the model.
+
+Start-up is kept lean on purpose (no llama_cpp, numpy or markdown here): the window must appear within
+a second, and the model loads in the background with its progress in the status bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from assistant import settings as settings_module
+from assistant.host.client import EngineClient
+from assistant.session import ChatSession
+from assistant.settings import Settings
+from assistant.store import Store, StoreError
+from assistant.ui.bridge import EngineBridge
+from assistant.ui.controller import ChatController
+from assistant.ui.main_window import MainWindow
+from assistant.ui.qt_compat import protect_singletons
+from assistant.ui.theme import apply_theme
+from assistant.ui.window_actions import WindowActions
+
+logger = logging.getLogger(__name__)
+
+EXIT_AFTER_SHOWN_ENV = "ASSISTANT_EXIT_AFTER_SHOWN"
+ENGINE_START_FALLBACK_MS = 1500
+SIGNAL_CHECK_MS = 500
+
+
+@dataclass
+class AssistantApp:
+    """Everything one window needs, wired together (tests build it directly)."""
+
+    window: MainWindow
+    controller: ChatController
+    actions: WindowActions
+    session: ChatSession
+    client: EngineClient
+    bridge: EngineBridge
+    store: Store | None
+    store_error: str | None
+
+    engine_requested: bool = False
+
+    def start_engine(self) -> None:
+        """Fill the model list, start the engine process, preload the model (after the window shows)."""
+        if self.engine_requested:
+            return
+        self.engine_requested = True
+        self.actions.refresh_models()
+        self.controller.start_engine()
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+
+
+def open_store(path: Path) -> tuple[Store | None, str | None]:
+    """The history, or None and why; the window opens either way."""
+    try:
+        store = Store(path)
+    except StoreError as error:
+        logger.warning("History unavailable: %s", error)
+        return None, str(error)
+    try:
+        store.mark_unfinished_interrupted()  # answers a crash left half-written
+    except StoreError as error:
+        logger.warning("Could not mark unfinished answers: %s", error)
+    return store, None
+
+
+def build(
+    app: QApplication, settings: Settings | None = None, settings_path: Path | None = None
+) -> AssistantApp:
+    protect_singletons()  # before the first streamed answer: see qt_compat for the PySide6 bug
+    settings = settings or settings_module.load_settings(settings_path)
+    dark = settings.theme == "dark"
+    apply_theme(app, dark)
+    store, store_error = open_store(settings_module.history_path())
+    data_dir = settings_module.data_dir()
+
+    bridge = EngineBridge()
+    client = EngineClient(on_event=bridge.on_event)
+    # With no store the session keeps this run's history in memory, so the app still answers.
+    session = ChatSession(store, client, settings, data_dir)
+    window = MainWindow(dark)
+    controller = ChatController(window, session, client, store)
+    actions = WindowActions(controller, data_dir, settings_path)
+    # Emitted on the client's dispatcher thread, delivered queued on the GUI thread.
+    bridge.event_received.connect(controller.on_event)
+    bridge.setParent(window)
+    window.closing.connect(controller.shutdown)
+    if store_error:
+        window.show_history_unavailable(store_error)
+        window.status.show_error(store_error)
+    controller.refresh_sidebar()
+    return AssistantApp(window, controller, actions, session, client, bridge, store, store_error)
+
+
+def run_gui(argv: Sequence[str]) -> int:
+    """Open the window and run until it closes; returns the exit code."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
+    app.setApplicationName("Assistant")
+    app.setDesktopFileName("assistant")
+    parts = build(app)
+    if os.environ.get(EXIT_AFTER_SHOWN_ENV) == "1":
+        # Start-up benchmark: report when the window first paints, then quit without an engine.
+        parts.window.first_painted.connect(lambda: _report_shown(app))
+        parts.window.show()
+        code = app.exec()
+        parts.shutdown()
+        return code
+    # The engine starts after the first paint, so the window is on screen before any model work.
+    parts.window.first_painted.connect(lambda: QTimer.singleShot(0, parts.start_engine))
+    QTimer.singleShot(ENGINE_START_FALLBACK_MS, parts.start_engine)  # in case no paint event arrives
+    parts.window.show()
+    parts.window.composer.editor.setFocus()
+    app.aboutToQuit.connect(parts.shutdown)
+    _quit_on_signals(app)
+    return app.exec()
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """Ctrl+C or a TERM quits like the Quit menu: the partial answer is kept, the engine shut down."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.quit())
+    # Python runs signal handlers only between bytecodes; an idle timer gives it the chance while Qt waits.
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(SIGNAL_CHECK_MS)
+
+
+def _report_shown(app: QApplication) -> None:
+    sys.stdout.write(f"window-shown {seconds_since_start():.3f}\n")
+    sys.stdout.flush()
+    QTimer.singleShot(0, app.quit)
+
+
+def seconds_since_start() -> float:
+    """Seconds since the process started: from `assistant._START` if recorded, else from /proc."""
+    import assistant
+
+    start = getattr(assistant, "_START", None)
+    if isinstance(start, float):
+        return time.perf_counter() - start
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time in clock ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.process_time()  # last resort: CPU time is a lower bound of wall time

@@ -1,0 +1,111 @@
+"""The window's layout and menus; behaviour lives in the controller."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
+
+from assistant.ui.chat_view import ChatView
+from assistant.ui.composer import Composer
+from assistant.ui.model_picker import ModelPicker
+from assistant.ui.sidebar import Sidebar
+from assistant.ui.status_bar import StatusBar
+
+DEFAULT_SIZE = (1000, 700)
+
+
+class MainWindow(QMainWindow):
+    closing = Signal()  # the user closed the window; the controller shuts the engine down
+    first_painted = Signal()
+
+    def __init__(self, dark: bool = False) -> None:
+        super().__init__()
+        self.setWindowTitle("Assistant")
+        self.resize(*DEFAULT_SIZE)
+        self._paint_probe = _FirstPaint(self)
+        self.installEventFilter(self._paint_probe)
+
+        self.sidebar = Sidebar()
+        self.chat_view = ChatView(dark)
+        self.composer = Composer()
+        self.history_notice = QLabel()
+        self.history_notice.setObjectName("bubbleError")
+        self.history_notice.setWordWrap(True)
+        self.history_notice.setContentsMargins(16, 8, 16, 0)
+        self.history_notice.hide()
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        right_layout.addWidget(self.history_notice)
+        right_layout.addWidget(self.chat_view, 1)
+        right_layout.addWidget(self.composer)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([240, DEFAULT_SIZE[0] - 240])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.model_picker = ModelPicker()
+        toolbar = QToolBar("Model")
+        toolbar.setObjectName("modelToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(QLabel(" Model: "))
+        toolbar.addWidget(self.model_picker)
+        self.addToolBar(toolbar)
+
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self._build_menus()
+        self.composer.editor.setFocus()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = _action(self, "&New chat", QKeySequence.StandardKey.New)
+        self.export_markdown_action = QAction("Export as &Markdown…", self)
+        self.export_markdown_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_json_action = QAction("Export as &JSON…", self)
+        self.settings_action = _action(self, "&Settings…", "Ctrl+,")
+        self.quit_action = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.new_action)
+        export_menu = file_menu.addMenu("&Export")
+        export_menu.addAction(self.export_markdown_action)
+        export_menu.addAction(self.export_json_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+    def show_history_unavailable(self, reason: str) -> None:
+        self.history_notice.setText(f"History is unavailable, so this session will not be saved. {reason}")
+        self.history_notice.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt override
+        self.closing.emit()
+        super().closeEvent(event)
+
+
+class _FirstPaint(QObject):
+    """Emits the window's `first_painted` once, then removes itself (no cost on later events)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
+        if event.type() == QEvent.Type.Paint:
+            self._window.removeEventFilter(self)
+            self._window.first_painted.emit()  # the window is really on screen now
+        return False
+
+
+def _action(parent: QObject, text: str, shortcut: QKeySequence.StandardKey | str) -> QAction:
+    action = QAction(text, parent)
+    action.setShortcut(QKeySequence(shortcut))
+    return action

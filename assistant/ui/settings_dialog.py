@@ -1,0 +1,127 @@
+"""Settings: model, system prompt, sampling, context and threads, GPU layers, theme.
+
+Saving is atomic (settings.save_settings); if it fails the dialog stays open and says why, so nothing
+the user typed is lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.settings import Settings, save_settings
+
+logger = logging.getLogger(__name__)
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        settings: Settings,
+        model_choices: list[tuple[str, str]],
+        parent: QWidget | None = None,
+        path: Path | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        self._original = settings
+        self._path = path
+        self.saved_settings: Settings | None = None
+
+        self.model = QComboBox()
+        for value, label in model_choices:
+            self.model.addItem(label, value)
+        if self.model.findData(settings.model) < 0:
+            self.model.addItem(settings.model, settings.model)
+        self.model.setCurrentIndex(self.model.findData(settings.model))
+
+        self.system_prompt = QPlainTextEdit(settings.system_prompt)
+        self.system_prompt.setFixedHeight(96)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(settings.temperature)
+        self.context_size = _spin(512, 131072, settings.context_size, step=512, suffix=" tokens")
+        self.max_answer_tokens = _spin(16, 8192, settings.max_answer_tokens, step=128, suffix=" tokens")
+        self.threads = _spin(0, 256, settings.threads, special="Automatic")
+        self.gpu_layers = _spin(-1, 1000, settings.gpu_layers, special="Automatic (all if possible)")
+        self.theme = QComboBox()
+        self.theme.addItem("Light", "light")
+        self.theme.addItem("Dark", "dark")
+        self.theme.setCurrentIndex(max(self.theme.findData(settings.theme), 0))
+
+        form = QFormLayout()
+        form.addRow("Model", self.model)
+        form.addRow("System prompt", self.system_prompt)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Context size", self.context_size)
+        form.addRow("Longest answer", self.max_answer_tokens)
+        form.addRow("CPU threads", self.threads)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("Theme", self.theme)
+
+        self.error = QLabel()
+        self.error.setObjectName("composerError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def edited_settings(self) -> Settings:
+        return dataclasses.replace(
+            self._original,
+            model=str(self.model.currentData() or self._original.model),
+            system_prompt=self.system_prompt.toPlainText(),
+            temperature=self.temperature.value(),
+            context_size=self.context_size.value(),
+            max_answer_tokens=self.max_answer_tokens.value(),
+            threads=self.threads.value(),
+            gpu_layers=self.gpu_layers.value(),
+            theme=str(self.theme.currentData()),
+        ).validated()
+
+    def accept(self) -> None:
+        """Save first; close only when the file is written."""
+        settings = self.edited_settings()
+        try:
+            save_settings(settings, self._path)
+        except OSError as error:
+            logger.warning("Settings not saved: %s", error)
+            self.error.setText(f"Your settings could not be saved: {error}. Nothing was changed.")
+            self.error.show()
+            return
+        self.saved_settings = settings
+        super().accept()
+
+
+def _spin(low: int, high: int, value: int, *, step: int = 1, suffix: str = "", special: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    if special:
+        box.setSpecialValueText(special)  # shown for the minimum, which means "automatic"
+    return box

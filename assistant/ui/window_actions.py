@@ -1,0 +1,122 @@
+"""Menu and toolbar actions around the chat: export, settings, theme and the model picker."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog
+
+from assistant.settings import Settings, save_settings
+from assistant.store import StoreError
+from assistant.ui.controller import ChatController
+from assistant.ui.model_picker import display_name, model_choices
+from assistant.ui.settings_dialog import SettingsDialog
+from assistant.ui.theme import apply_theme
+
+logger = logging.getLogger(__name__)
+
+ENGINE_FIELDS = ("model", "context_size", "threads", "gpu_layers")
+EXPORT_FILTERS = {".md": "Markdown (*.md)", ".json": "JSON (*.json)"}
+
+
+class WindowActions(QObject):
+    def __init__(
+        self,
+        controller: ChatController,
+        data_dir: Path,
+        settings_path: Path | None = None,
+    ) -> None:
+        super().__init__(controller)
+        self.controller = controller
+        self.window = controller.window
+        self._data_dir = data_dir
+        self._settings_path = settings_path
+        self.choices: list[tuple[str, str]] = []
+
+        self.window.export_markdown_action.triggered.connect(lambda: self.export(".md"))
+        self.window.export_json_action.triggered.connect(lambda: self.export(".json"))
+        self.window.settings_action.triggered.connect(self.open_settings)
+        self.window.model_picker.model_chosen.connect(self.choose_model)
+
+    @property
+    def settings(self) -> Settings:
+        return self.controller.session.settings
+
+    def refresh_models(self) -> None:
+        """Fill the model list (reads the catalogue; run after the window is shown)."""
+        self.choices = model_choices(self._data_dir, self.settings.model)
+        self.window.model_picker.set_choices(self.choices, self.settings.model)
+
+    def choose_model(self, model: str) -> None:
+        if model != self.settings.model:
+            self.apply(dataclasses.replace(self.settings, model=model), save=True)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.choices, self.window, self._settings_path)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.saved_settings is not None:
+            self.apply(dialog.saved_settings, save=False)  # the dialog already saved them
+
+    def apply(self, new: Settings, *, save: bool) -> None:
+        """Use new settings now; reload the model when an engine setting changed."""
+        old = self.settings
+        if save:
+            try:
+                save_settings(new, self._settings_path)
+            except OSError as error:
+                logger.warning("Settings not saved: %s", error)
+                self.window.status.show_error(
+                    f"Your settings could not be saved ({error}); they apply until you quit."
+                )
+        self.controller.session.apply_settings(new)
+        if new.theme != old.theme:
+            dark = new.theme == "dark"
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                apply_theme(app, dark)
+            self.window.chat_view.set_dark(dark)
+        if new.model != old.model:
+            self.window.model_picker.set_choices(self.choices, new.model)
+            if self.window.model_picker.current_model() != new.model:
+                self.refresh_models()
+        self.window.status.set_model(display_name(new.model))
+        if any(getattr(new, name) != getattr(old, name) for name in ENGINE_FIELDS):
+            self.controller.preload()
+
+    def export(self, suffix: str) -> None:
+        conversation_id = self.controller.current_conversation_id
+        store = self.controller.store
+        status = self.window.status
+        if store is None or conversation_id is None:
+            status.show_error("Open a saved chat first, then export it.")
+            return
+        try:
+            title = store.get_conversation(conversation_id).title
+        except StoreError as error:
+            status.show_error(str(error))
+            return
+        safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in title).strip() or "chat"
+        name, _ = QFileDialog.getSaveFileName(
+            self.window, "Export chat", str(Path.home() / f"{safe}{suffix}"), EXPORT_FILTERS[suffix]
+        )
+        if not name:
+            return
+        path = Path(name)
+        if path.suffix.lower() not in EXPORT_FILTERS:
+            path = path.with_name(path.name + suffix)
+        self.export_to(path)
+
+    def export_to(self, path: Path) -> None:
+        from assistant.export import export_conversation  # deferred: only needed when exporting
+
+        conversation_id = self.controller.current_conversation_id
+        if self.controller.store is None or conversation_id is None:
+            return
+        try:
+            export_conversation(self.controller.store, conversation_id, path)
+        except (StoreError, OSError, ValueError) as error:
+            self.window.status.show_error(f"The chat could not be exported: {error}")
+            return
+        self.window.status.show_info(f"Exported to {path}")

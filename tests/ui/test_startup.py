@@ -1,0 +1,75 @@
+"""Start-up stays lean, and the PySide6 reference-count guard keeps long sessions alive."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANT_CONFIG_DIR": str(tmp_path / "config"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+    )
+
+
+def test_window_shows_without_loading_models_or_markdown(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import sys
+        from assistant.ui.app import run_gui
+        code = run_gui(["assistant"])
+        heavy = [m for m in ("llama_cpp", "numpy", "markdown", "pygments") if m in sys.modules]
+        print("heavy", heavy, "code", code)
+        """,
+        tmp_path,
+        ASSISTANT_EXIT_AFTER_SHOWN="1",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    shown = [line for line in lines if line.startswith("window-shown ")]
+    assert shown, result.stdout
+    seconds = float(shown[0].split()[1])
+    print(f"window shown after {seconds:.3f} s")
+    assert 0 < seconds < 10  # the benchmark holds the 1 s target; this only catches a hang
+    assert "heavy [] code 0" in lines
+
+
+def test_thousands_of_qt_calls_and_signals_do_not_abort_the_process(tmp_path: Path) -> None:
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None/True per call (see qt_compat)."""
+    result = run_python(
+        """
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication, QLabel
+        from assistant.ui.app import build
+        app = QApplication([])
+        parts = build(app)
+        label, timer = QLabel(), QTimer()
+        for _ in range(30000):
+            label.setText("x")
+            timer.timeout.emit()
+            parts.bridge.event_received.emit(None)
+        app.processEvents()
+        parts.shutdown()
+        print("survived")
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "survived" in result.stdout

