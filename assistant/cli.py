@@ -1,0 +1,80 @@
+"""Command line: no arguments opens the window; subcommands share the same core as the GUI.
+
+Heavy modules (Qt, the engine client) are imported inside the command that needs them so that
+`assistant models` stays instant and the window path loads nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Offline desktop assistant. Without a command, opens the window."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    commands = parser.add_subparsers(dest="command")
+
+    ask = commands.add_parser("ask", help="ask a question and stream the answer to stdout")
+    ask.add_argument("text", nargs="+", help="the question")
+    ask.add_argument("--no-save", action="store_true", help="do not keep this question in the history")
+    ask.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
+
+    commands.add_parser("models", help="list known models and whether they are ready")
+
+    selftest = commands.add_parser("selftest", help="load the default model offline and answer one question")
+    selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
+
+    bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
+    bench.add_argument("suite", choices=["llm", "startup"], help="what to measure")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        from assistant.ui.app import run_gui
+
+        return run_gui(sys.argv[:1])
+    if args.command == "models":
+        return _models()
+    if args.command == "ask":
+        from assistant.cli_ask import ask
+
+        return ask(" ".join(args.text), model=args.model, save=not args.no_save)
+    if args.command == "selftest":
+        from assistant.selftest import run_selftest
+
+        return run_selftest(model=args.model)
+    if args.command == "bench":
+        return _bench(args.suite, args.args)
+    raise AssertionError(args.command)
+
+
+def _models() -> int:
+    from assistant import catalog, settings
+
+    data_dir = settings.data_dir()
+    print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    return 0
+
+
+def _bench(suite: str, argv: list[str]) -> int:
+    if suite == "llm":
+        from assistant.bench.llm import main as bench_llm
+
+        return bench_llm(argv)
+    from assistant.bench.startup import main as bench_startup
+
+    return bench_startup(argv)

@@ -1,0 +1,52 @@
+"""`assistant selftest`: prove on this machine, offline, that the chosen model loads and answers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from assistant import settings as settings_module
+from assistant.host.blocking import BlockingEngine
+from assistant.host.messages import Done, EngineConfig, Failed, ModelLoaded, Token
+from assistant.protocols import ChatMessage, GenerationOptions
+
+QUESTION = "What is the capital of France? Answer in one short sentence."
+
+
+def run_selftest(model: str | None = None) -> int:
+    """Exit 0 when the model answered the France question with 'Paris'; otherwise print what failed."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing here may reach a hub
+    settings = settings_module.load_settings()
+    if model:
+        settings.model = model
+    config = EngineConfig.from_settings(settings, settings_module.data_dir())
+    messages = (ChatMessage("system", settings.system_prompt), ChatMessage("user", QUESTION))
+    started = time.perf_counter()
+    answer: list[str] = []
+    with BlockingEngine() as engine:
+        loaded = engine.load(config)
+        if isinstance(loaded, Failed):
+            print(f"selftest FAILED: could not load {settings.model}: {loaded.message}")
+            return 1
+        assert isinstance(loaded, ModelLoaded)
+        print(f"model: {loaded.model} (loaded in {loaded.seconds:.2f} s)")
+        options = GenerationOptions(max_tokens=48, temperature=0.0, seed=1)
+        for event in engine.chat(config, messages, options):
+            if isinstance(event, Token):
+                answer.append(event.text)
+            elif isinstance(event, Failed):
+                print(f"selftest FAILED: {event.message}")
+                return 1
+            elif isinstance(event, Done):
+                stats = event.stats
+                print(f"answer: {''.join(answer).strip()}")
+                print(
+                    f"first token {stats.first_token_s:.2f} s, {stats.decode_tokens_per_s:.1f} tokens/s, "
+                    f"total {time.perf_counter() - started:.2f} s"
+                )
+    if "paris" not in "".join(answer).lower():
+        print("selftest FAILED: the answer does not mention Paris", file=sys.stderr)
+        return 1
+    print("selftest OK")
+    return 0

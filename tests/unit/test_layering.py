@@ -1,0 +1,63 @@
+"""The core must import without Qt or any ML library (ARCHITECTURE.md, principle 1)."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import assistant
+
+CORE_MODULES = [
+    "assistant.cli",
+    "assistant.cli_ask",
+    "assistant.selftest",
+    "assistant.settings",
+    "assistant.conversation",
+    "assistant.prompts",
+    "assistant.protocols",
+    "assistant.store",
+    "assistant.export",
+    "assistant.catalog",
+    "assistant.assembly",
+    "assistant.gguf",
+    "assistant.session",
+    "assistant.markdown_render",
+    "assistant.host.messages",
+    "assistant.host.client",
+    "assistant.host.blocking",
+]
+FORBIDDEN = ["PySide6", "llama_cpp", "torch", "onnxruntime", "faster_whisper", "open_clip"]
+
+
+def test_core_imports_no_gui_or_ml_library() -> None:
+    code = textwrap.dedent(
+        f"""
+        import importlib, sys
+        for name in {CORE_MODULES!r}:
+            importlib.import_module(name)
+        print(",".join(sorted(m for m in {FORBIDDEN!r} if m in sys.modules)))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"core pulled in: {result.stdout.strip()}"
+
+
+@pytest.mark.parametrize("library", ["PySide6", "llama_cpp"])
+def test_library_is_imported_only_in_its_layer(library: str) -> None:
+    """A plain text scan, so a lazy import inside a function is caught too."""
+    allowed = {"PySide6": "ui", "llama_cpp": "engines"}[library]
+    package = Path(assistant.__file__).parent
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.relative_to(package).parts[0] != allowed
+        and any(
+            line.strip().startswith((f"import {library}", f"from {library}"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    # The benchmark compares the app against raw llama-cpp-python on purpose.
+    offenders = [o for o in offenders if not o.startswith("bench/")]
+    assert offenders == []
