@@ -4,14 +4,13 @@ llama.cpp aborts or crashes on some damaged files and its error text names neith
 cause a user can act on, so every model is checked here first: only the header is read (through
 mmap, so a 500 MB model costs a few pages), every length read from the file is checked against the
 bytes that remain before anything is allocated or looped over, and the tensor data must lie inside
-the file. ``write_gguf_copy`` rewrites string metadata (tests use it to plant hostile chat templates).
+the file. ``gguf_writer.write_gguf_copy`` rewrites string metadata on top of this reader.
 """
 
 from __future__ import annotations
 
 import logging
 import mmap
-import os
 import stat
 import struct
 from dataclasses import dataclass
@@ -387,50 +386,3 @@ def preflight(path: Path | str) -> GGUFInfo:
         file_size=h.file_size, data_offset=h.data_offset, alignment=h.alignment)
     log.debug("preflight ok: %s (%s, %d tensors)", h.path, arch, len(h.tensors))
     return info
-
-
-def _gguf_string(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    return _U64.pack(len(raw)) + raw
-
-
-def write_gguf_copy(src: Path | str, dst: Path | str, metadata_overrides: dict[str, str]) -> None:
-    """Copies ``src`` to ``dst`` with some string metadata replaced or added.
-
-    Tensor infos are copied verbatim: their offsets are relative to the data section, so only the
-    data section's start moves (re-padded to the alignment) and llama.cpp still loads the copy."""
-    src, dst = Path(src), Path(dst)
-    h = read_header(src)
-    by_key = {f.key: f for f in h.fields}
-    for key in metadata_overrides:
-        f = by_key.get(key)
-        if f is not None and f.type != ValueType.STRING:
-            raise ValueError(f"cannot replace {key} ({f.type.name.lower()}) with a string")
-    with open(src, "rb") as fin:
-        head = fin.read(h.header_end)
-        out = bytearray(head[:8])  # magic + version
-        new_keys = [k for k in metadata_overrides if k not in by_key]
-        out += _U64.pack(len(h.tensors)) + _U64.pack(len(h.fields) + len(new_keys))
-        for f in h.fields:
-            if f.key in metadata_overrides:
-                out += _gguf_string(f.key) + _U32.pack(ValueType.STRING)
-                out += _gguf_string(metadata_overrides[f.key])
-            else:
-                out += head[f.start:f.end]
-        for key in new_keys:
-            out += _gguf_string(key) + _U32.pack(ValueType.STRING) + _gguf_string(metadata_overrides[key])
-        out += head[h.tensor_info_offset:h.header_end]
-        out += bytes(-len(out) % h.alignment)
-        tmp = dst.with_name(dst.name + ".tmp")
-        try:
-            with open(tmp, "wb") as fout:
-                fout.write(out)
-                fin.seek(h.data_offset)
-                while chunk := fin.read(8 << 20):
-                    fout.write(chunk)
-                fout.flush()
-                os.fsync(fout.fileno())
-            os.replace(tmp, dst)
-        finally:
-            tmp.unlink(missing_ok=True)
-    read_header(dst)  # the copy must pass the same check as any model

