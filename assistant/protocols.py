@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
@@ -82,4 +82,55 @@ class ChatModel(Protocol):
 
         The caller may stop iterating at any time (that is how Stop works between tokens).
         """
+        ...
+
+
+# ---- speech ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of transcribed speech; times in seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    language: str | None = None  # None: detect; else an ISO 639-1 code such as "de"
+    task: Literal["transcribe", "translate"] = "transcribe"  # translate: Whisper's X -> English
+    vad: bool = True  # Silero VAD: silence and noise give no text
+    beam_size: int = 1  # greedy: the fastest, and what push-to-talk needs
+
+
+@dataclass
+class TranscriptionInfo:
+    """Filled in by the engine as soon as the language is known (before the first segment)."""
+
+    language: str = ""
+    language_probability: float = 0.0
+    duration_s: float = 0.0
+
+
+class SpeechToText(Protocol):
+    """Speech recognition over 16 kHz mono float32 audio."""
+
+    name: str
+
+    def transcribe(
+        self, audio: Any, options: TranscriptionOptions, info: TranscriptionInfo
+    ) -> Iterator[Segment]:
+        """Yield segments as they are decoded; `audio` is a numpy float32 array at 16 kHz, mono."""
+        ...
+
+
+class Speaker(Protocol):
+    """Text to speech: one sentence in, PCM samples out."""
+
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Iterator[Any]:
+        """Yield numpy int16 (or float32) chunks of audio for `text`, mono at `sample_rate`."""
         ...
