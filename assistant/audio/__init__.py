@@ -1,0 +1,1 @@
+"""Audio input: push-to-talk recording and conversion to 16 kHz mono."""
