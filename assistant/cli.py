@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list known models and whether they are ready")
 
+    transcribe = commands.add_parser("transcribe", help="print the transcript of an audio file")
+    transcribe.add_argument("file", help="wav, mp3, flac, ogg, m4a or webm")
+    transcribe.add_argument("--translate", action="store_true", help="translate the speech into English")
+    transcribe.add_argument("--language", help="the spoken language as a code such as 'de' (default: detect)")
+    transcribe.add_argument("--model", help="speech model name (default: whisper-base)")
+
     selftest = commands.add_parser("selftest", help="load the default model offline and answer one question")
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
@@ -53,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from assistant.cli_ask import ask
 
         return ask(" ".join(args.text), model=args.model, save=not args.no_save)
+    if args.command == "transcribe":
+        from assistant.cli_transcribe import transcribe_command
+
+        return transcribe_command(
+            args.file, translate=args.translate, language=args.language, model=args.model
+        )
     if args.command == "selftest":
         from assistant.selftest import run_selftest
 

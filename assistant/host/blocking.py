@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, ModelLoaded
-from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.protocols import ChatMessage, GenerationOptions, TranscriptionOptions
 
 
 class BlockingEngine:
@@ -50,6 +52,27 @@ class BlockingEngine:
         request starts clean.
         """
         request_id = self.client.chat(config, messages, options or GenerationOptions())
+        yield from self._stream(request_id)  # a generator: nothing is sent until the first next()
+
+    def transcribe(
+        self,
+        model: str,
+        data_dir: str | Path,
+        options: TranscriptionOptions | None = None,
+        audio_path: str | None = None,
+        audio: Any | None = None,
+        *,
+        threads: int = 0,
+    ) -> Iterator[Event]:
+        """Yield Progress, TranscriptionStarted and Transcript events, then the Done or Failed.
+
+        Like `chat`, leaving the loop early cancels the request and waits for its terminal event.
+        """
+        options = options or TranscriptionOptions()
+        request_id = self.client.transcribe(model, data_dir, options, audio_path, audio, threads=threads)
+        yield from self._stream(request_id)  # a generator: nothing is sent until the first next()
+
+    def _stream(self, request_id: int) -> Iterator[Event]:
         finished = False
         try:
             for event in self._until_terminal(request_id):

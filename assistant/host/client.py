@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from assistant.host.messages import (
@@ -27,8 +28,9 @@ from assistant.host.messages import (
     LoadRequest,
     Request,
     ShutdownRequest,
+    TranscribeRequest,
 )
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, TranscriptionOptions
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,27 @@ class EngineClient:
     def chat(self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions) -> int:
         request_id = next(self._ids)
         self._submit(ChatRequest(request_id, config, tuple(messages), options), request_id)
+        return request_id
+
+    def transcribe(
+        self,
+        model: str,
+        data_dir: str | Path,
+        options: TranscriptionOptions,
+        audio_path: str | None = None,
+        audio: Any | None = None,
+        *,
+        threads: int = 0,
+    ) -> int:
+        """Speech to text for a file (decoded in the engine) or numpy samples (16 kHz mono float32).
+
+        Events: Progress, TranscriptionStarted, Transcript per segment, then Done or Failed.
+        """
+        if (audio_path is None) == (audio is None):
+            raise ValueError("give exactly one of audio_path and audio")
+        request_id = next(self._ids)
+        request = TranscribeRequest(request_id, model, str(data_dir), audio_path, audio, options, threads)
+        self._submit(request, request_id)
         return request_id
 
     def cancel(self, request_id: int) -> None:

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.protocols import (
+    ChatMessage,
+    GenerationOptions,
+    GenerationStats,
+    Segment,
+    TranscriptionOptions,
+)
 from assistant.settings import Settings
 
 # ---- requests: GUI -> engine ------------------------------------------------------------------
@@ -55,6 +61,23 @@ class LoadRequest:
 
 
 @dataclass(frozen=True)
+class TranscribeRequest:
+    """Speech to text for a file (decoded in the engine, chunk by chunk) or for samples in memory.
+
+    Exactly one of `audio_path` and `audio` is set; `audio` is a numpy float32 16 kHz mono array (it is
+    pickled across the pipe, so push-to-talk clips fit; long recordings should go as a file).
+    """
+
+    request_id: int
+    model: str  # catalogue name such as "whisper-base", or a faster-whisper model folder
+    data_dir: str  # where bundled models are assembled
+    audio_path: str | None = None
+    audio: Any | None = None
+    options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    threads: int = 0  # 0: the engine's default for this machine
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int
 
@@ -64,14 +87,15 @@ class ShutdownRequest:
     pass
 
 
-Request = ChatRequest | LoadRequest | CancelRequest | ShutdownRequest
+Request = ChatRequest | LoadRequest | TranscribeRequest | CancelRequest | ShutdownRequest
 
 # ---- events: engine -> GUI --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Long preparation work: stage is 'assemble' (bytes) or 'load' (0..1)."""
+    """Long work: stage is 'assemble' (bytes), 'load' (0..1) or 'transcribe' (seconds of audio decoded;
+    total is the length the file's header gives, 0 when it does not say)."""
 
     request_id: int
     stage: str
@@ -96,8 +120,29 @@ class Token:
 
 
 @dataclass(frozen=True)
+class TranscriptionStarted:
+    """The language is known (detected or given); sent before the first Transcript of a request."""
+
+    request_id: int
+    language: str
+    language_probability: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One transcribed segment; times are seconds from the start of the audio."""
+
+    request_id: int
+    segment: Segment
+
+
+@dataclass(frozen=True)
 class Done:
-    """The answer ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop)."""
+    """The request ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop).
+
+    For a TranscribeRequest, stats.extra holds audio_s, segments and real_time_factor.
+    """
 
     request_id: int
     status: Literal["complete", "stopped"]
@@ -120,4 +165,4 @@ class Failed:
     kind: FailureKind = "engine"
 
 
-Event = Progress | ModelLoaded | Token | Done | Failed
+Event = Progress | ModelLoaded | Token | TranscriptionStarted | Transcript | Done | Failed

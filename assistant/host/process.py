@@ -13,12 +13,14 @@ import dataclasses
 import logging
 import os
 import sys
+import time
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from assistant import catalog, gguf
+from assistant.audio.errors import AudioError, LanguageError
 from assistant.conversation import PromptTooLong
 from assistant.host.messages import (
     CancelRequest,
@@ -33,11 +35,15 @@ from assistant.host.messages import (
     Request,
     ShutdownRequest,
     Token,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionStarted,
 )
-from assistant.protocols import GenerationStats
+from assistant.protocols import GenerationStats, TranscriptionInfo
 
 if TYPE_CHECKING:
     from assistant.engines.llama import LlamaChatModel
+    from assistant.engines.whisper import WhisperSpeech
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +81,8 @@ class _Server:
         self.pending: deque[Request] = deque()  # requests that arrived while another one was running
         self.model: LlamaChatModel | None = None
         self.config: EngineConfig | None = None
+        # One speech model per name, kept next to the chat model: push-to-talk must not reload either.
+        self.speech: dict[str, WhisperSpeech] = {}
         self.closing = False
 
     # ---- pipe ------------------------------------------------------------------------------------
@@ -119,7 +127,7 @@ class _Server:
 
     def _cancel_pending(self, request_id: int) -> None:
         for queued in list(self.pending):
-            if isinstance(queued, (ChatRequest, LoadRequest)) and queued.request_id == request_id:
+            if getattr(queued, "request_id", None) == request_id:
                 self.pending.remove(queued)
                 self.send(Done(request_id, "stopped", GenerationStats()))
 
@@ -142,9 +150,12 @@ class _Server:
                 self.model.close()
         logger.info("Engine process %d exiting", os.getpid())
 
-    def handle(self, request: ChatRequest | LoadRequest) -> None:
+    def handle(self, request: ChatRequest | LoadRequest | TranscribeRequest) -> None:
         rid = request.request_id
         try:
+            if isinstance(request, TranscribeRequest):
+                self.transcribe(request)
+                return
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):
                 if not load_s and self.model is not None:  # already loaded: still say which model it is
@@ -162,6 +173,8 @@ class _Server:
             self.send(Failed(rid, str(error), kind="bad_model"))
         except PromptTooLong as error:
             self.send(Failed(rid, str(error), kind="too_long"))
+        except (AudioError, LanguageError) as error:  # the message names the file and what to do
+            self.send(Failed(rid, str(error), kind="engine"))
         except Exception as error:  # the process must survive any engine failure
             logger.exception("Request %d failed", rid)
             summary = f"{type(error).__name__}: {error}"
@@ -186,18 +199,7 @@ class _Server:
             self.model, self.config = None, None
         data_dir = Path(config.data_dir)
         entry = catalog.find_model(config.model, data_dir)
-        last_percent = -1
-
-        def progress(message: str, done: int, total: int) -> None:
-            nonlocal last_percent
-            percent = done * 100 // total if total else 0
-            if percent != last_percent:  # one event per percent keeps the pipe quiet
-                last_percent = percent
-                self.send(Progress(request_id, "assemble", done, total, message))
-            if self.check_cancel(request_id):
-                raise _Stop()
-
-        path = catalog.ensure_model(entry, data_dir, progress)
+        path = catalog.ensure_model(entry, data_dir, self.assembly_progress(request_id))
         self.send(Progress(request_id, "load", 0, 1, f"Loading {path.name}"))
         from assistant.engines.llama import LlamaChatModel  # the ML library is imported only here
 
@@ -212,6 +214,20 @@ class _Server:
         self.send(Progress(request_id, "load", 1, 1, f"Loaded {path.name}"))
         self.send(ModelLoaded(request_id, model.name, model.load_s, model.context_size, model.gpu_layers))
         return model.load_s
+
+    def assembly_progress(self, request_id: int) -> catalog.Progress:
+        last_percent = -1
+
+        def progress(message: str, done: int, total: int) -> None:
+            nonlocal last_percent
+            percent = done * 100 // total if total else 0
+            if percent != last_percent:  # one event per percent keeps the pipe quiet
+                last_percent = percent
+                self.send(Progress(request_id, "assemble", done, total, message))
+            if self.check_cancel(request_id):
+                raise _Stop()
+
+        return progress
 
     def chat(self, request: ChatRequest, load_s: float) -> None:
         assert self.model is not None
@@ -230,3 +246,54 @@ class _Server:
         finally:
             pieces.close()
         self.send(Done(rid, "stopped" if status == "stopped" else "complete", stats))
+
+    def speech_model(self, request: TranscribeRequest) -> tuple[WhisperSpeech, float]:
+        """The cached model for `request.model`, loaded (and assembled) on first use; (model, load_s)."""
+        cached = self.speech.get(request.model)
+        if cached is not None and request.threads in (0, cached.threads):
+            return cached, 0.0
+        from assistant.engines.whisper import WhisperSpeech  # the ML library is imported only here
+
+        self.speech.pop(request.model, None)  # free the old one first (other thread count)
+        progress = self.assembly_progress(request.request_id)
+        model = WhisperSpeech.open(request.model, Path(request.data_dir), request.threads, progress)
+        self.speech[request.model] = model
+        self.send(Progress(request.request_id, "load", 1, 1, f"Loaded {model.name}"))
+        return model, model.load_s
+
+    def transcribe(self, request: TranscribeRequest) -> None:
+        rid = request.request_id
+        speech, load_s = self.speech_model(request)
+        from assistant.engines.audio_decode import open_source  # numpy and PyAV, loaded only here
+
+        # Decoded 30 s at a time and transcribed window by window: memory stays bounded for any length.
+        total, chunks = open_source(request.audio_path, request.audio, chunk_seconds=30.0)
+        started, info, count = time.perf_counter(), TranscriptionInfo(duration_s=total), 0
+        status: Literal["complete", "stopped"] = "complete"
+
+        def on_chunk(seconds: float) -> None:  # between chunks: report and honour Cancel
+            self.send(Progress(rid, "transcribe", round(seconds), round(total), "Transcribing"))
+            if self.check_cancel(rid):
+                raise _Stop()
+
+        segments = speech.transcribe_stream(chunks, request.options, info, on_chunk)
+        try:
+            for segment in segments:
+                if count == 0:
+                    self.send(TranscriptionStarted(rid, info.language, info.language_probability, total))
+                self.send(Transcript(rid, segment))
+                count += 1
+                if self.check_cancel(rid):  # between segments
+                    status = "stopped"
+                    break
+        except _Stop:
+            status = "stopped"
+        finally:
+            segments.close()
+            chunks.close()
+        if count == 0 and status == "complete":  # no speech at all: still say which language it guessed
+            self.send(TranscriptionStarted(rid, info.language, info.language_probability, info.duration_s))
+        stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
+        stats.extra.update(audio_s=info.duration_s or total, segments=float(count))
+        stats.extra["real_time_factor"] = stats.total_s / max(stats.extra["audio_s"], 1e-9)
+        self.send(Done(rid, status, stats))

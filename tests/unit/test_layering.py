@@ -27,6 +27,10 @@ CORE_MODULES = [
     "assistant.host.messages",
     "assistant.host.client",
     "assistant.host.blocking",
+    "assistant.cli_transcribe",
+    "assistant.audio.errors",
+    "assistant.speech_text",
+    "assistant.speech_out",
 ]
 FORBIDDEN = ["PySide6", "llama_cpp", "torch", "onnxruntime", "faster_whisper", "open_clip"]
 
