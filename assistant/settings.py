@@ -34,6 +34,12 @@ class Settings:
     threads: int = 0  # 0: automatic
     gpu_layers: int = -1  # -1: automatic (all when the build supports GPU offload)
     theme: str = "light"  # "light" | "dark"
+    speech_model: str = "whisper-base"  # catalogue name or a faster-whisper model folder
+    push_to_talk_key: str = "F8"  # a QKeySequence string; held down to talk (no clash with typing)
+    send_on_release: bool = True  # send the transcript as soon as the key or button is released
+    speech_language: str = ""  # "": detect; else an ISO 639-1 code such as "de"
+    translate_to_english: bool = False  # Whisper's own translation of the speech into English
+    answer_in_spoken_language: bool = False
 
     def validated(self) -> Settings:
         """A copy with every field clamped to a range the engine accepts."""
@@ -45,7 +51,19 @@ class Settings:
             threads=min(max(int(self.threads), 0), 256),
             gpu_layers=max(int(self.gpu_layers), -1),
             theme=self.theme if self.theme in ("light", "dark") else "light",
+            speech_model=str(self.speech_model).strip() or "whisper-base",
+            push_to_talk_key=str(self.push_to_talk_key).strip() or "F8",
+            send_on_release=bool(self.send_on_release),
+            speech_language=_language_code(self.speech_language),
+            translate_to_english=bool(self.translate_to_english),
+            answer_in_spoken_language=bool(self.answer_in_spoken_language),
         )
+
+
+def _language_code(value: object) -> str:
+    """A plausible ISO 639 code in lower case, or "" (detect) for anything else."""
+    code = str(value or "").strip().lower()
+    return code if code.isalpha() and 2 <= len(code) <= 3 else ""
 
 
 def data_dir() -> Path:

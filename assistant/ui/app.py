@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -26,6 +27,7 @@ from assistant.store import Store, StoreError
 from assistant.ui.bridge import EngineBridge
 from assistant.ui.controller import ChatController
 from assistant.ui.main_window import MainWindow
+from assistant.ui.push_to_talk import PushToTalk
 from assistant.ui.qt_compat import protect_singletons
 from assistant.ui.theme import apply_theme
 from assistant.ui.window_actions import WindowActions
@@ -50,6 +52,7 @@ class AssistantApp:
     store: Store | None
     store_error: str | None
 
+    voice: PushToTalk | None = None
     engine_requested: bool = False
 
     def start_engine(self) -> None:
@@ -59,6 +62,9 @@ class AssistantApp:
         self.engine_requested = True
         self.actions.refresh_models()
         self.controller.start_engine()
+        if self.voice is not None:
+            # After the engine starts (its spawn is the slower part); imports numpy and sounddevice.
+            self.voice.check_availability()
 
     def shutdown(self) -> None:
         self.controller.shutdown()
@@ -79,8 +85,12 @@ def open_store(path: Path) -> tuple[Store | None, str | None]:
 
 
 def build(
-    app: QApplication, settings: Settings | None = None, settings_path: Path | None = None
+    app: QApplication,
+    settings: Settings | None = None,
+    settings_path: Path | None = None,
+    sound_device: Any | None = None,
 ) -> AssistantApp:
+    """Wire one window; `sound_device` replaces the sounddevice module (tests pass a fake)."""
     protect_singletons()  # before the first streamed answer: see qt_compat for the PySide6 bug
     settings = settings or settings_module.load_settings(settings_path)
     dark = settings.theme == "dark"
@@ -98,12 +108,14 @@ def build(
     # Emitted on the client's dispatcher thread, delivered queued on the GUI thread.
     bridge.event_received.connect(controller.on_event)
     bridge.setParent(window)
+    voice = PushToTalk(controller, data_dir, sound_device)
+    controller.voice_handler = voice.handle_event
     window.closing.connect(controller.shutdown)
     if store_error:
         window.show_history_unavailable(store_error)
         window.status.show_error(store_error)
     controller.refresh_sidebar()
-    return AssistantApp(window, controller, actions, session, client, bridge, store, store_error)
+    return AssistantApp(window, controller, actions, session, client, bridge, store, store_error, voice)
 
 
 def run_gui(argv: Sequence[str]) -> int:

@@ -6,6 +6,7 @@ Every failure ends up as a message in the window (chat, composer or status bar);
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
@@ -34,6 +35,8 @@ class ChatController(QObject):
         self.load_request_id: int | None = None
         self._engine_started = False
         self._shut_down = False
+        # Push-to-talk's own handler: True when the event belongs to a voice request (set by app.build).
+        self.voice_handler: Callable[[Event], bool] | None = None
 
         window.composer.submitted.connect(self.send)
         window.composer.stop_requested.connect(self.stop)
@@ -75,6 +78,8 @@ class ChatController(QObject):
 
     def on_event(self, event: Event) -> None:
         """Every engine event, delivered on the GUI thread (queued from the client's thread)."""
+        if self.voice_handler is not None and self.voice_handler(event):
+            return
         status = self.window.status
         if isinstance(event, Progress):
             status.set_progress(event.stage, event.done, event.total)

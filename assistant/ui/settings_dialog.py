@@ -1,4 +1,4 @@
-"""Settings: model, system prompt, sampling, context and threads, GPU layers, theme.
+"""Settings: model, system prompt, sampling, context and threads, GPU layers, theme, voice.
 
 Saving is atomic (settings.save_settings); if it fails the dialog stays open and says why, so nothing
 the user typed is lost.
@@ -10,12 +10,16 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
+    QKeySequenceEdit,
     QLabel,
     QPlainTextEdit,
     QSpinBox,
@@ -26,6 +30,14 @@ from PySide6.QtWidgets import (
 from assistant.settings import Settings, save_settings
 
 logger = logging.getLogger(__name__)
+
+SPEECH_MODELS = [
+    ("whisper-base", "Whisper base (multilingual)"),
+    ("whisper-tiny.en", "Whisper tiny (English, fast)"),
+]
+LANGUAGES = [("", "Detect automatically"), ("en", "English"), ("de", "German"), ("fr", "French"),
+             ("es", "Spanish"), ("it", "Italian"), ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"),
+             ("ru", "Russian"), ("zh", "Chinese"), ("ja", "Japanese")]  # fmt: skip
 
 
 class SettingsDialog(QDialog):
@@ -75,6 +87,8 @@ class SettingsDialog(QDialog):
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Theme", self.theme)
 
+        voice = self._voice_group(settings)
+
         self.error = QLabel()
         self.error.setObjectName("composerError")
         self.error.setWordWrap(True)
@@ -86,6 +100,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(voice)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
@@ -100,7 +115,38 @@ class SettingsDialog(QDialog):
             threads=self.threads.value(),
             gpu_layers=self.gpu_layers.value(),
             theme=str(self.theme.currentData()),
+            speech_model=str(self.speech_model.currentData() or self.speech_model.currentText()),
+            push_to_talk_key=self._key_text(),
+            send_on_release=self.send_on_release.isChecked(),
+            speech_language=str(self.speech_language.currentData() or ""),
+            translate_to_english=self.translate.isChecked(),
+            answer_in_spoken_language=self.answer_in_language.isChecked(),
         ).validated()
+
+    def _key_text(self) -> str:
+        return self.push_to_talk_key.keySequence().toString() or self._original.push_to_talk_key
+
+    def _voice_group(self, settings: Settings) -> QGroupBox:
+        self.speech_model = _choice(SPEECH_MODELS, settings.speech_model)
+        self.push_to_talk_key = QKeySequenceEdit(QKeySequence(settings.push_to_talk_key))
+        self.push_to_talk_key.setMaximumSequenceLength(1)  # one key (with modifiers) to hold down
+        self.push_to_talk_key.setToolTip("Hold this key to talk; release it to stop.")
+        self.send_on_release = QCheckBox("Send the question when the key or button is released")
+        self.send_on_release.setChecked(settings.send_on_release)
+        self.speech_language = _choice(LANGUAGES, settings.speech_language)
+        self.translate = QCheckBox("Translate what I say into English")
+        self.translate.setChecked(settings.translate_to_english)
+        self.answer_in_language = QCheckBox("Answer in the language I spoke")
+        self.answer_in_language.setChecked(settings.answer_in_spoken_language)
+        group = QGroupBox("Voice")
+        form = QFormLayout(group)
+        form.addRow("Speech model", self.speech_model)
+        form.addRow("Push-to-talk key", self.push_to_talk_key)
+        form.addRow("", self.send_on_release)
+        form.addRow("Spoken language", self.speech_language)
+        form.addRow("", self.translate)
+        form.addRow("", self.answer_in_language)
+        return group
 
     def accept(self) -> None:
         """Save first; close only when the file is written."""
@@ -124,4 +170,14 @@ def _spin(low: int, high: int, value: int, *, step: int = 1, suffix: str = "", s
     box.setSuffix(suffix)
     if special:
         box.setSpecialValueText(special)  # shown for the minimum, which means "automatic"
+    return box
+
+
+def _choice(items: list[tuple[str, str]], current: str) -> QComboBox:
+    box = QComboBox()
+    for value, label in items:
+        box.addItem(label, value)
+    if box.findData(current) < 0:
+        box.addItem(current, current)  # the user's own model folder or language code
+    box.setCurrentIndex(box.findData(current))
     return box

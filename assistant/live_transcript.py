@@ -1,0 +1,136 @@
+"""Live text while push-to-talk is held: transcribe the growing clip's tail again and again.
+
+Plain Python, no Qt and no threads: the caller feeds 16 kHz chunks (`add_audio`), asks whether a
+transcription is due (`next_request`), sends that audio to the speech engine and hands the segments back
+(`accept`). Decoding the whole clip on every pass would grow slower the longer the user talks, so text
+that can no longer change is *committed*: a segment that ends well before the end of the audio it was
+decoded from has its words settled (Whisper revises only the last second or two as more speech arrives).
+Committed audio is never sent again; each pass, and the final one at release, decodes only the tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.protocols import Segment
+
+RATE = 16_000
+STEP_S = 1.0  # new audio needed before another live pass (one pass in flight at a time)
+SETTLE_S = 1.5  # a segment ending this long before the end of its audio will not change
+MIN_FINAL_S = 0.3  # a shorter tail at release holds no word worth a pass
+SILENT_TAIL_S = 3.0  # a pass with no speech over this much audio: drop all but the last SETTLE_S
+
+
+class LiveTranscriber:
+    """The state of one push-to-talk recording: committed text, provisional text, what to decode next."""
+
+    def __init__(self, *, step_s: float = STEP_S, settle_s: float = SETTLE_S) -> None:
+        self.step_s, self.settle_s = step_s, settle_s
+        self._chunks: list[np.ndarray] = []
+        self._audio = np.zeros(0, dtype=np.float32)  # joined lazily, when a request needs it
+        self._total = 0  # samples received
+        self._committed_at = 0  # samples before this are settled (their text is in _committed)
+        self._committed: list[str] = []
+        self._provisional = ""
+        self._requested_until = 0  # end (samples) of the audio sent in the latest request
+        self._pending: tuple[int, int] | None = None  # (start, end) of the request in flight
+        self.passes = 0  # live passes sent (for logging and tests)
+
+    # ---- audio in ------------------------------------------------------------------------------
+
+    def add_audio(self, chunk: np.ndarray) -> None:
+        samples = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        if samples.size:
+            self._chunks.append(samples)
+            self._total += samples.size
+
+    @property
+    def samples(self) -> int:
+        return self._total
+
+    @property
+    def seconds(self) -> float:
+        return self._total / RATE
+
+    @property
+    def committed_seconds(self) -> float:
+        return self._committed_at / RATE
+
+    @property
+    def in_flight(self) -> bool:
+        return self._pending is not None
+
+    def audio(self) -> np.ndarray:
+        """Everything received so far, as one array."""
+        if self._chunks:
+            self._audio = np.concatenate([self._audio, *self._chunks])
+            self._chunks.clear()
+        return self._audio
+
+    # ---- live passes ---------------------------------------------------------------------------
+
+    def next_request(self) -> np.ndarray | None:
+        """The uncommitted tail to decode now, or None (a pass is in flight, or too little new audio)."""
+        if self._pending is not None or self._total - self._requested_until < self.step_s * RATE:
+            return None
+        return self._request()
+
+    def accept(self, segments: Sequence[Segment]) -> None:
+        """Results of the request in flight (times from the start of the audio it sent)."""
+        if self._pending is None:
+            raise RuntimeError("no request in flight")
+        start, end = self._pending
+        self._pending = None
+        sent_s = (end - start) / RATE
+        settled = 0
+        for segment in segments:
+            if segment.end > sent_s - self.settle_s:
+                break
+            settled += 1
+        if settled:
+            last = segments[settled - 1]
+            cut_s = last.end
+            if settled < len(segments):  # cut in the pause between two segments, not at a word's edge
+                cut_s = max(last.end, min((last.end + segments[settled].start) / 2, last.end + 0.5))
+            self._committed.extend(s.text.strip() for s in segments[:settled] if s.text.strip())
+            self._committed_at = min(end, start + round(cut_s * RATE))
+        elif not segments and sent_s > SILENT_TAIL_S:
+            # No speech in seconds of audio: later passes need not decode that silence again.
+            self._committed_at = end - round(self.settle_s * RATE)
+        self._provisional = " ".join(s.text.strip() for s in segments[settled:] if s.text.strip())
+
+    def abandon(self) -> None:
+        """The request in flight failed: forget it (its audio is decoded again by a later pass)."""
+        self._pending = None
+
+    @property
+    def text(self) -> str:
+        """What to show while the user talks: settled words, then the latest guess at the rest."""
+        return " ".join(part for part in (*self._committed, self._provisional) if part)
+
+    # ---- release -------------------------------------------------------------------------------
+
+    def final_request(self) -> np.ndarray | None:
+        """At release: only the uncommitted tail remains to decode (None when it is too short)."""
+        if self._pending is not None:
+            raise RuntimeError("wait for the live pass in flight first")
+        if self._total - self._committed_at < MIN_FINAL_S * RATE:
+            return None
+        return self._request()
+
+    def finish(self, segments: Sequence[Segment]) -> str:
+        """The whole transcript: committed text plus the final pass over the tail."""
+        self._pending = None
+        self._provisional = ""
+        self._committed.extend(s.text.strip() for s in segments if s.text.strip())
+        self._committed_at = self._total
+        return self.text
+
+    def _request(self) -> np.ndarray:
+        audio = self.audio()
+        self._pending = (self._committed_at, self._total)
+        self._requested_until = self._total
+        self.passes += 1
+        return audio[self._committed_at : self._total].copy()

@@ -1,0 +1,230 @@
+"""Push-to-talk in the window: the real engine process (Whisper tiny.en, SmolLM2), a fake microphone.
+
+The fake sounddevice module (tests/fake_audio_device.py) feeds an espeak-ng clip through the
+recorder's real callback path, paced in real time, so live text, release and sending run as with a mic.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fake_audio_device import FakeSoundDevice
+from model_files import smollm2_path
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from assistant.audio.recorder import BUSY, NO_MICROPHONE
+from assistant.audio.resample import resample
+from assistant.settings import Settings
+from assistant.ui.app import AssistantApp, build
+from assistant.ui.push_to_talk import NOTHING_HEARD, TOO_SHORT
+
+pytestmark = pytest.mark.timeout(300)
+QUESTION = "Please tell me the name of the capital city of France, in one short sentence."
+WAIT_MS = 120_000
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def question_clip(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    path = tmp_path_factory.mktemp("speech") / "question.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), QUESTION], check=True)
+    with wave.open(str(path), "rb") as handle:
+        rate = handle.getframerate()
+        pcm = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+    return resample(pcm.astype(np.float32) / 32768.0, rate)
+
+
+def microphone(audio: np.ndarray | None = None, **switches: Any) -> FakeSoundDevice:
+    """A 16 kHz mono fake microphone that plays `audio`, then the noise floor of a quiet room."""
+    return FakeSoundDevice(audio, samplerate=RATE, channels=1, **switches)
+
+
+MakeApp = Callable[..., AssistantApp]
+
+
+@pytest.fixture
+def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/conftest.py
+    made: list[AssistantApp] = []
+
+    def make(
+        sound_device: Any, *, engine: bool = True, speech_model: str = "whisper-tiny.en"
+    ) -> AssistantApp:
+        settings = Settings(
+            model=str(smollm2_path()) if engine else "no-engine-in-this-test",
+            speech_model=speech_model,
+            temperature=0.0,
+            max_answer_tokens=24,
+            context_size=2048,
+            threads=1,
+        )
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        parts = build(app, settings, app_dirs / "config" / "settings.json", sound_device=sound_device)
+        made.append(parts)
+        parts.window.show()
+        qtbot.waitExposed(parts.window)
+        if engine:
+            parts.start_engine()
+            status = parts.window.status
+            qtbot.waitUntil(lambda: status.message.text().startswith("Model ready"), timeout=WAIT_MS)
+        else:
+            assert parts.voice is not None
+            parts.voice.check_availability()
+        return parts
+
+    yield make
+    for parts in made:
+        parts.shutdown()
+        parts.window.close()
+        parts.window.deleteLater()
+
+
+def messages(parts: AssistantApp) -> list:
+    conversation = parts.controller.current_conversation_id
+    if parts.store is None or conversation is None:
+        return []
+    return parts.store.messages(conversation)
+
+
+def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
+    qtbot, make_app: MakeApp, question_clip: np.ndarray
+) -> None:
+    fake = microphone(question_clip)
+    parts = make_app(fake)
+    voice, composer = parts.voice, parts.window.composer
+    assert voice is not None and voice.button.isEnabled()
+    assert "F8" in voice.button.toolTip()
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    assert voice.recording
+    clip_s = question_clip.size / RATE
+    # Live text shows up in the (read-only) composer while the button is still held. (A busy machine
+    # may need longer than the clip to load the speech model: the user keeps holding meanwhile.)
+    qtbot.waitUntil(lambda: composer.draft().strip() != "", timeout=int(clip_s * 1000) + 30_000)
+    assert voice.recording and composer.editor.isReadOnly()
+    qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip_s * 1000) + 5000)
+    assert voice.meter.value() >= 0
+    qtbot.wait(300)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    assert not voice.recording
+
+    qtbot.waitUntil(lambda: len(messages(parts)) >= 2, timeout=WAIT_MS)
+    question = messages(parts)[0]
+    assert question.role == "user"
+    said = question.text.lower()
+    assert "capital" in said and "france" in said, question.text
+    assert not composer.editor.isReadOnly()
+    assert parts.window.status.message.text().startswith("Heard (en):")
+    qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=WAIT_MS)
+    answer = messages(parts)[1]
+    assert answer.role == "assistant" and answer.status == "complete" and answer.text.strip()
+
+
+def test_without_a_microphone_the_button_is_disabled_and_says_why(qtbot, make_app: MakeApp) -> None:
+    parts = make_app(FakeSoundDevice.without_devices(), engine=False)
+    voice = parts.voice
+    assert voice is not None
+    assert not voice.button.isEnabled()
+    assert voice.button.toolTip() == NO_MICROPHONE
+    assert "No microphone" in parts.window.status.message.text()
+    qtbot.keyPress(parts.window.composer.editor, Qt.Key.Key_F8)  # the key does nothing either
+    qtbot.keyRelease(parts.window.composer.editor, Qt.Key.Key_F8)
+    assert not voice.recording and not messages(parts)
+
+
+def test_a_short_press_or_tap_of_the_key_sends_nothing(qtbot, make_app: MakeApp) -> None:
+    parts = make_app(microphone(np.zeros(RATE, np.float32)), engine=False)
+    voice, status = parts.voice, parts.window.status
+    assert voice is not None
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=500)
+    status.last_error = ""
+    editor = parts.window.composer.editor
+    qtbot.keyPress(editor, Qt.Key.Key_F8)
+    assert voice.recording
+    qtbot.wait(100)
+    qtbot.keyRelease(editor, Qt.Key.Key_F8)
+    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=500)
+    assert not voice.recording and not editor.isReadOnly() and not messages(parts)
+    assert parts.session.active_turn is None
+
+
+def test_silence_sends_nothing_and_says_so(qtbot, make_app: MakeApp) -> None:
+    quiet_room = np.random.default_rng(1).normal(0, 1e-3, int(1.5 * RATE)).astype(np.float32)
+    parts = make_app(microphone(quiet_room))
+    voice, status = parts.voice, parts.window.status
+    assert voice is not None
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.wait(1500)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.last_error.startswith(NOTHING_HEARD), timeout=WAIT_MS)
+    assert not voice.busy and not messages(parts) and parts.window.composer.draft() == ""
+    assert parts.window.isVisible()
+
+
+def test_a_countdown_runs_before_the_length_limit_and_the_recording_stops_itself(
+    qtbot, make_app: MakeApp
+) -> None:
+    quiet_room = np.random.default_rng(2).normal(0, 1e-3, 3 * RATE).astype(np.float32)
+    parts = make_app(microphone(quiet_room))
+    voice, status = parts.voice, parts.window.status
+    assert voice is not None
+    voice.max_seconds = 1.5
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.message.text().startswith("Recording stops in"), timeout=1000)
+    qtbot.waitUntil(lambda: not voice.recording, timeout=5000)  # still held: stopped at the limit
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.last_error.startswith(NOTHING_HEARD), timeout=WAIT_MS)
+    assert not messages(parts)
+
+
+def test_a_failed_transcription_is_reported_and_nothing_is_sent(
+    qtbot, make_app: MakeApp, question_clip: np.ndarray
+) -> None:
+    parts = make_app(microphone(question_clip), engine=False, speech_model="no-such-speech-model")
+    voice, status = parts.voice, parts.window.status
+    assert voice is not None
+    parts.window.composer.set_draft("my draft")
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.wait(1500)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not voice.busy, timeout=WAIT_MS)
+    assert status.last_error.startswith("The speech could not be transcribed"), status.last_error
+    assert parts.window.composer.draft() == "my draft" and not messages(parts)
+    assert parts.window.isVisible()
+
+
+def test_a_busy_microphone_is_reported_and_the_window_stays(qtbot, make_app: MakeApp) -> None:
+    parts = make_app(microphone(np.zeros(RATE, np.float32), busy=True), engine=False)
+    voice, status = parts.voice, parts.window.status
+    assert voice is not None and voice.button.isEnabled()  # it exists; opening it is what fails
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.last_error == BUSY, timeout=500)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    assert not voice.recording and parts.window.isVisible() and not parts.window.composer.editor.isReadOnly()
+
+
+def test_voice_settings_round_trip_through_the_dialog(qtbot) -> None:
+    from assistant.ui.settings_dialog import SettingsDialog
+
+    settings = Settings(speech_model="whisper-tiny.en", push_to_talk_key="Ctrl+Space", speech_language="de")
+    dialog = SettingsDialog(settings, [])
+    qtbot.addWidget(dialog)
+    assert dialog.edited_settings() == settings.validated()
+    dialog.send_on_release.setChecked(False)
+    dialog.translate.setChecked(True)
+    dialog.speech_language.setCurrentIndex(dialog.speech_language.findData(""))
+    edited = dialog.edited_settings()
+    assert (edited.send_on_release, edited.translate_to_english, edited.speech_language) == (False, True, "")
+    assert edited.push_to_talk_key == "Ctrl+Space"

@@ -1,0 +1,121 @@
+"""Live transcription while push-to-talk is held, with the real Whisper tiny.en model in-process.
+
+The clip is espeak-ng speech fed in 100 ms chunks, as the recorder delivers it; each live pass is
+decoded at once (a fast engine), so the test checks the commit logic, not the timing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.audio.resample import resample
+from assistant.live_transcript import RATE, LiveTranscriber
+from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
+
+SPOKEN = (
+    "The weather is nice today, so we will walk to the park after lunch. "
+    "Please send me the report by Friday morning so I can read it before the meeting. "
+    "Children like to play games in the garden when the sun is shining."
+)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words, divided by the reference's word count."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        diagonal, row[0] = row[0], i
+        for j, hyp_word in enumerate(hyp, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
+    return row[-1] / len(ref)
+
+
+def spoken_clip(text: str, folder: Path) -> np.ndarray:
+    """espeak-ng speech as a 16 kHz mono float32 clip."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    path = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+    with wave.open(str(path), "rb") as handle:
+        rate = handle.getframerate()
+        pcm = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+    return resample(pcm.astype(np.float32) / 32768.0, rate)
+
+
+def segments_of(model, audio: np.ndarray) -> list[Segment]:
+    return list(model.transcribe(audio, TranscriptionOptions(language="en"), TranscriptionInfo()))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("faster_whisper")
+    from assistant.engines.whisper import WhisperSpeech
+
+    return WhisperSpeech.open("whisper-tiny.en", tmp_path_factory.mktemp("data"), threads=2)
+
+
+@pytest.mark.timeout(300)
+def test_live_passes_commit_settled_text_and_leave_only_the_tail(tiny, tmp_path: Path) -> None:
+    clip = spoken_clip(SPOKEN, tmp_path)
+    live = LiveTranscriber()
+    shown: list[str] = []
+    chunk = RATE // 10
+    for start in range(0, clip.size, chunk):
+        live.add_audio(clip[start : start + chunk])
+        request = live.next_request()
+        if request is not None:
+            live.accept(segments_of(tiny, request))
+            shown.append(live.text)
+    assert live.passes >= 5
+    assert any(shown[:-1]), "text appeared while the user was still talking"
+    assert live.committed_seconds > 0, "settled text was committed"
+    final = live.final_request()
+    assert final is not None and final.size < clip.size, "only the tail is decoded after release"
+    text = live.finish(segments_of(tiny, final))
+    assert word_error_rate(SPOKEN, text) <= 0.15, text
+
+
+def test_no_request_while_one_is_in_flight_or_before_a_second_of_new_audio() -> None:
+    live = LiveTranscriber()
+    live.add_audio(np.zeros(RATE // 2, np.float32))
+    assert live.next_request() is None
+    live.add_audio(np.zeros(RATE // 2, np.float32))
+    first = live.next_request()
+    assert first is not None and first.size == RATE
+    live.add_audio(np.zeros(2 * RATE, np.float32))
+    assert live.next_request() is None  # one pass at a time
+    with pytest.raises(RuntimeError):
+        live.final_request()
+    live.accept([Segment(0.0, 0.4, "hello")])  # too close to the end of 1 s: provisional
+    assert live.text == "hello" and live.committed_seconds == 0
+    second = live.next_request()
+    assert second is not None and second.size == 3 * RATE
+    live.accept([Segment(0.0, 0.5, "hello"), Segment(2.8, 3.0, "world")])
+    assert live.text == "hello world"
+    assert 0.5 <= live.committed_seconds <= 1.0  # cut in the pause after "hello"
+    final = live.final_request()
+    assert final is not None and final.size < 3 * RATE
+    assert live.finish([Segment(1.5, 2.0, "world again")]) == "hello world again"
+
+
+def test_silence_is_dropped_and_a_tiny_tail_needs_no_final_pass() -> None:
+    live = LiveTranscriber()
+    live.add_audio(np.zeros(4 * RATE, np.float32))
+    assert live.next_request() is not None
+    live.accept([])
+    assert live.text == "" and live.committed_seconds == pytest.approx(2.5)
+    fresh = LiveTranscriber()
+    fresh.add_audio(np.zeros(RATE // 10, np.float32))
+    assert fresh.final_request() is None
+    assert fresh.finish([]) == ""
