@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
-    bench.add_argument("suite", choices=["llm", "startup"], help="what to measure")
+    bench.add_argument("suite", choices=["llm", "startup", "voice"], help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
 
@@ -87,6 +87,10 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.llm import main as bench_llm
 
         return bench_llm(argv)
+    if suite == "voice":
+        from assistant.bench.voice import main as bench_voice
+
+        return bench_voice(argv)
     from assistant.bench.startup import main as bench_startup
 
     return bench_startup(argv)

@@ -1,0 +1,186 @@
+"""`assistant bench voice`: push-to-talk latency with and without live transcription, in one run.
+
+A 5 s spoken question (espeak-ng) is "held" in real time, chunk by chunk, as the microphone would
+deliver it. With streaming, live passes over the uncommitted tail run while the key is held (the
+window does the same through `LiveTranscriber`), so at release only the tail is left to decode; the
+batch baseline decodes the whole clip after release. Then the transcript is sent to the default chat
+model and the time from release to the first answer token is measured. Both through the real engine
+process; the models are loaded before the clock starts, as they are in the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant import catalog, settings
+from assistant.host.client import EngineClient
+from assistant.host.messages import Done, EngineConfig, Event, Failed, Token, Transcript
+from assistant.live_transcript import RATE, LiveTranscriber
+from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+
+QUESTION = "What is the capital of France, and which river flows through it?"
+TTS_SENTENCE = (
+    "The quick brown fox jumps over the lazy dog while the evening sun sets slowly behind "
+    "the quiet green hills today."
+)  # 20 words
+CHUNK_S = 0.1
+
+
+class _Engine:
+    """EngineClient plus a queue: events arrive on the client's thread, are read on this one."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.client = EngineClient(on_event=self.events.put)
+
+    def wait(self, request_id: int) -> tuple[list[Any], Done]:
+        seen: list[Any] = []
+        while True:
+            event = self.events.get(timeout=300)
+            if getattr(event, "request_id", None) != request_id:
+                continue
+            if isinstance(event, Failed):
+                raise RuntimeError(event.message)
+            if isinstance(event, Done):
+                return seen, event
+            seen.append(event)
+
+    def transcribe(self, model: str, data_dir: Path, audio: Any) -> int:
+        return self.client.transcribe(model, data_dir, TranscriptionOptions(language="en"), audio=audio)
+
+
+def _segments(events: list[Any]) -> list[Segment]:
+    return [e.segment for e in events if isinstance(e, Transcript)]
+
+
+def _speech_clip() -> Any:
+    from assistant.engines.audio_decode import decode_file  # the engine module owns PyAV
+
+    with tempfile.TemporaryDirectory() as folder:
+        wav = Path(folder) / "question.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "130", "-w", str(wav), QUESTION], check=True)
+        return decode_file(wav)
+
+
+def _hold_with_streaming(engine: _Engine, model: str, data_dir: Path, clip: Any) -> tuple[float, str, int]:
+    """Feed the clip in real time with live passes; return release->final transcript seconds."""
+    live = LiveTranscriber()
+    in_flight: int | None = None
+    pending: list[Segment] = []  # segments of the live pass in flight
+    started = time.perf_counter()
+    step = int(CHUNK_S * RATE)
+    for index, offset in enumerate(range(0, len(clip), step)):
+        live.add_audio(clip[offset : offset + step])
+        while in_flight is not None:  # collect a finished live pass without blocking the "microphone"
+            try:
+                event = engine.events.get_nowait()
+            except queue.Empty:
+                break
+            if getattr(event, "request_id", None) != in_flight:
+                continue
+            if isinstance(event, Transcript):
+                pending.append(event.segment)
+            elif isinstance(event, Done):
+                live.accept(pending)
+                in_flight = None
+            elif isinstance(event, Failed):
+                live.abandon()
+                in_flight = None
+        if in_flight is None and (audio := live.next_request()) is not None:
+            pending = []
+            in_flight = engine.transcribe(model, data_dir, audio)
+        time.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.perf_counter()))
+    released = time.perf_counter()
+    if in_flight is not None:  # a live pass still running at release is part of the wait
+        events, _ = engine.wait(in_flight)
+        live.accept(pending + _segments(events))
+    tail = live.final_request()
+    segments = _segments(engine.wait(engine.transcribe(model, data_dir, tail))[0]) if tail is not None else []
+    text = live.finish(segments)
+    return time.perf_counter() - released, text, live.passes
+
+
+def _batch(engine: _Engine, model: str, data_dir: Path, clip: Any) -> tuple[float, str, float]:
+    released = time.perf_counter()
+    events, done = engine.wait(engine.transcribe(model, data_dir, clip))
+    text = " ".join(s.text.strip() for s in _segments(events))
+    return time.perf_counter() - released, text, done.stats.extra.get("real_time_factor", float("nan"))
+
+
+def _first_token_after(engine: _Engine, config: EngineConfig, question: str, already_s: float) -> float:
+    messages = [ChatMessage("system", settings.DEFAULT_SYSTEM_PROMPT), ChatMessage("user", question)]
+    started = time.perf_counter()
+    request_id = engine.client.chat(config, messages, GenerationOptions(max_tokens=16, temperature=0.0))
+    first = None
+    while True:
+        event = engine.events.get(timeout=300)
+        if getattr(event, "request_id", None) != request_id:
+            continue
+        if isinstance(event, Token) and first is None:
+            first = time.perf_counter() - started
+        if isinstance(event, Done | Failed):
+            break
+    return already_s + (first if first is not None else float("nan"))
+
+
+def _piper_first_audio(data_dir: Path, runs: int) -> float:
+    from assistant.engines import piper_tts
+
+    voice = piper_tts.load(catalog.ensure_model(catalog.find_model("piper-joe-medium", data_dir), data_dir))
+    timings = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        next(iter(voice.synthesize(TTS_SENTENCE)))
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="assistant bench voice")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    data_dir = settings.data_dir()
+    user = settings.load_settings()
+    config = EngineConfig.from_settings(user, data_dir)
+    clip = _speech_clip()
+    engine = _Engine()
+    try:
+        engine.client.start()
+        engine.wait(engine.client.load(config))
+        rtf: dict[str, float] = {}
+        for model in ("whisper-tiny.en", "whisper-base"):
+            _batch(engine, model, data_dir, clip)  # load + warm up
+            rtf[model] = statistics.median(_batch(engine, model, data_dir, clip)[2] for _ in range(args.runs))
+        streaming, batch, answers = [], [], []
+        for _ in range(args.runs):
+            seconds, text, passes = _hold_with_streaming(engine, "whisper-base", data_dir, clip)
+            streaming.append(seconds)
+            batch_s, batch_text, _ = _batch(engine, "whisper-base", data_dir, clip)
+            batch.append(batch_s)
+            answers.append(_first_token_after(engine, config, text, seconds))
+    finally:
+        engine.client.shutdown()
+    tts = _piper_first_audio(data_dir, args.runs)
+
+    stream_s, batch_s, answer_s = (statistics.median(x) for x in (streaming, batch, answers))
+    print(f"Voice benchmark: {len(clip) / RATE:.1f} s spoken question, whisper-base + {user.model}, "
+          f"median of {args.runs}")
+    print(f"  streaming transcript ({passes} passes): {text!r}")
+    print(f"  batch transcript:                       {batch_text!r}")
+    print(f"  release -> final transcript, streaming   {stream_s * 1000:7.0f} ms  (target <= 250 ms: "
+          f"{'met' if stream_s <= 0.25 else 'NOT met'})")
+    print(f"  release -> final transcript, batch       {batch_s * 1000:7.0f} ms  "
+          f"(streaming / batch = {stream_s / batch_s:.2f}x)")
+    print(f"  release -> first answer token            {answer_s * 1000:7.0f} ms  (target <= 800 ms: "
+          f"{'met' if answer_s <= 0.8 else 'NOT met'})")
+    for model, value in rtf.items():
+        print(f"  real-time factor {model:16}        {value:7.3f}")
+    print(f"  Piper first audio, 20-word sentence      {tts * 1000:7.0f} ms")
+    return 0
