@@ -27,3 +27,21 @@ def conversation_title(first_question: str, limit: int = 48) -> str:
         return line
     cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
     return cut.rstrip(".,;:!?") + "…"
+
+
+# Whisper's most common languages; other codes are named by their code, which models still follow.
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "no": "Norwegian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sv": "Swedish", "th": "Thai",
+    "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
+}  # fmt: skip
+
+
+def spoken_language_instruction(code: str | None) -> str | None:
+    """The line added to the system prompt so the answer comes in the language the user spoke."""
+    if not code or not code.isalpha():
+        return None
+    name = LANGUAGE_NAMES.get(code.lower(), code)
+    return f"The user asked this question out loud in {name}. Answer in {name}."

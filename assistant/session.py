@@ -18,7 +18,7 @@ from pathlib import Path
 from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
-from assistant.prompts import conversation_title
+from assistant.prompts import conversation_title, spoken_language_instruction
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
 from assistant.store import Store, StoredMessage, StoreError
@@ -105,10 +105,12 @@ class ChatSession:
             gpu_layers=s.gpu_layers,
         )
 
-    def send(self, conversation_id: int | None, text: str) -> Turn:
+    def send(self, conversation_id: int | None, text: str, *, spoken_language: str | None = None) -> Turn:
         """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
 
         The caller keeps the user's draft on either exception: the question was not (fully) saved.
+        `spoken_language` is the language Whisper heard when the question was spoken; with the setting
+        "answer in the language I spoke" the model is told to answer in it.
         """
         if not text.strip():
             raise ValueError("Type a question first.")
@@ -128,6 +130,7 @@ class ChatSession:
             conversation_id, "assistant", "", status="streaming", model=self._settings.model
         )
         history.append(ChatMessage("user", text))
+        history = self._with_language(history, spoken_language)
         options = GenerationOptions(
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
         )
@@ -210,6 +213,19 @@ class ChatSession:
             logger.warning("Answer not saved: %s", error)
             return str(error)
         return None
+
+    def _with_language(self, history: list[ChatMessage], spoken_language: str | None) -> list[ChatMessage]:
+        s = self._settings
+        # Translated speech arrives in English, so the spoken language no longer says what to answer in.
+        if not s.answer_in_spoken_language or s.translate_to_english:
+            return history
+        instruction = spoken_language_instruction(spoken_language)
+        if instruction is None:
+            return history
+        if history and history[0].role == "system":
+            system = ChatMessage("system", f"{history[0].content}\n\n{instruction}")
+            return [system, *history[1:]]
+        return [ChatMessage("system", instruction), *history]
 
     def _history(self, conversation_id: int) -> list[ChatMessage]:
         messages: list[ChatMessage] = []

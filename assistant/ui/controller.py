@@ -124,10 +124,10 @@ class ChatController(QObject):
 
     # ---- questions -----------------------------------------------------------------------------
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, spoken_language: str | None = None) -> None:
         composer = self.window.composer
         try:
-            turn = self.session.send(self.current_conversation_id, text)
+            turn = self.session.send(self.current_conversation_id, text, spoken_language=spoken_language)
         except (ValueError, StoreError) as error:
             # Nothing was sent and the draft stays in the composer for the user to fix or resend.
             composer.show_error(str(error))

@@ -276,7 +276,7 @@ class PushToTalk(QObject):
         session = self.controller.session
         if session.settings.send_on_release:
             before = session.active_turn
-            self.controller.send(composer.draft())
+            self.controller.send(composer.draft(), spoken_language=self._language)
             if session.active_turn is before:
                 return  # not sent (an answer still streams...): the controller said why; the draft stays
         status.show_info(f"Heard ({language}): {text}")

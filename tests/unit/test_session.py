@@ -215,3 +215,28 @@ def test_without_a_store_history_lives_in_memory(tmp_path: Path) -> None:
         assert made.finish(second)[-1].status == "complete"
     finally:
         made.client.shutdown()
+
+
+def test_answer_in_the_spoken_language(store: Store, tmp_path: Path) -> None:
+    """With the setting on, the model is told which language the question was spoken in."""
+    harness = Harness(store, smollm2_path(), tmp_path, answer_in_spoken_language=True)
+    try:
+        turn = harness.session.send(None, "Wie spät ist es?", spoken_language="de")
+        system = harness.client.sent[-1][0]
+        assert system.role == "system"
+        assert system.content.startswith(harness.settings.system_prompt)
+        assert system.content.endswith("Answer in German.")
+        harness.finish(turn)
+
+        # A typed question carries no instruction; translated speech neither (it arrives in English).
+        turn = harness.session.send(turn.conversation_id, "And now?")
+        assert harness.client.sent[-1][0].content == harness.settings.system_prompt
+        harness.finish(turn)
+        harness.session.apply_settings(
+            Settings(**{**harness.settings.__dict__, "translate_to_english": True})
+        )
+        turn = harness.session.send(turn.conversation_id, "Thanks", spoken_language="de")
+        assert harness.client.sent[-1][0].content == harness.settings.system_prompt
+        harness.finish(turn)
+    finally:
+        harness.client.shutdown()
