@@ -159,12 +159,14 @@ def main(argv: list[str] | None = None) -> int:
             _batch(engine, model, data_dir, clip)  # load + warm up
             rtf[model] = statistics.median(_batch(engine, model, data_dir, clip)[2] for _ in range(args.runs))
         streaming, batch, answers = [], [], []
-        for _ in range(args.runs):
+        for run in range(args.runs):
             seconds, text, passes = _hold_with_streaming(engine, "whisper-base", data_dir, clip)
             streaming.append(seconds)
             batch_s, batch_text, _ = _batch(engine, "whisper-base", data_dir, clip)
             batch.append(batch_s)
-            answers.append(_first_token_after(engine, config, text, seconds))
+            # A different question each run: an identical prompt would be answered from the KV cache.
+            question = f"{text} (question {run + 1})"
+            answers.append(_first_token_after(engine, config, question, seconds))
     finally:
         engine.client.shutdown()
     tts = _piper_first_audio(data_dir, args.runs)
