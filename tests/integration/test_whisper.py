@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 import shutil
 import subprocess
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech_metrics import word_errors, words
 
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.host.blocking import BlockingEngine
@@ -41,19 +41,6 @@ Clips = dict[str, Path]
 GERMAN = "Guten Morgen, heute ist das Wetter sehr schön und wir gehen in den Park."
 
 
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def word_errors(reference: str, hypothesis: str) -> int:
-    """Levenshtein distance over words: substitutions + insertions + deletions."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hyp, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-    return row[-1]
 
 
 def wer(references: list[str], hypotheses: list[str]) -> float:

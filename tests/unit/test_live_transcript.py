@@ -6,7 +6,6 @@ decoded at once (a fast engine), so the test checks the commit logic, not the ti
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import wave
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech_metrics import word_error_rate
 
 from assistant.audio.resample import resample
 from assistant.live_transcript import RATE, LiveTranscriber
@@ -26,19 +26,6 @@ SPOKEN = (
 )
 
 
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over words, divided by the reference's word count."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hyp, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-    return row[-1] / len(ref)
 
 
 def spoken_clip(text: str, folder: Path) -> np.ndarray:
