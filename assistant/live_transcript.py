@@ -6,6 +6,10 @@ transcription is due (`next_request`), sends that audio to the speech engine and
 that can no longer change is *committed*: a segment that ends well before the end of the audio it was
 decoded from has its words settled (Whisper revises only the last second or two as more speech arrives).
 Committed audio is never sent again; each pass, and the final one at release, decodes only the tail.
+
+Endpointing: a pass also starts as soon as the speaker pauses (PAUSE_S of quiet after speech), and at
+release, when nothing loud followed the latest pass, its text is final and no decode is needed at all.
+Loudness is measured per 20 ms frame as audio arrives, relative to the loudest frame so far.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ STEP_S = 1.0  # new audio needed before another live pass (one pass in flight at
 SETTLE_S = 1.5  # a segment ending this long before the end of its audio will not change
 MIN_FINAL_S = 0.3  # a shorter tail at release holds no word worth a pass
 SILENT_TAIL_S = 3.0  # a pass with no speech over this much audio: drop all but the last SETTLE_S
+FRAME = RATE // 50  # 20 ms frames for the loudness check
+PAUSE_S = 0.3  # this much quiet after speech starts a pass at once (endpointing)
+QUIET_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame so far is not speech
+QUIET_FLOOR_DB = -50.0  # ...and never louder than this (dBFS) counts as quiet
 
 
 class LiveTranscriber:
@@ -36,6 +44,10 @@ class LiveTranscriber:
         self._provisional = ""
         self._requested_until = 0  # end (samples) of the audio sent in the latest request
         self._pending: tuple[int, int] | None = None  # (start, end) of the request in flight
+        self._decoded_until = 0  # end (samples) of the audio the latest accepted pass decoded
+        self._frame_db: list[float] = []  # loudness of each whole 20 ms frame received
+        self._partial_frame = np.zeros(0, dtype=np.float32)
+        self._reuse_live = False  # at release the latest live pass already heard everything
         self.passes = 0  # live passes sent (for logging and tests)
 
     # ---- audio in ------------------------------------------------------------------------------
@@ -45,6 +57,34 @@ class LiveTranscriber:
         if samples.size:
             self._chunks.append(samples)
             self._total += samples.size
+            self._measure(samples)
+
+    def _measure(self, samples: np.ndarray) -> None:
+        """Loudness per 20 ms frame, kept as audio arrives so checks never rescan the clip."""
+        joined = np.concatenate([self._partial_frame, samples])
+        whole = joined.size // FRAME * FRAME
+        frames = joined[:whole].reshape(-1, FRAME)
+        rms = np.sqrt(np.mean(frames * frames, axis=1) + 1e-12)
+        self._frame_db.extend((20 * np.log10(rms)).tolist())
+        self._partial_frame = joined[whole:]
+
+    def _has_speech(self, start: int, end: int | None = None) -> bool:
+        """Whether any frame between two sample positions is loud enough to be speech."""
+        frames = self._frame_db[start // FRAME : None if end is None else end // FRAME]
+        if not frames:
+            return False
+        threshold = max(QUIET_FLOOR_DB, max(self._frame_db) - QUIET_BELOW_PEAK_DB)
+        return max(frames) > threshold
+
+    def _speaker_paused(self) -> bool:
+        """Speech since the last request, then PAUSE_S of quiet: a good moment for a pass."""
+        new = self._total - self._requested_until
+        pause = round(PAUSE_S * RATE)
+        return (
+            new >= pause + FRAME
+            and not self._has_speech(self._total - pause)
+            and self._has_speech(self._requested_until, self._total - pause)
+        )
 
     @property
     def samples(self) -> int:
@@ -73,7 +113,9 @@ class LiveTranscriber:
 
     def next_request(self) -> np.ndarray | None:
         """The uncommitted tail to decode now, or None (a pass is in flight, or too little new audio)."""
-        if self._pending is not None or self._total - self._requested_until < self.step_s * RATE:
+        if self._pending is not None:
+            return None
+        if self._total - self._requested_until < self.step_s * RATE and not self._speaker_paused():
             return None
         return self._request()
 
@@ -83,6 +125,7 @@ class LiveTranscriber:
             raise RuntimeError("no request in flight")
         start, end = self._pending
         self._pending = None
+        self._decoded_until = end
         sent_s = (end - start) / RATE
         settled = 0
         for segment in segments:
@@ -118,11 +161,19 @@ class LiveTranscriber:
             raise RuntimeError("wait for the live pass in flight first")
         if self._total - self._committed_at < MIN_FINAL_S * RATE:
             return None
+        if self._decoded_until > self._committed_at and not self._has_speech(self._decoded_until):
+            # Endpointing: nothing was said after the latest live pass, so its text is the final
+            # text and the user waits for no decode at all after releasing the key.
+            self._reuse_live = True
+            return None
         return self._request()
 
     def finish(self, segments: Sequence[Segment]) -> str:
         """The whole transcript: committed text plus the final pass over the tail."""
         self._pending = None
+        if self._reuse_live and self._provisional:
+            self._committed.append(self._provisional)
+        self._reuse_live = False
         self._provisional = ""
         self._committed.extend(s.text.strip() for s in segments if s.text.strip())
         self._committed_at = self._total
