@@ -22,9 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     ask = commands.add_parser("ask", help="ask a question and stream the answer to stdout")
-    ask.add_argument("text", nargs="+", help="the question")
+    ask.add_argument("text", nargs="*", help="the question (optional with --audio: summarises it)")
     ask.add_argument("--no-save", action="store_true", help="do not keep this question in the history")
     ask.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
+    ask.add_argument("--audio", metavar="FILE", help="ask about this recording (transcribed first)")
 
     commands.add_parser("models", help="list known models and whether they are ready")
 
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask":
         from assistant.cli_ask import ask
 
-        return ask(" ".join(args.text), model=args.model, save=not args.no_save)
+        # No text is fine with --audio (it summarises); without, the session refuses it with exit 2.
+        return ask(" ".join(args.text), model=args.model, save=not args.no_save, audio=args.audio)
     if args.command == "transcribe":
         from assistant.cli_transcribe import transcribe_command
 

@@ -1,0 +1,138 @@
+"""`assistant ask --audio FILE` as a user runs it: real subprocess, Whisper tiny.en, SmolLM2, history DB."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("faster_whisper")
+pytestmark = pytest.mark.timeout(120)
+
+QUESTION = "What did the speaker say about the park?"
+SPEECH = (
+    "The new park by the river will open in June. "
+    "It has a playground, a pond with ducks, and long paths for walking dogs."
+)
+
+
+def run_ask(*args: str, home: Path, **settings: object) -> subprocess.CompletedProcess[str]:
+    config = home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    values = {"speech_model": "whisper-tiny.en", "threads": 1, **settings}
+    (config / "settings.json").write_text(json.dumps(values), encoding="utf-8")
+    env = os.environ | {
+        "ASSISTANT_DATA_DIR": str(home / "data"),
+        "ASSISTANT_CONFIG_DIR": str(config),
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=110,
+        encoding="utf-8",
+    )
+
+
+def stored(home: Path) -> list[tuple[str, str, str]]:
+    db = home / "data" / "history.sqlite3"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT role, text, status FROM messages ORDER BY id").fetchall()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    out = tmp_path_factory.mktemp("ask-audio") / "clip.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(out), SPEECH], check=True)
+    return out
+
+
+def test_question_about_a_recording_is_answered_and_saved(
+    clip: Path, smollm2_path: Path, tmp_path: Path
+) -> None:
+    result = run_ask("--audio", str(clip), QUESTION, "--model", str(smollm2_path), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.strip()
+    assert answer
+    assert "part 1/" not in result.stderr  # a short clip is asked about directly
+    rows = stored(tmp_path)
+    assert [(role, status) for role, _, status in rows] == [("user", "complete"), ("assistant", "complete")]
+    user_text = rows[0][1]
+    assert "Transcript of clip.wav:" in user_text and "park" in user_text.lower()
+    assert user_text.endswith(QUESTION)
+    assert rows[1][1].strip() == answer
+
+
+def test_unreadable_audio_names_the_file_and_saves_nothing(smollm2_path: Path, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(random.Random(7).randbytes(4000))  # seeded: the same bytes every run
+    result = run_ask("--audio", str(garbage), QUESTION, "--model", str(smollm2_path), home=tmp_path)
+    assert result.returncode == 1
+    assert str(garbage) in result.stderr
+    assert result.stdout == ""
+    assert stored(tmp_path) == []
+
+
+def test_silence_says_no_speech_and_saves_nothing(smollm2_path: Path, tmp_path: Path) -> None:
+    if shutil.which("sox") is None:
+        pytest.skip("sox makes the silent fixture")
+    silence = tmp_path / "silence.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(silence), "trim", "0", "3"], check=True)
+    result = run_ask("--audio", str(silence), "--model", str(smollm2_path), home=tmp_path)
+    assert result.returncode == 1
+    assert f"No speech was recognised in {silence}." in result.stderr
+    assert stored(tmp_path) == []
+
+
+def test_long_recording_is_summarised_in_parts(clip: Path, smollm2_path: Path, tmp_path: Path) -> None:
+    if shutil.which("sox") is None:
+        pytest.skip("sox concatenates the long fixture")
+    long_clip = tmp_path / "long.wav"
+    subprocess.run(["sox", *[str(clip)] * 6, str(long_clip)], check=True)
+    result = run_ask(
+        "--audio",
+        str(long_clip),
+        QUESTION,
+        "--model",
+        str(smollm2_path),
+        home=tmp_path,
+        context_size=512,
+        max_answer_tokens=128,
+        threads=0,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "summarising part 1/" in result.stderr
+    assert result.stdout.strip()
+    rows = stored(tmp_path)
+    # Only the final question and answer are kept: the part summaries are intermediate.
+    assert [(role, status) for role, _, status in rows] == [("user", "complete"), ("assistant", "complete")]
+    assert "was too long to read at once" in rows[0][1] and "Part 1:" in rows[0][1]
+    assert rows[0][1].endswith(QUESTION)
+    assert rows[1][1].strip() == result.stdout.strip()
+
+
+def test_missing_file_and_too_small_context_fail_before_any_work(clip: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.mp3"
+    result = run_ask("--audio", str(missing), QUESTION, home=tmp_path)
+    assert result.returncode == 1
+    assert str(missing) in result.stderr and "does not exist" in result.stderr
+
+    # 512 tokens of context with 1024 kept for the answer leaves nothing for the transcript.
+    result = run_ask("--audio", str(clip), home=tmp_path, context_size=512, max_answer_tokens=1024)
+    assert result.returncode == 2
+    assert "context" in result.stderr.lower()
+    assert stored(tmp_path) == []
