@@ -171,15 +171,11 @@ def _transcribe(
         settings.speech_model, data_dir, options, audio_path=audio, threads=settings.threads
     )
     segments: list[Segment] = []
-    for event in _until_terminal(client, events, request_id):
+    for event in _until_complete(client, events, request_id):
         if isinstance(event, Transcript):
             segments.append(event.segment)
         elif isinstance(event, Progress) and event.total:
             _show_progress(event)
-        elif isinstance(event, Failed):
-            raise AudioQuestionError(event.message)
-        elif isinstance(event, Done) and event.status != "complete":
-            raise AudioQuestionError("stopped", exit_code=130)
     print(f"Transcribed {len(segments)} segments.", file=sys.stderr, flush=True)
     return segments
 
@@ -200,20 +196,19 @@ def _summarise(
     options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
     request_id = client.chat(EngineConfig.from_settings(settings, data_dir), messages, options)
     text = ""
-    for event in _until_terminal(client, events, request_id):
+    for event in _until_complete(client, events, request_id):
         if isinstance(event, Token):
             text += event.text
         elif isinstance(event, Progress) and event.total:
             _show_progress(event)
-        elif isinstance(event, Failed):
-            raise AudioQuestionError(event.message)
-        elif isinstance(event, Done) and event.status != "complete":
-            raise AudioQuestionError("stopped", exit_code=130)
     return text.strip() or "(nothing relevant in this part)"
 
 
-def _until_terminal(client: EngineClient, events: queue.Queue[Event], request_id: int) -> Iterator[Event]:
-    """This request's events up to its Done or Failed; Ctrl+C cancels it and the Done still comes."""
+def _until_complete(client: EngineClient, events: queue.Queue[Event], request_id: int) -> Iterator[Event]:
+    """This request's events before its end; Failed or a stopped Done raise AudioQuestionError.
+
+    Ctrl+C cancels the request; its Done("stopped") still arrives and ends the loop.
+    """
     cancelled = False
     while True:
         try:
@@ -225,6 +220,10 @@ def _until_terminal(client: EngineClient, events: queue.Queue[Event], request_id
             continue
         if getattr(event, "request_id", None) != request_id:
             continue
-        yield event
-        if isinstance(event, (Done, Failed)):
+        if isinstance(event, Failed):
+            raise AudioQuestionError(event.message)
+        if isinstance(event, Done):
+            if event.status != "complete":
+                raise AudioQuestionError("stopped", exit_code=130)
             return
+        yield event
