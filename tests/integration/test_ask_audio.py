@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import shutil
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_assistant, stored_messages
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("faster_whisper")
@@ -25,32 +22,15 @@ SPEECH = (
 
 
 def run_ask(*args: str, home: Path, **settings: object) -> subprocess.CompletedProcess[str]:
-    config = home / "config"
-    config.mkdir(parents=True, exist_ok=True)
     # Greedy decoding: the part summaries (and so the final prompt's length) are the same every run.
     values = {"speech_model": "whisper-tiny.en", "threads": 1, "temperature": 0.0, **settings}
-    (config / "settings.json").write_text(json.dumps(values), encoding="utf-8")
-    env = os.environ | {
-        "ASSISTANT_DATA_DIR": str(home / "data"),
-        "ASSISTANT_CONFIG_DIR": str(config),
-        "HF_HUB_OFFLINE": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "ask", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=110,
-        encoding="utf-8",
+    return run_assistant(
+        "ask", *args, data_dir=home / "data", config_dir=home / "config", settings=values, timeout=110
     )
 
 
 def stored(home: Path) -> list[tuple[str, str, str]]:
-    db = home / "data" / "history.sqlite3"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT role, text, status FROM messages ORDER BY id").fetchall()
+    return stored_messages(home / "data")
 
 
 @pytest.fixture(scope="module")

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_assistant, stored_messages
 
 pytest.importorskip("llama_cpp")
 
 
 def run_cli(*args: str, home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(home / "data"), ASSISTANT_CONFIG_DIR=str(home / "config"))
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_assistant(*args, data_dir=home / "data", config_dir=home / "config", timeout=timeout)
 
 
 def stored_texts(home: Path) -> list[tuple[str, str, str]]:
-    db = home / "data" / "history.sqlite3"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT role, text, status FROM messages ORDER BY id").fetchall()
+    return stored_messages(home / "data")
 
 
 def test_ask_streams_an_answer_and_saves_it(tmp_path: Path, smollm2_path: Path) -> None:

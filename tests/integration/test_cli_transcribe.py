@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_assistant
 
 from assistant.cli_transcribe import format_segment, format_time
 
@@ -27,19 +26,7 @@ def test_times_read_as_minutes_seconds_tenths() -> None:
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "ASSISTANT_DATA_DIR": str(data_dir),
-        "ASSISTANT_CONFIG_DIR": str(data_dir / "config"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "transcribe", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=100,
-        encoding="utf-8",
-    )
+    return run_assistant("transcribe", *args, data_dir=data_dir, config_dir=data_dir / "config", timeout=100)
 
 
 @pytest.fixture(scope="module")
