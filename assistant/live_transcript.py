@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.protocols import Segment
+from assistant.protocols import Segment, TranscriptionOptions
 
 RATE = 16_000
 STEP_S = 1.0  # new audio needed before another live pass (one pass in flight at a time)
@@ -29,6 +29,17 @@ FRAME = RATE // 50  # 20 ms frames for the loudness check
 PAUSE_S = 0.3  # this much quiet after speech starts a pass at once (endpointing)
 QUIET_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame so far is not speech
 QUIET_FLOOR_DB = -50.0  # ...and never louder than this (dBFS) counts as quiet
+# The encoder sees only the clip (6x faster than Whisper's 30 s window for a short question); with
+# that short input, greedy decoding of Whisper base loses accuracy that a 5-wide beam gets back
+# (measured on espeak clips: WER 17.9 % greedy, 7.5 % beam 5, 6.6 % for the full window).
+LIVE_BEAM = 5
+
+
+def live_options(language: str | None, task: str = "transcribe") -> TranscriptionOptions:
+    """How every push-to-talk pass is decoded (the window and `assistant bench voice` alike)."""
+    return TranscriptionOptions(
+        language=language, task=task, beam_size=LIVE_BEAM, short_context=True  # type: ignore[arg-type]
+    )
 
 
 class LiveTranscriber:

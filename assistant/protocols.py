@@ -103,6 +103,8 @@ class TranscriptionOptions:
     task: Literal["transcribe", "translate"] = "transcribe"  # translate: Whisper's X -> English
     vad: bool = True  # Silero VAD: silence and noise give no text
     beam_size: int = 1  # greedy: the fastest, and what push-to-talk needs
+    # Push-to-talk: the encoder sees only the clip, not a 30 s window (engines/whisper_short.py).
+    short_context: bool = False
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 from assistant import catalog, settings
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token, Transcript
-from assistant.live_transcript import RATE, LiveTranscriber
+from assistant.live_transcript import RATE, LiveTranscriber, live_options
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
 
 QUESTION = "What is the capital of France, and which river flows through it?"
@@ -52,8 +52,10 @@ class _Engine:
                 return seen, event
             seen.append(event)
 
-    def transcribe(self, model: str, data_dir: Path, audio: Any) -> int:
-        return self.client.transcribe(model, data_dir, TranscriptionOptions(language="en"), audio=audio)
+    def transcribe(self, model: str, data_dir: Path, audio: Any, *, live: bool = False) -> int:
+        """A push-to-talk pass (live: the window's own options) or the batch baseline (full window)."""
+        options = live_options("en") if live else TranscriptionOptions(language="en")
+        return self.client.transcribe(model, data_dir, options, audio=audio)
 
 
 def _segments(events: list[Any]) -> list[Segment]:
@@ -103,14 +105,15 @@ def _hold_with_streaming(engine: _Engine, model: str, data_dir: Path, clip: Any)
                 in_flight = None
         if in_flight is None and (audio := live.next_request()) is not None:
             pending = []
-            in_flight = engine.transcribe(model, data_dir, audio)
+            in_flight = engine.transcribe(model, data_dir, audio, live=True)
         time.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.perf_counter()))
     released = time.perf_counter()
     if in_flight is not None:  # a live pass still running at release is part of the wait
         events, _ = engine.wait(in_flight)
         live.accept(pending + _segments(events))
     tail = live.final_request()
-    segments = _segments(engine.wait(engine.transcribe(model, data_dir, tail))[0]) if tail is not None else []
+    final = engine.transcribe(model, data_dir, tail, live=True) if tail is not None else None
+    segments = _segments(engine.wait(final)[0]) if final is not None else []
     text = live.finish(segments)
     return time.perf_counter() - released, text, live.passes
 

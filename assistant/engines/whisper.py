@@ -24,6 +24,7 @@ from faster_whisper import WhisperModel
 from assistant import catalog
 from assistant.audio.errors import LanguageError
 from assistant.catalog import ModelError
+from assistant.engines import whisper_short
 from assistant.engines.audio_decode import SAMPLE_RATE, as_samples
 from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
 
@@ -108,6 +109,12 @@ class WhisperSpeech:
         """
         self.check_options(options)
         samples = as_samples(audio)
+        if options.short_context and whisper_short.fits(samples):
+            try:
+                yield from whisper_short.transcribe_short(self._model, samples, options, info)
+                return
+            except whisper_short.Unreliable as doubt:
+                logger.info("Short-context decode not trusted (%s); decoding the full window", doubt)
         segments, detected = self._model.transcribe(
             samples,
             language=options.language,

@@ -186,7 +186,9 @@ class PushToTalk(QObject):
         # Once a pass has detected the language, later passes of the same clip keep it.
         language = settings.speech_language or self._language or None
         task = "translate" if settings.translate_to_english else "transcribe"
-        return TranscriptionOptions(language=language, task=task)
+        from assistant.live_transcript import live_options  # numpy: not needed before the first hold
+
+        return live_options(language, task)
 
     def _transcribe(self, audio: Any) -> int | None:
         settings = self.controller.session.settings

@@ -7,6 +7,7 @@ word error rate against the text espeak-ng spoke; engine-process tests run a rea
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from speech_metrics import word_errors, words
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, Event, Failed, Progress, Transcript, TranscriptionStarted
+from assistant.live_transcript import live_options
 from assistant.protocols import TranscriptionInfo, TranscriptionOptions
 
 pytest.importorskip("faster_whisper")
@@ -282,3 +284,59 @@ def test_engine_process_streams_cancels_and_survives_bad_files(
         assert not any(isinstance(e, Progress) and e.stage == "load" for e in events)
         assert word_errors(ENGLISH[0], spoken(events)) <= 2
         assert engine.engine_pid == pid  # the same child answered everything
+
+
+# ---- push-to-talk: short encoder input (engines/whisper_short.py) ----------------------------------
+
+
+def live_text(
+    model: WhisperSpeech, audio: np.ndarray, language: str | None = "en"
+) -> tuple[str, TranscriptionInfo]:
+    info = TranscriptionInfo()
+    segments = list(model.transcribe(audio, live_options(language), info))
+    return " ".join(s.text for s in segments), info
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "base"])
+def test_short_context_keeps_accuracy(
+    model_name: str, clips: Clips, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    model: WhisperSpeech = request.getfixturevalue(model_name)
+    caplog.set_level(logging.INFO, logger="assistant.engines.whisper")
+    hypotheses = [live_text(model, decode_file(clips[f"en{i}"]))[0] for i in range(len(ENGLISH))]
+    assert wer(ENGLISH, hypotheses) <= 0.10, hypotheses
+    fallbacks = [r for r in caplog.records if "not trusted" in r.getMessage()]
+    assert len(fallbacks) <= 1, fallbacks  # the short path itself carries the accuracy
+
+
+def test_short_context_times_count_from_the_clip_start(tiny: WhisperSpeech, clips: Clips) -> None:
+    speech = decode_file(clips["en0"])
+    quiet = np.zeros(2 * SAMPLE_RATE, np.float32)  # VAD trims this; times must still include it
+    info = TranscriptionInfo()
+    segments = list(tiny.transcribe(np.concatenate([quiet, speech]), live_options("en"), info))
+    assert segments and 1.5 <= segments[0].start <= 2.5, segments
+    assert all(a.end <= b.start + 0.01 for a, b in itertools.pairwise(segments)), segments
+    assert info.duration_s == pytest.approx(2 + len(speech) / SAMPLE_RATE)
+    assert segments[-1].end <= info.duration_s + 0.01
+
+
+def test_short_context_hears_no_words_in_noise(tiny: WhisperSpeech) -> None:
+    heard = [live_text(tiny, clip.astype(np.float32))[0] for clip in noise_clips()]
+    assert heard == [""] * len(heard), heard
+
+
+def test_short_context_detects_german(base: WhisperSpeech, clips: Clips) -> None:
+    text, info = live_text(base, decode_file(clips["de"]), language=None)
+    assert info.language == "de" and info.language_probability > 0.5, info
+    assert word_errors(GERMAN, text) / len(words(GERMAN)) <= 0.35, text
+
+
+def test_doubtful_short_decode_falls_back_to_the_full_window(
+    tiny: WhisperSpeech, clips: Clips, caplog: pytest.LogCaptureFixture
+) -> None:
+    # German through the English-only model: the short decode is a low-probability guess.
+    caplog.set_level(logging.INFO, logger="assistant.engines.whisper")
+    audio = decode_file(clips["de"])
+    text, _ = live_text(tiny, audio)
+    assert any("not trusted" in r.getMessage() for r in caplog.records)
+    assert text == text_of(tiny, audio, language="en", beam_size=5)[0]
