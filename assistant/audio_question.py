@@ -20,6 +20,8 @@ from assistant.protocols import Segment
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUESTION = "Summarise this recording."
+TRANSCRIPT_INSTRUCTION = "Answer using the transcript above."
+SUMMARIES_INSTRUCTION = "Answer using these summaries."
 
 # MAX_CHARS_PER_TOKEN is an optimistic bound (used to refuse huge pastes cheaply). Planning parts needs
 # the opposite, a pessimistic one: timestamps and names tokenize to ~1 token per 1-2 chars, so a part
@@ -53,14 +55,16 @@ def has_speech(segments: Sequence[Segment]) -> bool:
     return any(s.text.strip() for s in segments)
 
 
+def transcript_block(transcript_text: str, file_name: str) -> str:
+    """The transcript between markers, so the model can tell it from the question."""
+    return f"Transcript of {file_name}:\n<<<\n{transcript_text.strip()}\n>>>"
+
+
 def build_question(transcript_text: str, file_name: str, question: str) -> str:
     """The user message: the transcript between markers, then what the user asked."""
     return (
-        f"Transcript of {file_name}:\n"
-        "<<<\n"
-        f"{transcript_text.strip()}\n"
-        ">>>\n\n"
-        "Answer using the transcript above.\n"
+        f"{transcript_block(transcript_text, file_name)}\n\n"
+        f"{TRANSCRIPT_INSTRUCTION}\n"
         f"Question: {question.strip() or DEFAULT_QUESTION}"
     )
 
@@ -77,16 +81,24 @@ def build_part_request(part_text: str, file_name: str, index: int, total: int, q
     )
 
 
-def build_final_question(summaries: Sequence[str], file_name: str, question: str) -> str:
-    """The reduce step: the question over the part summaries, in recording order."""
-    blocks = "\n\n".join(f"Part {i}: {text.strip()}" for i, text in enumerate(summaries, start=1))
+def join_summaries(summaries: Sequence[str]) -> str:
+    """Part summaries in recording order, numbered from 1."""
+    return "\n\n".join(f"Part {i}: {text.strip()}" for i, text in enumerate(summaries, start=1))
+
+
+def summaries_block(joined: str, file_name: str, parts: int) -> str:
+    """The part summaries (as `join_summaries` made them) between markers, saying why they are there."""
     return (
         f"The recording {file_name} was too long to read at once, so it was summarised in "
-        f"{len(summaries)} parts:\n"
-        "<<<\n"
-        f"{blocks}\n"
-        ">>>\n\n"
-        "Answer using these summaries.\n"
+        f"{parts} parts:\n<<<\n{joined}\n>>>"
+    )
+
+
+def build_final_question(summaries: Sequence[str], file_name: str, question: str) -> str:
+    """The reduce step: the question over the part summaries, in recording order."""
+    return (
+        f"{summaries_block(join_summaries(summaries), file_name, len(summaries))}\n\n"
+        f"{SUMMARIES_INSTRUCTION}\n"
         f"Question: {question.strip() or DEFAULT_QUESTION}"
     )
 

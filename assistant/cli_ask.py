@@ -1,7 +1,9 @@
 """`assistant ask`: one question through the same session, engine process and store as the window.
 
 With `--audio FILE` the recording is transcribed first (in the engine process, like `transcribe`) and
-the question is asked about its transcript; see `audio_question` for how long recordings are handled.
+the question is asked about its transcript, by the same `GroundingJob` the window uses; see
+`audio_question` for how long recordings are handled. What the user typed is stored as the question,
+the transcript beside it (`grounding`), exactly as when a recording is dropped on the window.
 """
 
 from __future__ import annotations
@@ -9,31 +11,19 @@ from __future__ import annotations
 import logging
 import queue
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-from assistant import audio_question
+from assistant import attachments
 from assistant import settings as settings_module
-from assistant.audio.errors import AudioError
+from assistant.grounding import GroundedQuestion
+from assistant.grounding_job import GroundingError, GroundingJob, check_room
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, Progress, Token, Transcript
-from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+from assistant.host.messages import Done, Event, Failed, Progress, Token
 from assistant.session import ChatSession
 from assistant.settings import Settings
 from assistant.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
-
-# Guards the reduce loop: each round shrinks the summaries; a run this deep means something is off.
-MAX_REDUCE_ROUNDS = 4
-
-
-class AudioQuestionError(Exception):
-    """Asking about the recording failed before the saved question; str() is the user-facing message."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def ask(text: str, *, model: str | None = None, save: bool = True, audio: str | None = None) -> int:
@@ -48,20 +38,22 @@ def ask(text: str, *, model: str | None = None, save: bool = True, audio: str | 
     client = EngineClient(on_event=events.put)
     store: Store | None = None
     try:
+        grounded: GroundedQuestion | None = None
         if audio is not None:
             # Transcribe and summarise before opening the store: a failure there leaves no trace.
             try:
-                text = _audio_question(client, events, settings, data_dir, audio, text)
-            except AudioQuestionError as error:
+                grounded = _ground(client, events, settings, data_dir, audio, text)
+            except GroundingError as error:
                 print(f"assistant: {error}", file=sys.stderr)
                 return error.exit_code
+            text = grounded.question
         try:
             store = Store(settings_module.history_path()) if save else None
         except StoreError as error:
             print(f"assistant: {error} (answering without saving)", file=sys.stderr)
         session = ChatSession(store, client, settings, data_dir)
         try:
-            turn = session.send(None, text)
+            turn = session.send(None, text, grounded=grounded)
         except (ValueError, StoreError) as error:
             print(f"assistant: {error}", file=sys.stderr)
             return 2
@@ -109,121 +101,40 @@ def _show_progress(event: Progress) -> None:
 # ---- asking about a recording --------------------------------------------------------------------
 
 
-def _audio_question(
+def _ground(
     client: EngineClient,
     events: queue.Queue[Event],
     settings: Settings,
     data_dir: Path,
     audio: str,
     question: str,
-) -> str:
-    """The user message to send through the session: grounded in the transcript or its summaries."""
-    name = Path(audio).name
-    if not Path(audio).expanduser().exists():
-        # Checked here too so a typo does not wait for the engine and the speech model to start.
-        error = AudioError(audio, "the file does not exist", "Check the file name and folder.")
-        raise AudioQuestionError(str(error))
-    budget = audio_question.prompt_budget(
-        settings.context_size, settings.max_answer_tokens, settings.system_prompt
-    )
-    if budget < 4 * audio_question.MIN_SUMMARY_TOKENS:
-        raise AudioQuestionError(
-            f"The context window ({settings.context_size} tokens, {settings.max_answer_tokens} kept for "
-            "the answer) leaves too little room for a transcript. Raise the context size or lower the "
-            "answer length in Settings.",
-            exit_code=2,
-        )
-    segments = _transcribe(client, events, settings, data_dir, audio)
-    if not audio_question.has_speech(segments):
-        raise AudioQuestionError(f"No speech was recognised in {audio}.")
-    plan = audio_question.plan_parts(
-        segments, name, question, budget_tokens=budget, max_answer_tokens=settings.max_answer_tokens
-    )
-    if plan.direct is not None:
-        return plan.direct
-
-    prompts = list(plan.parts)
-    for round_number in range(MAX_REDUCE_ROUNDS):
-        label = "summarising part" if round_number == 0 else "combining summaries"
-        summaries = [
-            _summarise(
-                client, events, settings, data_dir, prompt, plan.summary_tokens, f"{label} {i}/{len(prompts)}"
-            )
-            for i, prompt in enumerate(prompts, start=1)
-        ]
-        final = audio_question.build_final_question(summaries, name, plan.question)
-        if audio_question.fits(final, budget):
-            return final
-        prompts = audio_question.reduce_prompts(summaries, name, plan.question, budget)
-        logger.info("Part summaries too long together; reducing %d summaries", len(summaries))
-    raise AudioQuestionError(f"The recording {audio} is too long to summarise with this context window.")
-
-
-def _transcribe(
-    client: EngineClient, events: queue.Queue[Event], settings: Settings, data_dir: Path, audio: str
-) -> list[Segment]:
-    options = TranscriptionOptions(
-        language=settings.speech_language or None,
-        task="translate" if settings.translate_to_english else "transcribe",
-    )
-    print(f"Transcribing {audio}…", file=sys.stderr, flush=True)
-    request_id = client.transcribe(
-        settings.speech_model, data_dir, options, audio_path=audio, threads=settings.threads
-    )
-    segments: list[Segment] = []
-    for event in _until_complete(client, events, request_id):
-        if isinstance(event, Transcript):
-            segments.append(event.segment)
-        elif isinstance(event, Progress) and event.total:
-            _show_progress(event)
-    print(f"Transcribed {len(segments)} segments.", file=sys.stderr, flush=True)
-    return segments
-
-
-def _summarise(
-    client: EngineClient,
-    events: queue.Queue[Event],
-    settings: Settings,
-    data_dir: Path,
-    prompt: str,
-    max_tokens: int,
-    label: str,
-) -> str:
-    """One map step: a chat request outside the session, so the intermediate answer is not saved."""
-    print(f"{label}…", file=sys.stderr, flush=True)
-    messages = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
-    messages.append(ChatMessage("user", prompt))
-    options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
-    request_id = client.chat(EngineConfig.from_settings(settings, data_dir), messages, options)
-    text = ""
-    for event in _until_complete(client, events, request_id):
-        if isinstance(event, Token):
-            text += event.text
-        elif isinstance(event, Progress) and event.total:
-            _show_progress(event)
-    return text.strip() or "(nothing relevant in this part)"
-
-
-def _until_complete(client: EngineClient, events: queue.Queue[Event], request_id: int) -> Iterator[Event]:
-    """This request's events before its end; Failed or a stopped Done raise AudioQuestionError.
-
-    Ctrl+C cancels the request; its Done("stopped") still arrives and ends the loop.
-    """
-    cancelled = False
-    while True:
+) -> GroundedQuestion:
+    """Transcribe (and, when too long, summarise) the recording: the same job the window runs."""
+    try:
+        # Checked here so a typo, a folder or a URL is refused before the engine and the speech model start.
+        attachment = attachments.from_path(audio, kinds=("audio",))
+        check_room(settings)
+    except attachments.AttachmentRefused as error:
+        raise GroundingError(str(error)) from error
+    job = GroundingJob(client, settings, data_dir, [attachment], question)
+    update = job.start()
+    step = update.step
+    if not update.finished:
+        print(f"{update.message}…", file=sys.stderr, flush=True)
+    while not update.finished:
         try:
             event = events.get()
         except KeyboardInterrupt:
-            if not cancelled:
-                client.cancel(request_id)
-                cancelled = True
+            job.cancel()  # Ctrl+C: the request's Done("stopped") still arrives and ends the job
             continue
-        if getattr(event, "request_id", None) != request_id:
-            continue
-        if isinstance(event, Failed):
-            raise AudioQuestionError(event.message)
-        if isinstance(event, Done):
-            if event.status != "complete":
-                raise AudioQuestionError("stopped", exit_code=130)
-            return
-        yield event
+        update = job.handle(event) or update
+        if update.step != step and not update.finished:  # a new transcription or part summary
+            step = update.step
+            print(f"{update.message}…", file=sys.stderr, flush=True)
+        if isinstance(event, Progress) and event.total and event.request_id == job.request_id:
+            _show_progress(event)
+    if update.cancelled:
+        raise GroundingError("stopped", exit_code=130)
+    if update.error is not None or update.result is None:
+        raise GroundingError(update.error or "The recording could not be used.", exit_code=update.exit_code)
+    return update.result

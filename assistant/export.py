@@ -6,12 +6,17 @@ JSON layout, version 1 (fields are only ever added, never renamed or removed, wi
       "format": "assistant-conversation",
       "version": 1,
       "conversation": {"id", "title", "created_at", "updated_at", "message_count"},
-      "messages": [{"id", "role", "text", "status", "model", "timings", "created_at"}, ...]
+      "messages": [{"id", "role", "text", "status", "model", "timings", "created_at",
+                    "attachments", "grounding", "prompt"}, ...]
     }
 
 Timestamps are ISO 8601 in UTC with an explicit offset ("2024-05-01T12:00:00.000+00:00"); `model` may be
 null; `timings` is the dict the app stored (e.g. token counts and seconds), `{}` when there is none;
-`status` is one of `assistant.store.MESSAGE_STATUSES`.
+`status` is one of `assistant.store.MESSAGE_STATUSES`. Added later in version 1: `attachments` is a list
+of {"kind", "name", "size"} (the local path is left out: exports get shared); `grounding` is a list of
+{"kind", "source", "text", "sent", "parts"}, what the model was told about them (a transcript with
+timestamps, part summaries); `prompt` is the exact user message the model got when it differs from
+`text`, else null.
 
 Files are written atomically, so a failed export never leaves a half-written file behind.
 """
@@ -65,6 +70,14 @@ def to_json(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
                 "model": message.model,
                 "timings": message.timings,
                 "created_at": _iso(message.created_at),
+                "attachments": [
+                    {"kind": a.kind, "name": a.name, "size": a.size} for a in message.attachments
+                ],
+                "grounding": [
+                    {"kind": g.kind, "source": g.source, "text": g.text, "sent": g.sent, "parts": g.parts}
+                    for g in message.groundings
+                ],
+                "prompt": message.prompt,
             }
             for message in messages
         ],
@@ -92,11 +105,28 @@ def to_markdown(
         if message.model:
             details.append(message.model)
         lines += [f"## {heading} ({', '.join(details)})", ""]
+        if message.attachments:
+            names = ", ".join(f"{a.name} ({a.kind_name})" for a in message.attachments)
+            lines += [f"_Attached: {names}_", ""]
         lines += [message.text.rstrip("\n"), ""]
+        lines += _grounding_markdown(message)
         note = _STATUS_NOTES.get(message.status)
         if note:
             lines += [f"_({note})_", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _grounding_markdown(message: StoredMessage) -> list[str]:
+    """A folded "What the model was told" section (GitHub and most viewers honour <details>)."""
+    if not message.groundings:
+        return []
+    lines = ["<details><summary>What the model was told</summary>", ""]
+    for grounding in message.groundings:
+        fence = "```"
+        while fence in grounding.text:  # a transcript that contains backticks must not end the block
+            fence += "`"
+        lines += [f"**{grounding.heading()}**", "", f"{fence}text", grounding.text.rstrip("\n"), fence, ""]
+    return [*lines, "</details>", ""]
 
 
 def export_conversation(store: Store, conversation_id: int, path: Path) -> None:

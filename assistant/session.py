@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.attachments import Attachment
 from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
+from assistant.grounding import GroundedQuestion, Grounding
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
 from assistant.prompts import conversation_title, spoken_language_instruction
@@ -88,6 +90,10 @@ class ChatSession:
         return self._settings
 
     @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
+    @property
     def active_turn(self) -> Turn | None:
         return self._active
 
@@ -105,31 +111,51 @@ class ChatSession:
             gpu_layers=s.gpu_layers,
         )
 
-    def send(self, conversation_id: int | None, text: str, *, spoken_language: str | None = None) -> Turn:
+    def send(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        spoken_language: str | None = None,
+        grounded: GroundedQuestion | None = None,
+    ) -> Turn:
         """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
 
         The caller keeps the user's draft on either exception: the question was not (fully) saved.
         `spoken_language` is the language Whisper heard when the question was spoken; with the setting
-        "answer in the language I spoke" the model is told to answer in it.
+        "answer in the language I spoke" the model is told to answer in it. With `grounded` (attachments
+        already perceived, see `grounding_job`) the model gets `grounded.prompt`, while the history keeps
+        `text` as what the user asked and stores the attachments and groundings beside it.
         """
         if not text.strip():
             raise ValueError("Type a question first.")
         if self._active is not None:
             raise ValueError("An answer is still being written: wait for it or press Stop.")
+        prompt = grounded.prompt if grounded is not None else text
         budget = self._settings.context_size
-        if len(text) > budget * MAX_CHARS_PER_TOKEN:
+        if len(prompt) > budget * MAX_CHARS_PER_TOKEN:
             # Cheap bound (no tokenizer): refusing here keeps a megabyte paste out of the history.
-            raise QuestionTooLong(str(PromptTooLong(len(text) // MAX_CHARS_PER_TOKEN, budget)))
+            raise QuestionTooLong(str(PromptTooLong(len(prompt) // MAX_CHARS_PER_TOKEN, budget)))
 
         store = self._store
         if conversation_id is None:
-            conversation_id = store.create_conversation(conversation_title(text))
+            conversation_id = store.create_conversation(conversation_title(_title_text(text, grounded)))
         history = self._history(conversation_id)  # read before writing: a read error leaves no trace
-        user_id = store.add_message(conversation_id, "user", text)
+        if grounded is None:
+            user_id = store.add_message(conversation_id, "user", text)
+        else:
+            user_id = store.add_message(
+                conversation_id,
+                "user",
+                text,
+                prompt=prompt if prompt != text else None,
+                attachments=grounded.attachments,
+                groundings=grounded.groundings,
+            )
         assistant_id = store.add_message(
             conversation_id, "assistant", "", status="streaming", model=self._settings.model
         )
-        history.append(ChatMessage("user", text))
+        history.append(ChatMessage("user", prompt))
         history = self._with_language(history, spoken_language)
         options = GenerationOptions(
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
@@ -234,9 +260,18 @@ class ChatSession:
         for message in self._store.messages(conversation_id):
             if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
                 continue
+            # A grounded question goes back as the model first saw it, transcript included, so a
+            # follow-up ("and what did she say next?") can still be answered from the recording.
             if message.text.strip():
-                messages.append(ChatMessage(message.role, message.text))  # type: ignore[arg-type]
+                messages.append(ChatMessage(message.role, message.sent_text))  # type: ignore[arg-type]
         return messages
+
+
+def _title_text(text: str, grounded: GroundedQuestion | None) -> str:
+    """A chat that starts from a recording is named after it: "interview.mp3: Summarise this…"."""
+    if grounded is None or not grounded.attachments:
+        return text
+    return f"{grounded.attachments[0].name}: {text}"
 
 
 class _MemoryHistory:
@@ -263,9 +298,23 @@ class _MemoryHistory:
         status: str = "complete",
         model: str | None = None,
         timings: dict | None = None,
+        *,
+        prompt: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        groundings: Sequence[Grounding] = (),
     ) -> int:
         message = StoredMessage(
-            self._new_id(), conversation_id, role, text, status, model, dict(timings or {}), time.time()
+            self._new_id(),
+            conversation_id,
+            role,
+            text,
+            status,
+            model,
+            dict(timings or {}),
+            time.time(),
+            prompt=prompt,
+            attachments=tuple(attachments),
+            groundings=tuple(groundings),
         )
         self._conversations[conversation_id].append(message)
         return message.id

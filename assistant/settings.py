@@ -40,6 +40,7 @@ class Settings:
     speech_language: str = ""  # "": detect; else an ISO 639-1 code such as "de"
     translate_to_english: bool = False  # Whisper's own translation of the speech into English
     answer_in_spoken_language: bool = False
+    read_aloud: bool = False  # speak each answer sentence by sentence as it streams (Piper voice)
 
     def validated(self) -> Settings:
         """A copy with every field clamped to a range the engine accepts."""
@@ -57,6 +58,7 @@ class Settings:
             speech_language=_language_code(self.speech_language),
             translate_to_english=bool(self.translate_to_english),
             answer_in_spoken_language=bool(self.answer_in_spoken_language),
+            read_aloud=bool(self.read_aloud),
         )
 
 

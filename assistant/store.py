@@ -18,12 +18,14 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from assistant import store_schema
+from assistant.attachments import Attachment
+from assistant.grounding import Grounding
 from assistant.store_types import (
     DEFAULT_TITLE,
     MATCH_END,
@@ -239,8 +241,16 @@ class Store:
         status: str = "complete",
         model: str | None = None,
         timings: dict | None = None,
+        *,
+        prompt: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        groundings: Sequence[Grounding] = (),
     ) -> int:
-        """Append a message and mark the chat as just active (it moves to the top of the list)."""
+        """Append a message and mark the chat as just active (it moves to the top of the list).
+
+        The message, its attachments and its groundings are written in one transaction: a question is
+        never stored without what it was grounded in.
+        """
         _check_status(status)
         now = self._clock()
         with self._transaction("the message could not be saved") as conn:
@@ -250,11 +260,26 @@ class Store:
             if touched.rowcount == 0:
                 raise NotFoundError("That chat no longer exists: the message could not be saved.")
             cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, text, status, model, timings, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, text, status, model, _dump_timings(timings), now),
+                "INSERT INTO messages"
+                " (conversation_id, role, text, status, model, timings, created_at, prompt)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, text, status, model, _dump_timings(timings), now, prompt),
             )
-        return int(cursor.lastrowid or 0)
+            message_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO attachments (message_id, position, kind, name, path, size)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(message_id, i, a.kind, a.name, a.path, a.size) for i, a in enumerate(attachments)],
+            )
+            conn.executemany(
+                "INSERT INTO groundings (message_id, position, kind, source, text, sent, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (message_id, i, g.kind, g.source, g.text, int(g.sent), _dump_timings(_details(g)))
+                    for i, g in enumerate(groundings)
+                ],
+            )
+        return message_id
 
     def update_message(
         self,
@@ -287,14 +312,50 @@ class Store:
             raise NotFoundError("That message no longer exists: it may have been deleted with its chat.")
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
-        """The chat's messages in the order they were added."""
+        """The chat's messages in the order they were added, with their attachments and groundings."""
         with self._guard("your history could not be read"):
             rows = self._conn.execute(
-                "SELECT id, conversation_id, role, text, status, model, timings, created_at"
+                "SELECT id, conversation_id, role, text, status, model, timings, created_at, prompt"
                 " FROM messages WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
-        return [StoredMessage(*row[:6], _load_timings(row[6], row[0]), row[7]) for row in rows]
+            attachments = self._attachments_of(conversation_id)
+            groundings = self._groundings_of(conversation_id)
+        return [
+            StoredMessage(
+                *row[:6],
+                _load_timings(row[6], row[0]),
+                row[7],
+                prompt=row[8],
+                attachments=tuple(attachments.get(row[0], ())),
+                groundings=tuple(groundings.get(row[0], ())),
+            )
+            for row in rows
+        ]
+
+    def _attachments_of(self, conversation_id: int) -> dict[int, list[Attachment]]:
+        found: dict[int, list[Attachment]] = {}
+        for message_id, kind, name, path, size in self._conn.execute(
+            "SELECT a.message_id, a.kind, a.name, a.path, a.size FROM attachments AS a"
+            " JOIN messages AS m ON m.id = a.message_id WHERE m.conversation_id = ?"
+            " ORDER BY a.message_id, a.position",
+            (conversation_id,),
+        ):
+            found.setdefault(message_id, []).append(Attachment(kind, path, name, size))
+        return found
+
+    def _groundings_of(self, conversation_id: int) -> dict[int, list[Grounding]]:
+        found: dict[int, list[Grounding]] = {}
+        for message_id, kind, source, text, sent, details in self._conn.execute(
+            "SELECT g.message_id, g.kind, g.source, g.text, g.sent, g.details FROM groundings AS g"
+            " JOIN messages AS m ON m.id = g.message_id WHERE m.conversation_id = ?"
+            " ORDER BY g.message_id, g.position",
+            (conversation_id,),
+        ):
+            parts = _load_timings(details, message_id).get("parts", 0)
+            grounding = Grounding(kind, source, text, bool(sent), parts if isinstance(parts, int) else 0)
+            found.setdefault(message_id, []).append(grounding)
+        return found
 
     def mark_unfinished_interrupted(self) -> int:
         """At start-up: answers a crash left 'streaming' become 'interrupted'. Returns how many."""
@@ -343,6 +404,11 @@ def _check_status(status: str) -> None:
 
 def _dump_timings(timings: dict | None) -> str:
     return json.dumps(timings or {}, sort_keys=True)
+
+
+def _details(grounding: Grounding) -> dict:
+    """Grounding fields that only some kinds have, kept as JSON so new kinds need no new columns."""
+    return {"parts": grounding.parts} if grounding.parts else {}
 
 
 def _load_timings(text: str, message_id: int) -> dict:

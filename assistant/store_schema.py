@@ -100,7 +100,49 @@ def _v1_initial(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1_initial]
+# Version 2: what a question was grounded in (issues 4 and 5). `prompt` is the exact user message the
+# model got when it differs from what the user typed (the transcript went with it), so a follow-up
+# question sends the same history; NULL for every older row, whose text already is what was sent.
+# The attached files and their groundings (transcript, summaries; later OCR text, labels) get their own
+# tables, deleted with their message. They stay out of the full-text index: search finds what people
+# wrote and read, and a long transcript would drown every search.
+_V2_STATEMENTS = (
+    "ALTER TABLE messages ADD COLUMN prompt TEXT",
+    """
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX attachments_by_message ON attachments (message_id, position)",
+    """
+    CREATE TABLE groundings (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 1,
+        details TEXT NOT NULL DEFAULT '{}'
+    )
+    """,
+    "CREATE INDEX groundings_by_message ON groundings (message_id, position)",
+)
+
+
+def _v2_groundings(connection: sqlite3.Connection) -> None:
+    """Add the question's prompt, attachments and groundings; older messages keep working unchanged."""
+    for statement in _V2_STATEMENTS:
+        connection.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_groundings]
 
 
 def latest_version() -> int:

@@ -11,6 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.attachments import Attachment
+from assistant.grounding import Grounding
+
 MESSAGE_STATUSES = ("streaming", "complete", "stopped", "interrupted", "failed")
 DEFAULT_TITLE = "New chat"
 # Search snippets wrap each match in these; the UI may swap them for markup after escaping the text.
@@ -57,6 +60,16 @@ class StoredMessage:
     model: str | None
     timings: dict
     created_at: float
+    # Schema 2: the exact user message the model got when it differs from `text` (None: it is `text`),
+    # the files attached to the question and what the model was told about them.
+    prompt: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    groundings: tuple[Grounding, ...] = ()
+
+    @property
+    def sent_text(self) -> str:
+        """What the model was given for this message, e.g. when it comes back as history."""
+        return self.prompt if self.prompt is not None else self.text
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ signature sounddevice uses, `callback(indata[frames, channels], frames, time_inf
 own thread (as PortAudio does), in blocks paced in real time divided by `speed`. Switches simulate the
 faults a real machine shows: no devices, output-only devices, a busy device, refused sample rates or
 mono, a stream that stops delivering (unplugged) and input-overflow flags.
+
+For spoken replies it also offers `OutputStream`: a speaker that pulls blocks through
+`callback(outdata[frames, channels], frames, time_info, status)` from its own thread, at the same pace,
+and keeps every block it was given (`played()`), so tests can tell speech from silence and see that
+nothing more was played after a Stop.
 """
 
 from __future__ import annotations
@@ -126,6 +131,64 @@ class FakeInputStream:
             self._halt.wait(max(0.0, next_time - time.monotonic()))
 
 
+class FakeOutputStream:
+    """A speaker: like Pa_StopStream/Pa_AbortStream, stop() and abort() return with no callback left."""
+
+    def __init__(self, owner: FakeSoundDevice, *, samplerate: float, channels: int, dtype: str,
+                 callback: Any, blocksize: int = 0, device: int | None = None, **_: Any) -> None:  # fmt: skip
+        self.owner, self.samplerate, self.channels = owner, int(samplerate), channels
+        self.dtype, self.callback, self.device = dtype, callback, device
+        self.blocksize = blocksize or 512
+        self.starts = self.stops = self.aborts = 0
+        self.closed = False
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._halt.is_set()
+
+    def start(self) -> None:
+        if self.closed:
+            raise PortAudioError("Stream is closed", -9988)
+        if self.active:
+            raise PortAudioError("Stream is not stopped", -9983)
+        self.starts += 1
+        self._halt.clear()
+        self._thread = threading.Thread(target=self._pull, name="fake-portaudio-out", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stops += 1
+        self._halt_thread()
+
+    def abort(self) -> None:
+        self.aborts += 1
+        self._halt_thread()
+
+    def close(self) -> None:
+        self._halt_thread()
+        self.closed = True
+
+    def _halt_thread(self) -> None:
+        self._halt.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _pull(self) -> None:
+        # Runs on the fake's "PortAudio" thread, like the real callback.
+        owner = self.owner
+        period = self.blocksize / self.samplerate / owner.speed
+        next_time = time.monotonic()
+        while not self._halt.is_set():
+            # Garbage the callback must overwrite: a callback that leaves any would be heard.
+            out = np.full((self.blocksize, self.channels), 12345, dtype=self.dtype)
+            self.callback(out, self.blocksize, None, FakeStatus())
+            owner.record_output(out[:, 0].copy())
+            next_time += period
+            self._halt.wait(max(0.0, next_time - time.monotonic()))
+
+
 class FakeSoundDevice:
     """A module-like object: pass it to Recorder in place of `sounddevice`."""
 
@@ -146,6 +209,7 @@ class FakeSoundDevice:
         refuse_mono: bool = False,
         open_error: PortAudioError | None = None,
         overflow_blocks: set[int] | None = None,
+        output_error: PortAudioError | None = None,  # raised by OutputStream() (a speaker that fails)
     ) -> None:
         self.audio = np.zeros((0, channels), np.float32) if audio is None else audio
         self.samplerate = samplerate
@@ -161,6 +225,10 @@ class FakeSoundDevice:
         self.overflow_blocks = overflow_blocks or set()
         self.streams: list[FakeInputStream] = []
         self.open_attempts: list[tuple[int, int]] = []
+        self.output_error = output_error
+        self.output_streams: list[FakeOutputStream] = []
+        self._played: list[np.ndarray] = []
+        self._played_lock = threading.Lock()
 
     @classmethod
     def without_devices(cls) -> FakeSoundDevice:
@@ -203,3 +271,26 @@ class FakeSoundDevice:
         stream = FakeInputStream(self, **kwargs)
         self.streams.append(stream)
         return stream
+
+    def OutputStream(self, **kwargs: Any) -> FakeOutputStream:  # sounddevice's own (class) name
+        index = kwargs.get("device")
+        index = self.default.device[1] if index is None else index
+        if not 0 <= index < len(self.devices) or self.devices[index]["max_output_channels"] < 1:
+            raise PortAudioError(f"Error querying device {index}")
+        if self.output_error is not None:
+            raise self.output_error
+        stream = FakeOutputStream(self, **kwargs)
+        self.output_streams.append(stream)
+        return stream
+
+    def record_output(self, block: np.ndarray) -> None:
+        with self._played_lock:
+            self._played.append(block)
+
+    def played(self) -> np.ndarray:
+        """Every sample the speaker pulled from the callbacks, silence included (channel 0)."""
+        with self._played_lock:
+            return np.concatenate(self._played) if self._played else np.zeros(0, np.int16)
+
+    def sounding_samples(self) -> int:
+        return int(np.count_nonzero(self.played()))

@@ -28,6 +28,7 @@ from assistant.host.messages import (
     LoadRequest,
     Request,
     ShutdownRequest,
+    SynthesizeRequest,
     TranscribeRequest,
 )
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, TranscriptionOptions
@@ -134,6 +135,27 @@ class EngineClient:
         request = TranscribeRequest(request_id, model, str(data_dir), audio_path, audio, options, threads)
         self._submit(request, request_id)
         return request_id
+
+    def synthesize(self, voice: str, data_dir: str | Path, text: str, *, threads: int = 1) -> int:
+        """Speak `text` with a Piper voice (catalogue name or file); served beside a streaming answer.
+
+        Events: SpeechAudio (int16 samples) per chunk, then Done or Failed. Stop it with `drop`.
+        """
+        request_id = next(self._ids)
+        self._submit(SynthesizeRequest(request_id, voice, str(data_dir), text, threads), request_id)
+        return request_id
+
+    def drop(self, request_id: int) -> None:
+        """Cancel with no deadline: for speech, whose late end harms nothing.
+
+        Unlike `cancel`, a child that does not confirm in time is not killed: the engine's loop may be
+        inside a long prompt evaluation for the next question, which a dropped sentence must not end.
+        """
+        with self._lock:
+            generation = self._inflight.get(request_id)
+            child = self._child
+        if generation is not None and child is not None and child.generation == generation:
+            self._send(child, CancelRequest(request_id))
 
     def cancel(self, request_id: int) -> None:
         """Ask the child to stop; if it has not confirmed within stop_timeout_s it is killed."""

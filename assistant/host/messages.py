@@ -78,6 +78,21 @@ class TranscribeRequest:
 
 
 @dataclass(frozen=True)
+class SynthesizeRequest:
+    """Speak `text` (one sentence, usually) with a Piper voice; answered by SpeechAudio events.
+
+    It runs on the engine's speech thread, next to a chat answer still streaming, so it never waits
+    behind the chat model. Requests are served in the order they arrive; Cancel drops a queued one.
+    """
+
+    request_id: int
+    voice: str  # catalogue name such as "piper-joe-medium", or a Piper .onnx file or its folder
+    data_dir: str  # where bundled voices are assembled
+    text: str
+    threads: int = 1  # onnxruntime threads: the chat model streams on the other cores meanwhile
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int
 
@@ -87,7 +102,9 @@ class ShutdownRequest:
     pass
 
 
-Request = ChatRequest | LoadRequest | TranscribeRequest | CancelRequest | ShutdownRequest
+Request = (
+    ChatRequest | LoadRequest | TranscribeRequest | SynthesizeRequest | CancelRequest | ShutdownRequest
+)
 
 # ---- events: engine -> GUI --------------------------------------------------------------------
 
@@ -138,10 +155,20 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class SpeechAudio:
+    """Synthesised speech for a SynthesizeRequest: int16 mono numpy samples (one chunk per sentence)."""
+
+    request_id: int
+    samples: Any
+    sample_rate: int
+
+
+@dataclass(frozen=True)
 class Done:
     """The request ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop).
 
-    For a TranscribeRequest, stats.extra holds audio_s, segments and real_time_factor.
+    For a TranscribeRequest, stats.extra holds audio_s, segments and real_time_factor; for a
+    SynthesizeRequest, audio_s.
     """
 
     request_id: int
@@ -165,4 +192,4 @@ class Failed:
     kind: FailureKind = "engine"
 
 
-Event = Progress | ModelLoaded | Token | TranscriptionStarted | Transcript | Done | Failed
+Event = Progress | ModelLoaded | Token | TranscriptionStarted | Transcript | SpeechAudio | Done | Failed

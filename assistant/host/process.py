@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
@@ -34,11 +35,13 @@ from assistant.host.messages import (
     Progress,
     Request,
     ShutdownRequest,
+    SynthesizeRequest,
     Token,
     TranscribeRequest,
     Transcript,
     TranscriptionStarted,
 )
+from assistant.host.speech import SpeechWorker
 from assistant.protocols import GenerationStats, TranscriptionInfo
 
 if TYPE_CHECKING:
@@ -84,12 +87,17 @@ class _Server:
         # One speech model per name, kept next to the chat model: push-to-talk must not reload either.
         self.speech: dict[str, WhisperSpeech] = {}
         self.closing = False
+        # The speech thread sends too (SpeechAudio while tokens stream): one sender at a time.
+        self.send_lock = threading.Lock()
+        # Spoken replies run beside the serial loop, or they would wait for the answer they speak.
+        self.voice = SpeechWorker(self.send)
 
     # ---- pipe ------------------------------------------------------------------------------------
 
     def send(self, event: Event) -> None:
         try:
-            self.conn.send(event)  # crosses the process boundary to the GUI's reader thread
+            with self.send_lock:
+                self.conn.send(event)  # crosses the process boundary to the GUI's reader thread
         except (OSError, ValueError) as error:
             self.closing = True
             raise _ParentGone() from error
@@ -121,7 +129,10 @@ class _Server:
             if isinstance(message, CancelRequest):
                 if message.request_id == request_id:
                     return True
-                self._cancel_pending(message.request_id)
+                if not self.voice.cancel(message.request_id):
+                    self._cancel_pending(message.request_id)
+            elif isinstance(message, SynthesizeRequest):
+                self.voice.submit(message)  # spoken while this request goes on
             else:
                 self.pending.append(message)
 
@@ -141,11 +152,18 @@ class _Server:
                 if request is None or isinstance(request, ShutdownRequest):
                     break
                 if isinstance(request, CancelRequest):
-                    continue  # its request already finished (cancels for queued ones are handled early)
+                    # A speech request may still run; any other already finished (queued ones are
+                    # answered early, in check_cancel).
+                    self.voice.cancel(request.request_id)
+                    continue
+                if isinstance(request, SynthesizeRequest):
+                    self.voice.submit(request)
+                    continue
                 self.handle(request)
         except _ParentGone:
             logger.info("GUI process went away; engine exiting")
         finally:
+            self.voice.close()
             if self.model is not None:
                 self.model.close()
         logger.info("Engine process %d exiting", os.getpid())

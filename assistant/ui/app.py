@@ -29,6 +29,7 @@ from assistant.ui.controller import ChatController
 from assistant.ui.main_window import MainWindow
 from assistant.ui.push_to_talk import PushToTalk
 from assistant.ui.qt_compat import protect_singletons
+from assistant.ui.read_aloud import ReadAloud
 from assistant.ui.theme import apply_theme
 from assistant.ui.window_actions import WindowActions
 
@@ -110,6 +111,8 @@ def build(
     bridge.setParent(window)
     voice = PushToTalk(controller, data_dir, sound_device)
     controller.voice_handler = voice.handle_event
+    # Answers read aloud: synthesised in the engine process, played through the same sound module.
+    controller.read_aloud = ReadAloud(session, client, data_dir, window.status, sound_device, controller)
     window.closing.connect(controller.shutdown)
     if store_error:
         window.show_history_unavailable(store_error)

@@ -72,6 +72,8 @@ class ChatView(QScrollArea):
             self.clear()
             for message in messages:
                 bubble = self.add_message(message.id, message.role, message.text, model=message.model)
+                if message.attachments or message.groundings:
+                    bubble.set_attachments(message.attachments, message.groundings)
                 error = message.timings.get("error") if message.status != "complete" else None
                 if message.status == "failed" and error == message.text:
                     error = None  # the text already is the error

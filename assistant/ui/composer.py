@@ -1,14 +1,31 @@
 """Where the user writes: Enter sends, Shift+Enter adds a line, Esc stops the answer.
 
-The draft is never cleared here on send: the controller clears it only once the question is saved, so a
-full disk or a too-long question never costs the user what they typed.
+Files can be attached too (the Attach button, a drop, or pasting copied files): each is checked by
+`assistant.attachments` and shown as a chip with a × to remove it; a refused one gets a message and is
+never opened. The draft and the attachments are never cleared here on send: the controller clears them
+only once the question is saved, so a full disk, a corrupt recording or a cancelled transcription never
+costs the user what they typed or attached.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QTextOption
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant import attachments as attachments_module
+from assistant.attachments import SUPPORTED_KINDS, Attachment, AttachmentRefused
+from assistant.ui.attachment_chips import ChipRow
 
 # Beyond this many characters the "is it only whitespace?" check is skipped on each keystroke (it would
 # copy the whole document every time); sending still refuses a blank question.
@@ -18,11 +35,23 @@ CHEAP_CHECK_CHARS = 10_000
 # (1 MB in under a second), so big drafts switch to it.
 LARGE_DRAFT_CHARS = 50_000
 PLACEHOLDER = "Ask a question…  (Enter to send, Shift+Enter for a new line)"
+# Enough for "these three interviews and my notes"; more would not fit any context window anyway.
+MAX_ATTACHMENTS = 8
+
+
+def pick_files(parent: QWidget) -> list[str]:
+    """The system's file dialog, filtered to what can be attached (tests replace it)."""
+    patterns = " ".join(f"*{ext}" for ext in attachments_module.extensions_for(SUPPORTED_KINDS))
+    paths, _ = QFileDialog.getOpenFileNames(
+        parent, "Attach a recording", "", f"Recordings ({patterns});;All files (*)"
+    )
+    return paths
 
 
 class ComposerEdit(QPlainTextEdit):
     submitted = Signal()
     stop_requested = Signal()
+    files_pasted = Signal(list)  # encoded file:// URLs of files copied in a file manager
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,7 +68,16 @@ class ComposerEdit(QPlainTextEdit):
         if self.wordWrapMode() != mode:
             self.setWordWrapMode(mode)
 
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # Qt override: enables paste
+        # Some file managers copy files as a bare URL list, with no text: still worth a paste.
+        return super().canInsertFromMimeData(source) or source.hasUrls()
+
     def insertFromMimeData(self, source: QMimeData) -> None:  # Qt override: paste and drop
+        urls = source.urls() if source.hasUrls() else []
+        if urls and all(url.isLocalFile() for url in urls):
+            # Copied files: attach them. A copied web link still pastes as text.
+            self.files_pasted.emit([bytes(url.toEncoded().data()).decode("utf-8", "replace") for url in urls])
+            return
         if source.hasText():
             self.prepare_for(len(source.text()))
         super().insertFromMimeData(source)
@@ -61,16 +99,29 @@ class ComposerEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
-    """Emits `submitted(text)` with the draft and `stop_requested()`; shows errors about the draft."""
+    """Emits `submitted(text)` with the draft and `stop_requested()`; shows errors about the draft.
+
+    `submitted` also fires with an empty draft when files are attached (a default question is asked).
+    """
 
     submitted = Signal(str)
     stop_requested = Signal()
+    attachments_changed = Signal()
+    attachment_refused = Signal(str)  # why one or more files were not attached
 
     def __init__(self) -> None:
         super().__init__()
         self._streaming = False
+        self._busy = False
+        self._attachments: list[Attachment] = []
+        # Replaced in tests: a real dialog would block an offscreen run.
+        self.file_picker: Callable[[QWidget], list[str]] = pick_files
         self.editor = ComposerEdit()
         self.editor.setFixedHeight(84)
+        self.chips = ChipRow(removable=True)
+        self.attach_button = QPushButton("Attach…")
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setToolTip("Attach a recording (or drop it on the window)")
         self.button = QPushButton("Send")
         self.button.setObjectName("sendButton")
         self.button.setMinimumWidth(84)
@@ -79,15 +130,26 @@ class Composer(QWidget):
         self.error.setWordWrap(True)
         self.error.hide()
 
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.chips)
+        column.addWidget(self.editor)
+        # Layout contract: item 1 of this widget's layout is `row`, and push-to-talk inserts its mic at
+        # position 1 of `row`, between the editor column and the buttons.
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.editor, 1)
+        row.addLayout(column, 1)
+        row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 4, 16, 12)
         layout.addWidget(self.error)
         layout.addLayout(row)
 
+        self.chips.remove_requested.connect(self.remove_attachment)
+        self.attach_button.clicked.connect(self.pick)
+        self.editor.files_pasted.connect(self.add_uris)
         self.editor.submitted.connect(self._submit)
         self.editor.stop_requested.connect(self.stop_requested)
         self.editor.textChanged.connect(self._on_text_changed)
@@ -106,13 +168,109 @@ class Composer(QWidget):
         self.editor.setPlainText(text)
 
     def clear_draft(self) -> None:
+        """The question was saved: its text and its attachments are in the history now."""
         self.editor.clear()
+        self.clear_attachments()
 
-    def set_streaming(self, streaming: bool) -> None:
-        """While an answer streams the button stops it; Enter still submits (the controller refuses)."""
+    # ---- attachments -----------------------------------------------------------------------------
+
+    def attachments(self) -> list[Attachment]:
+        return list(self._attachments)
+
+    def pick(self) -> None:
+        """The Attach button: choose files in the system's dialog."""
+        if not self._refuse_while_busy():
+            self.add_paths(self.file_picker(self))
+
+    def add_paths(self, paths: Iterable[str]) -> list[Attachment]:
+        return self._add(paths, attachments_module.from_path)
+
+    def add_uris(self, uris: Iterable[str]) -> list[Attachment]:
+        """Dropped or pasted items (file:// URLs, or anything else a drag can carry)."""
+        return self._add(uris, attachments_module.from_uri)
+
+    def remove_attachment(self, attachment: Attachment) -> None:
+        if self._busy or attachment not in self._attachments:
+            return
+        self._attachments.remove(attachment)
+        self._attachments_updated()
+
+    def clear_attachments(self) -> None:
+        if self._attachments:
+            self._attachments.clear()
+            self._attachments_updated()
+
+    def set_attachment_note(self, index: int | None, text: str) -> None:
+        """Progress on the chip being worked on ("42%", "part 2/5"); None clears every chip."""
+        self.chips.set_note(index, text)
+
+    def set_busy(self, busy: bool) -> None:
+        """While attachments are transcribed: the button cancels, and draft and files stay as sent."""
+        self._busy = busy
+        self.editor.setReadOnly(busy)
+        self.chips.set_locked(busy)
+        self.attach_button.setEnabled(not busy)
+        if not busy:
+            self.chips.set_note(None, "")
+        self.set_streaming(busy, stop_text="Cancel" if busy else "Stop")
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _add(self, items: Iterable[str], check: Callable[[str], Attachment]) -> list[Attachment]:
+        items = [item for item in items if item]
+        if not items or self._refuse_while_busy():
+            return []
+        added: list[Attachment] = []
+        problems: list[str] = []
+        for item in items:
+            try:
+                attachment = check(item)
+            except AttachmentRefused as refused:
+                problems.append(str(refused))
+                continue
+            if any(a.path == attachment.path for a in self._attachments):
+                continue  # dropped twice: once is enough
+            if len(self._attachments) >= MAX_ATTACHMENTS:
+                limit = f"at most {MAX_ATTACHMENTS} files per question"
+                problems.append(f"Cannot attach {attachment.name}: {limit}.")
+                continue
+            self._attachments.append(attachment)
+            added.append(attachment)
+        if added:
+            self._attachments_updated()
+        if problems:
+            message = "\n".join(problems)
+            self.show_error(message)
+            self.attachment_refused.emit(message)
+        elif added:
+            self.clear_error()
+        return added
+
+    def _refuse_while_busy(self) -> bool:
+        if self._busy:
+            message = "Wait for the recording to be transcribed (or press Cancel) before attaching more."
+            self.show_error(message)
+            self.attachment_refused.emit(message)
+        return self._busy
+
+    def _attachments_updated(self) -> None:
+        self.chips.set_attachments(self._attachments)
+        self._update_button()
+        self.attachments_changed.emit()
+
+    # ---- sending ---------------------------------------------------------------------------------
+
+    def set_streaming(self, streaming: bool, stop_text: str = "Stop") -> None:
+        """While an answer streams the button stops it; Enter still submits (the controller refuses).
+
+        `stop_text` names what the button stops ("Cancel" while a recording is transcribed).
+        """
         self._streaming = streaming
-        self.button.setText("Stop" if streaming else "Send")
-        self.button.setToolTip("Stop the answer (Esc)" if streaming else "Send (Enter)")
+        self.button.setText(stop_text if streaming else "Send")
+        what = "the answer" if stop_text == "Stop" else "the transcription"
+        self.button.setToolTip(f"{stop_text} {what} (Esc)" if streaming else "Send (Enter)")
         self.button.setProperty("streaming", "true" if streaming else "false")
         self.button.style().unpolish(self.button)  # re-apply the stylesheet for the new property
         self.button.style().polish(self.button)
@@ -136,7 +294,7 @@ class Composer(QWidget):
         return bool(self.editor.toPlainText().strip())
 
     def _submit(self) -> None:
-        if self.has_text():
+        if self.has_text() or self._attachments:
             self.submitted.emit(self.draft())
 
     def _on_button(self) -> None:
@@ -153,4 +311,4 @@ class Composer(QWidget):
         self._update_button()
 
     def _update_button(self) -> None:
-        self.button.setEnabled(self._streaming or self.has_text())
+        self.button.setEnabled(self._streaming or self.has_text() or bool(self._attachments))

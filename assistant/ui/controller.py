@@ -10,12 +10,15 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from assistant.grounding import GroundedQuestion
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, ModelLoaded, Progress, Token
 from assistant.session import ChatSession, TurnUpdate
 from assistant.store import Store, StoreError
+from assistant.ui.attachment_questions import AttachmentQuestions
 from assistant.ui.main_window import MainWindow
 from assistant.ui.model_picker import display_name
+from assistant.ui.read_aloud import ReadAloud
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ class ChatController(QObject):
         self._shut_down = False
         # Push-to-talk's own handler: True when the event belongs to a voice request (set by app.build).
         self.voice_handler: Callable[[Event], bool] | None = None
+        self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
+        # Questions with attached recordings are transcribed (and grounded) there before they are sent.
+        self.attachments = AttachmentQuestions(self)
 
         window.composer.submitted.connect(self.send)
         window.composer.stop_requested.connect(self.stop)
@@ -80,6 +86,10 @@ class ChatController(QObject):
         """Every engine event, delivered on the GUI thread (queued from the client's thread)."""
         if self.voice_handler is not None and self.voice_handler(event):
             return
+        if self.attachments.handle_event(event):
+            return  # transcribing or summarising an attachment: progress is shown there
+        if self.read_aloud is not None and self.read_aloud.handle_event(event):
+            return  # speech audio: the chat and the status bar have nothing to do with it
         status = self.window.status
         if isinstance(event, Progress):
             status.set_progress(event.stage, event.done, event.total)
@@ -124,10 +134,16 @@ class ChatController(QObject):
 
     # ---- questions -----------------------------------------------------------------------------
 
-    def send(self, text: str, spoken_language: str | None = None) -> None:
+    def send(
+        self, text: str, spoken_language: str | None = None, grounded: GroundedQuestion | None = None
+    ) -> None:
+        if grounded is None and self.attachments.intercept(text, spoken_language):
+            return  # attachments are transcribed first; that calls send again with `grounded`
         composer = self.window.composer
         try:
-            turn = self.session.send(self.current_conversation_id, text, spoken_language=spoken_language)
+            turn = self.session.send(
+                self.current_conversation_id, text, spoken_language=spoken_language, grounded=grounded
+            )
         except (ValueError, StoreError) as error:
             # Nothing was sent and the draft stays in the composer for the user to fix or resend.
             composer.show_error(str(error))
@@ -139,6 +155,7 @@ class ChatController(QObject):
             self.window.status.show_error(f"Your question was saved but could not be sent: {error}")
             self.refresh_sidebar()
             return
+        self.silence_speech()  # a new question: the previous answer stops talking
         composer.clear_draft()
         composer.clear_error()
         composer.set_streaming(True)
@@ -146,15 +163,25 @@ class ChatController(QObject):
         if turn.conversation_id != self.current_conversation_id:
             self.current_conversation_id = turn.conversation_id
             view.clear()
-        view.add_message(turn.user_message_id, "user", text)
+        question = view.add_message(turn.user_message_id, "user", text)
+        if grounded is not None:
+            question.set_attachments(grounded.attachments, grounded.groundings)
         view.add_message(turn.assistant_message_id, "assistant", "", model=turn.model, streaming=True)
         view.scroll_to_bottom()
         self.window.status.show_info("Thinking…")
         self.refresh_sidebar()
 
     def stop(self) -> None:
+        self.silence_speech()  # also after the text has finished: Esc stops the voice reading it
+        if self.attachments.cancel():
+            return  # the transcription (or a part summary) stops; nothing was sent yet
         if self.session.stop():
             self.window.status.show_info("Stopping…")
+
+    def silence_speech(self) -> None:
+        """Stop reading the answer aloud at once (Stop, a new question, push-to-talk, closing)."""
+        if self.read_aloud is not None:
+            self.read_aloud.silence()
 
     # ---- conversations -------------------------------------------------------------------------
 
@@ -234,6 +261,8 @@ class ChatController(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        if self.read_aloud is not None:
+            self.read_aloud.close()  # silent at once, before the engine takes its time to stop
         self.session.close()
         try:
             self.client.shutdown()

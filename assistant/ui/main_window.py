@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLay
 
 from assistant.ui.chat_view import ChatView
 from assistant.ui.composer import Composer
+from assistant.ui.file_drop import FileDrop
 from assistant.ui.model_picker import ModelPicker
 from assistant.ui.sidebar import Sidebar
 from assistant.ui.status_bar import StatusBar
@@ -62,11 +63,21 @@ class MainWindow(QMainWindow):
         self.status = StatusBar()
         self.setStatusBar(self.status)
         self._build_menus()
+
+        # A file dropped anywhere on the window, or on the composer, is attached to the next question.
+        self.file_drop = FileDrop(self)
+        self.setAcceptDrops(True)
+        self.file_drop.watch(self)
+        self.file_drop.watch(self.composer.editor.viewport())  # before the editor pastes the URL as text
+        self.file_drop.dropped.connect(self.composer.add_uris)
+        self.composer.attachment_refused.connect(self.status.show_error)
+        self.attach_action.triggered.connect(self.composer.pick)
         self.composer.editor.setFocus()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.new_action = _action(self, "&New chat", QKeySequence.StandardKey.New)
+        self.attach_action = _action(self, "&Attach a recording…", QKeySequence.StandardKey.Open)
         self.export_markdown_action = QAction("Export as &Markdown…", self)
         self.export_markdown_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_json_action = QAction("Export as &JSON…", self)
@@ -74,6 +85,7 @@ class MainWindow(QMainWindow):
         self.quit_action = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.new_action)
+        file_menu.addAction(self.attach_action)
         export_menu = file_menu.addMenu("&Export")
         export_menu.addAction(self.export_markdown_action)
         export_menu.addAction(self.export_json_action)

@@ -1,58 +1,22 @@
-"""One message in the chat: role, status badge, rendered text, timings and any error."""
+"""One message in the chat: role, status badge, attached files, rendered text, timings and any error."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTextBrowser, QVBoxLayout
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
 from assistant import markdown_render
+from assistant.attachments import Attachment
+from assistant.grounding import Grounding
+from assistant.ui.attachment_chips import ChipRow
+from assistant.ui.grounding_panel import GroundingPanel
+from assistant.ui.safe_text import CLICKABLE_SCHEMES, SafeTextBrowser
+
+__all__ = ["CLICKABLE_SCHEMES", "MessageBubble", "SafeTextBrowser", "describe_timings"]
 
 BADGE_TEXT = {"stopped": "stopped", "interrupted": "interrupted", "failed": "failed"}
-CLICKABLE_SCHEMES = ("http", "https", "mailto")
-
-
-class SafeTextBrowser(QTextBrowser):
-    """Shows untrusted rich text: never loads a resource, opens links only when the user clicks them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("bubbleBody")
-        self.setOpenLinks(False)
-        self.setOpenExternalLinks(False)
-        self.anchorClicked.connect(self._open_link)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.viewport().setAutoFillBackground(False)
-        self.document().setDocumentMargin(2)
-        self.document().documentLayout().documentSizeChanged.connect(self.fit_height)
-
-    def loadResource(self, kind: int, url: QUrl) -> Any:  # Qt override
-        """Refuse everything: a model answer must never make the app fetch a file or a URL."""
-        return None
-
-    def _open_link(self, url: QUrl) -> None:
-        if url.scheme().lower() in CLICKABLE_SCHEMES:
-            QDesktopServices.openUrl(url)  # the user clicked it: hand it to their browser / mail app
-
-    def fit_height(self, *_: object) -> None:
-        """No inner scrollbar: the bubble is as tall as its text; the chat view scrolls instead."""
-        height = math.ceil(self.document().size().height()) + 2
-        if height != self.height():
-            self.setFixedHeight(height)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # Qt override
-        super().resizeEvent(event)
-        if event.size().width() != event.oldSize().width():
-            self.fit_height()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:  # Qt override
-        event.ignore()  # let the surrounding chat view scroll
 
 
 class MessageBubble(QFrame):
@@ -91,12 +55,17 @@ class MessageBubble(QFrame):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
 
+        self.chips = ChipRow(removable=False)
+        self.grounding: GroundingPanel | None = None
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(4)
         layout.addLayout(header)
+        layout.addWidget(self.chips)
         layout.addWidget(self.body)
         layout.addWidget(self.error)
+        self._layout = layout
 
     @property
     def text(self) -> str:
@@ -135,6 +104,17 @@ class MessageBubble(QFrame):
 
     def error_text(self) -> str:
         return self.error.text() if self.error.isVisible() or self.error.text() else ""
+
+    def set_attachments(self, attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> None:
+        """The files this question came with, and (folded) what the model was told about them."""
+        self.chips.set_attachments(attachments)
+        if self.grounding is not None:
+            self.grounding.setParent(None)
+            self.grounding.deleteLater()
+            self.grounding = None
+        if groundings:
+            self.grounding = GroundingPanel(groundings)
+            self._layout.addWidget(self.grounding)
 
 
 def describe_timings(timings: dict) -> str:

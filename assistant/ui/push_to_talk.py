@@ -112,8 +112,13 @@ class PushToTalk(QObject):
 
     def begin(self) -> None:
         """Start recording (mic button pressed or key held)."""
+        self.controller.silence_speech()  # never talk over the user (nor into the microphone)
         if self.busy or not self.check_availability():
             return
+        if self.controller.session.active_turn is not None:
+            # Talking over an answer means "stop, I have something else to ask" (barge-in). It also
+            # keeps the live passes from queueing behind the answer in the serial engine process.
+            self.controller.stop()
         from assistant.audio.recorder import MicrophoneError
         from assistant.live_transcript import LiveTranscriber
 

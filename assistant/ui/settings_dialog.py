@@ -121,6 +121,7 @@ class SettingsDialog(QDialog):
             speech_language=str(self.speech_language.currentData() or ""),
             translate_to_english=self.translate.isChecked(),
             answer_in_spoken_language=self.answer_in_language.isChecked(),
+            read_aloud=self.read_aloud.isChecked(),
         ).validated()
 
     def _key_text(self) -> str:
@@ -138,6 +139,9 @@ class SettingsDialog(QDialog):
         self.translate.setChecked(settings.translate_to_english)
         self.answer_in_language = QCheckBox("Answer in the language I spoke")
         self.answer_in_language.setChecked(settings.answer_in_spoken_language)
+        self.read_aloud = QCheckBox("Read answers aloud")
+        self.read_aloud.setChecked(settings.read_aloud)
+        self.read_aloud.setToolTip("Each sentence is spoken as soon as it is written; Esc silences it.")
         group = QGroupBox("Voice")
         form = QFormLayout(group)
         form.addRow("Speech model", self.speech_model)
@@ -146,6 +150,7 @@ class SettingsDialog(QDialog):
         form.addRow("Spoken language", self.speech_language)
         form.addRow("", self.translate)
         form.addRow("", self.answer_in_language)
+        form.addRow("", self.read_aloud)
         return group
 
     def accept(self) -> None:

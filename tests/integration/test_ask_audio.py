@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def stored(home: Path) -> list[tuple[str, str, str]]:
     return stored_messages(home / "data")
 
 
+def stored_grounding(home: Path) -> tuple[str | None, list[tuple[str, str, str, int]]]:
+    """The first question's prompt (what the model got) and its groundings (kind, source, text, sent)."""
+    with sqlite3.connect(home / "data" / "history.sqlite3") as connection:
+        prompt = connection.execute("SELECT prompt FROM messages ORDER BY id LIMIT 1").fetchone()[0]
+        query = "SELECT kind, source, text, sent FROM groundings ORDER BY position"
+        rows = connection.execute(query).fetchall()
+    return prompt, rows
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("espeak-ng") is None:
@@ -52,9 +62,13 @@ def test_question_about_a_recording_is_answered_and_saved(
     assert "part 1/" not in result.stderr  # a short clip is asked about directly
     rows = stored(tmp_path)
     assert [(role, status) for role, _, status in rows] == [("user", "complete"), ("assistant", "complete")]
-    user_text = rows[0][1]
-    assert "Transcript of clip.wav:" in user_text and "park" in user_text.lower()
-    assert user_text.endswith(QUESTION)
+    # The question is stored as typed; the transcript beside it, and the model got both.
+    assert rows[0][1] == QUESTION
+    prompt, groundings = stored_grounding(tmp_path)
+    assert prompt is not None and prompt.startswith("Transcript of clip.wav:") and prompt.endswith(QUESTION)
+    [(kind, source, transcript, sent)] = groundings
+    assert (kind, source, sent) == ("transcript", "clip.wav", 1)
+    assert transcript.startswith("[00:00] ") and "park" in transcript.lower() and transcript in prompt
     assert rows[1][1].strip() == answer
 
 
@@ -95,13 +109,18 @@ def test_long_recording_is_summarised_in_parts(clip: Path, smollm2_path: Path, t
         max_answer_tokens=128,
     )
     assert result.returncode == 0, result.stderr
-    assert "summarising part 1/" in result.stderr
+    assert "summarising part 1/" in result.stderr.lower()
     assert result.stdout.strip()
     rows = stored(tmp_path)
     # Only the final question and answer are kept: the part summaries are intermediate.
     assert [(role, status) for role, _, status in rows] == [("user", "complete"), ("assistant", "complete")]
-    assert "was too long to read at once" in rows[0][1] and "Part 1:" in rows[0][1]
-    assert rows[0][1].endswith(QUESTION)
+    assert rows[0][1] == QUESTION
+    prompt, groundings = stored_grounding(tmp_path)
+    assert prompt is not None and "was too long to read at once" in prompt and "Part 1:" in prompt
+    assert prompt.endswith(QUESTION)
+    # The whole transcript is kept for the user; the model got the part summaries instead.
+    assert [(kind, sent) for kind, _, _, sent in groundings] == [("transcript", 0), ("summary", 1)]
+    assert groundings[1][2] in prompt and groundings[0][2] not in prompt
     assert rows[1][1].strip() == result.stdout.strip()
 
 

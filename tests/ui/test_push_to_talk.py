@@ -6,8 +6,10 @@ recorder's real callback path, paced in real time, so live text, release and sen
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
+import time
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,8 @@ import numpy as np
 import pytest
 from fake_audio_device import FakeSoundDevice
 from model_files import smollm2_path
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
 from assistant.audio.recorder import BUSY, NO_MICROPHONE
@@ -126,6 +129,53 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     assert parts.window.status.message.text().startswith("Heard (en):")
     qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=WAIT_MS)
     answer = messages(parts)[1]
+    assert answer.role == "assistant" and answer.status == "complete" and answer.text.strip()
+
+
+def send_key(widget: Any, kind: QEvent.Type, *, repeat: bool = False) -> None:
+    """F8 as the keyboard delivers it: a held key repeats its press (and release) until let go."""
+    event = QKeyEvent(kind, Qt.Key.Key_F8, Qt.KeyboardModifier.NoModifier, "", repeat)
+    QApplication.sendEvent(widget, event)
+
+
+def test_holding_the_key_over_a_streaming_answer_stops_it_and_asks_the_spoken_question(
+    qtbot, make_app: MakeApp, question_clip: np.ndarray
+) -> None:
+    # The answer to a typed question is streaming when the user holds the key and speaks.
+    fake = microphone(question_clip)
+    parts = make_app(fake)
+    voice, composer, editor = parts.voice, parts.window.composer, parts.window.composer.editor
+    assert voice is not None
+    parts.session.apply_settings(dataclasses.replace(parts.session.settings, max_answer_tokens=200))
+    composer.set_draft("Write a long story about a dragon who learns to bake bread.")
+    parts.controller.send(composer.draft())
+    qtbot.waitUntil(lambda: parts.session.active_turn is not None and parts.session.active_turn.text != "",
+                    timeout=WAIT_MS)
+    editor.setFocus()
+    send_key(editor, QEvent.Type.KeyPress)
+    assert voice.recording
+    qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=10_000)  # the answer stopped
+    story = messages(parts)[1]
+    assert story.status == "stopped" and story.text.strip()  # its text so far is kept
+
+    clip_s = question_clip.size / RATE
+    deadline = time.monotonic() + clip_s + 30  # auto-repeat while held, as a keyboard does
+    while not fake.streams[0].exhausted.is_set() and time.monotonic() < deadline:
+        send_key(editor, QEvent.Type.KeyRelease, repeat=True)
+        send_key(editor, QEvent.Type.KeyPress, repeat=True)
+        qtbot.wait(100)
+    assert voice.recording and fake.streams[0].exhausted.is_set()
+    assert composer.draft().strip()  # live text arrived while the key was held
+    qtbot.wait(300)
+    send_key(editor, QEvent.Type.KeyRelease)
+    assert not voice.recording
+
+    qtbot.waitUntil(lambda: len(messages(parts)) >= 4, timeout=WAIT_MS)
+    spoken = messages(parts)[2]
+    assert spoken.role == "user" and "france" in spoken.text.lower(), spoken.text
+    assert "dragon" not in spoken.text.lower()  # the typed question was sent already, not prefixed
+    qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=WAIT_MS)
+    answer = messages(parts)[3]
     assert answer.role == "assistant" and answer.status == "complete" and answer.text.strip()
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.attachments import Attachment
 from assistant.export import JSON_FORMAT, JSON_VERSION, export_conversation, to_json, to_markdown
+from assistant.grounding import Grounding
 from assistant.store import ConversationSummary, Store, StoredMessage, StoreError
 
 SUMMARY = ConversationSummary(id=7, title="Trip to Lisbon", created_at=0.0, updated_at=90.5, message_count=2)
@@ -55,6 +57,9 @@ def test_json_has_the_documented_fields() -> None:
         "model": "qwen2.5-0.5b",
         "timings": {"tokens": 5, "seconds": 0.25},
         "created_at": "1970-01-01T00:01:30.500+00:00",
+        "attachments": [],
+        "grounding": [],
+        "prompt": None,
     }
     assert document["messages"][0]["model"] is None
     assert to_json(SUMMARY, MESSAGES) == to_json(SUMMARY, MESSAGES)  # stable output
@@ -73,6 +78,40 @@ def test_markdown_reads_as_a_transcript() -> None:
     assert "## Assistant (1970-01-01 00:01, qwen2.5-0.5b)\n\nTake the **Alfa Pendular**.\n" in text
     assert "_(stopped before it finished)_" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+GROUNDED = StoredMessage(
+    3,
+    7,
+    "user",
+    "What about the pond?",
+    "complete",
+    None,
+    {},
+    0.0,
+    prompt="Transcript of park.wav:\n<<<\n[00:00] A pond with ducks.\n>>>\n\nQuestion: What about the pond?",
+    attachments=(Attachment("audio", "/home/me/secret-folder/park.wav", "park.wav", 51_234),),
+    groundings=(Grounding("transcript", "park.wav", "[00:00] A pond with ```ducks```."),),
+)
+
+
+def test_json_lists_attachments_and_grounding_without_local_paths() -> None:
+    message = json.loads(to_json(SUMMARY, [GROUNDED]))["messages"][0]
+    assert message["text"] == "What about the pond?"
+    assert message["attachments"] == [{"kind": "audio", "name": "park.wav", "size": 51_234}]
+    transcript = {"kind": "transcript", "source": "park.wav", "text": "[00:00] A pond with ```ducks```."}
+    assert message["grounding"] == [{**transcript, "sent": True, "parts": 0}]
+    assert message["prompt"].startswith("Transcript of park.wav:")
+    assert "secret-folder" not in to_json(SUMMARY, [GROUNDED])
+
+
+def test_markdown_folds_what_the_model_was_told() -> None:
+    text = to_markdown(SUMMARY, [GROUNDED], tz=UTC)
+    assert "_Attached: park.wav (recording)_\n\nWhat about the pond?\n" in text
+    assert "<details><summary>What the model was told</summary>" in text
+    # The transcript holds ``` itself, so the fence around it is longer and the block stays whole.
+    assert "**Transcript of park.wav**\n\n````text\n[00:00] A pond with ```ducks```.\n````" in text
+    assert "secret-folder" not in text
 
 
 def test_markdown_of_an_empty_chat() -> None:

@@ -31,6 +31,9 @@ CORE_MODULES = [
     "assistant.audio.errors",
     "assistant.speech_text",
     "assistant.speech_out",
+    "assistant.attachments",
+    "assistant.grounding",
+    "assistant.grounding_job",
 ]
 FORBIDDEN = ["PySide6", "llama_cpp", "torch", "onnxruntime", "faster_whisper", "open_clip"]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from model_files import smollm2_path
 
+from assistant.attachments import Attachment
+from assistant.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.host.client import EngineClient
 from assistant.host.messages import EngineConfig, Event, Token
 from assistant.protocols import ChatMessage, GenerationOptions
@@ -240,3 +242,27 @@ def test_answer_in_the_spoken_language(store: Store, tmp_path: Path) -> None:
         harness.finish(turn)
     finally:
         harness.client.shutdown()
+
+
+def test_a_grounded_question_stores_what_was_typed_and_sends_the_grounding(
+    harness: Harness, store: Store
+) -> None:
+    transcript = "[00:00] The new park by the river opens in June."
+    grounding = Grounding("transcript", "park.wav", transcript)
+    clip = Attachment("audio", "/recordings/park.wav", "park.wav", 48_000)
+    prompt = grounded_question([grounding], "When does the park open?")
+    grounded = GroundedQuestion("When does the park open?", prompt, (clip,), (grounding,))
+    turn = harness.session.send(None, grounded.question, grounded=grounded)
+    assert harness.client.sent[-1][-1].content == prompt  # the model got the transcript
+    assert store.get_conversation(turn.conversation_id).title == "park.wav: When does the park open?"
+    harness.finish(turn)
+    question = store.messages(turn.conversation_id)[0]
+    assert (question.text, question.prompt) == ("When does the park open?", prompt)
+    assert question.attachments == (clip,) and question.groundings == (grounding,)
+
+    # A follow-up still has the recording: the earlier question goes back as the model first saw it.
+    follow_up = harness.session.send(turn.conversation_id, "And what is by the river?")
+    history = harness.client.sent[-1]
+    assert [m.content for m in history[1:2]] == [prompt]
+    assert history[-1].content == "And what is by the river?"
+    harness.finish(follow_up)
