@@ -35,11 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--language", help="the spoken language as a code such as 'de' (default: detect)")
     transcribe.add_argument("--model", help="speech model name (default: whisper-base)")
 
+    describe = commands.add_parser("describe", help="print the text in an image (and its labels with CLIP)")
+    describe.add_argument("image", help="png, jpeg, webp, gif, bmp or tiff (checked by content)")
+    describe.add_argument("--json", action="store_true", help="print text, boxes and labels as JSON")
+
     selftest = commands.add_parser("selftest", help="load the default model offline and answer one question")
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
-    bench.add_argument("suite", choices=["llm", "startup", "voice"], help="what to measure")
+    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision"], help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
 
@@ -67,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return transcribe_command(
             args.file, translate=args.translate, language=args.language, model=args.model
         )
+    if args.command == "describe":
+        from assistant.cli_describe import describe_command
+
+        return describe_command(args.image, as_json=args.json)
     if args.command == "selftest":
         from assistant.selftest import run_selftest
 
@@ -93,6 +101,10 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.voice import main as bench_voice
 
         return bench_voice(argv)
+    if suite == "vision":
+        from assistant.bench.vision import main as bench_vision
+
+        return bench_vision(argv)
     from assistant.bench.startup import main as bench_startup
 
     return bench_startup(argv)

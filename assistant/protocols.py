@@ -136,3 +136,37 @@ class Speaker(Protocol):
     def synthesize(self, text: str) -> Iterator[Any]:
         """Yield numpy int16 (or float32) chunks of audio for `text`, mono at `sample_rate`."""
         ...
+
+
+# ---- images ---------------------------------------------------------------------------------------
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text found in an image (small and picklable: it crosses the process boundary)."""
+
+    text: str
+    # Corners in image pixels, clockwise from the top-left.
+    box: tuple[Point, Point, Point, Point]
+    confidence: float  # 0..1, the recogniser's mean character probability
+
+
+@dataclass(frozen=True)
+class ReadText:
+    """What OCR read in one image: the lines as found, and their text in reading order."""
+
+    lines: tuple[TextLine, ...]
+    text: str  # rows top to bottom, left to right within a row; rows joined by newlines
+    seconds: float = 0.0
+
+
+class TextReader(Protocol):
+    """OCR over a decoded image (see `assistant.images.safe_image`)."""
+
+    name: str
+
+    def read(self, image: Any) -> ReadText:
+        """Read the text in `image`, an RGB PIL image; boxes are in that image's pixels."""
+        ...

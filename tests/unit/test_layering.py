@@ -34,8 +34,14 @@ CORE_MODULES = [
     "assistant.attachments",
     "assistant.grounding",
     "assistant.grounding_job",
+    "assistant.images.safe_image",
+    "assistant.cli_describe",
 ]
-FORBIDDEN = ["PySide6", "llama_cpp", "torch", "onnxruntime", "faster_whisper", "open_clip"]
+# cv2 (pulled in by rapidocr) also re-points Qt's plugin path when imported: engine process only.
+FORBIDDEN = [
+    "PySide6", "llama_cpp", "torch", "onnxruntime", "faster_whisper", "open_clip",
+    "cv2", "rapidocr_onnxruntime",
+]
 
 
 def test_core_imports_no_gui_or_ml_library() -> None:
