@@ -164,6 +164,18 @@ class LiveTranscriber:
         """What to show while the user talks: settled words, then the latest guess at the rest."""
         return " ".join(part for part in (*self._committed, self._provisional) if part)
 
+    def text_if_released(self) -> str | None:
+        """The final transcript if the key were let go now without another word; None when unsure.
+
+        True when the latest pass heard everything said so far (endpointing would reuse it). The
+        window uses this to get the answer's prompt evaluated while the key is still held.
+        """
+        if self._pending is not None or self._decoded_until <= self._committed_at:
+            return None
+        if self._has_speech(self._decoded_until):
+            return None  # words came after the latest pass: the final text will differ
+        return self.text or None
+
     # ---- release -------------------------------------------------------------------------------
 
     def final_request(self) -> np.ndarray | None:

@@ -240,6 +240,28 @@ class ChatSession:
             return str(error)
         return None
 
+    def prefill(
+        self, conversation_id: int | None, text: str, *, spoken_language: str | None = None
+    ) -> int | None:
+        """Have the engine evaluate the prompt `send(conversation_id, text, ...)` would send, now.
+
+        Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
+        when they let go without saying more, the question's prompt is already in the KV cache and the
+        first token comes without evaluating it. None when nothing was sent (an answer is streaming).
+        """
+        if self._active is not None or not text.strip():
+            return None
+        history = self._history(conversation_id) if conversation_id is not None else self._system()
+        history = self._with_language([*history, ChatMessage("user", text)], spoken_language)
+        options = GenerationOptions(
+            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
+        )
+        return self._client.prefill(self.engine_config(), history, options)
+
+    def _system(self) -> list[ChatMessage]:
+        prompt = self._settings.system_prompt
+        return [ChatMessage("system", prompt)] if prompt.strip() else []
+
     def _with_language(self, history: list[ChatMessage], spoken_language: str | None) -> list[ChatMessage]:
         s = self._settings
         # Translated speech arrives in English, so the spoken language no longer says what to answer in.
@@ -254,9 +276,7 @@ class ChatSession:
         return [ChatMessage("system", instruction), *history]
 
     def _history(self, conversation_id: int) -> list[ChatMessage]:
-        messages: list[ChatMessage] = []
-        if self._settings.system_prompt.strip():
-            messages.append(ChatMessage("system", self._settings.system_prompt))
+        messages = self._system()
         for message in self._store.messages(conversation_id):
             if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
                 continue

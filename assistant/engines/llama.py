@@ -258,6 +258,23 @@ class LlamaChatModel:
         # generate() replays one token when the whole prompt is a prefix of the cache.
         return common - 1 if common == len(tokens) and common > 0 else common
 
+    def prefill(self, messages: Sequence[ChatMessage], max_tokens: int) -> int:
+        """Evaluate the prompt a chat with these messages would send, and nothing more.
+
+        Push-to-talk sends this while the key is still held, once the speaker pauses: when the
+        question is then asked with the same messages, `generate()` finds the whole prompt in the
+        KV cache and samples the first token at once. Returns the number of tokens evaluated.
+        """
+        if not self.prefix_reuse:
+            return 0  # the chat would drop the cache anyway
+        _, tokens, _, _ = self.prepare(messages, max_tokens)
+        reuse = self.reused_prefix(tokens)
+        if reuse >= len(tokens):
+            return 0
+        self.llm.n_tokens = reuse  # eval() drops the cache after this point and goes on from here
+        self.llm.eval(tokens[reuse:])
+        return len(tokens) - reuse
+
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats
     ) -> Iterator[str]:

@@ -37,6 +37,10 @@ MAX_INITIAL_TIMESTAMP = 50  # the first segment starts within 1 s (as faster-whi
 LOGPROB_FLOOR = -1.0
 COMPRESSION_CEILING = 2.4
 NO_SPEECH_PROB = 0.6
+# Nobody says more than ~6 tokens a second: a decode running past that is looping ("What is the
+# capital? What is the capital? ..." on a clip cut mid-word), so it is cut short and then judged.
+TOKENS_PER_S = 8
+EXTRA_TOKENS = 12
 # VAD tuned for a held key: the clip is short, so a pause of 0.5 s already separates phrases.
 PUSH_TO_TALK_VAD = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
 
@@ -96,7 +100,7 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: TranscriptionOpti
         encoder_output,
         [prompt],
         beam_size=options.beam_size,
-        max_length=model.max_length,
+        max_length=min(model.max_length, len(prompt) + EXTRA_TOKENS + int(frames / 100 * TOKENS_PER_S)),
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,

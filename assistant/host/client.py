@@ -115,6 +115,14 @@ class EngineClient:
         self._submit(ChatRequest(request_id, config, tuple(messages), options), request_id)
         return request_id
 
+    def prefill(
+        self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> int:
+        """Put the prompt of a chat the caller expects to send into the KV cache. Events: Done/Failed."""
+        request_id = next(self._ids)
+        self._submit(ChatRequest(request_id, config, tuple(messages), options, prefill_only=True), request_id)
+        return request_id
+
     def transcribe(
         self,
         model: str,

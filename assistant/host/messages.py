@@ -50,6 +50,9 @@ class ChatRequest:
     config: EngineConfig
     messages: tuple[ChatMessage, ...]  # system prompt first, newest user message last
     options: GenerationOptions = field(default_factory=GenerationOptions)
+    # Evaluate the prompt into the KV cache and answer nothing (Done at once): push-to-talk sends the
+    # question it expects while the key is still held, so the real request starts sampling at once.
+    prefill_only: bool = False
 
 
 @dataclass(frozen=True)

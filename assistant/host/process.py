@@ -253,6 +253,10 @@ class _Server:
         if self.check_cancel(rid):
             raise _Stop()
         stats = GenerationStats(load_s=load_s)
+        if request.prefill_only:
+            stats.prompt_tokens = self.model.prefill(request.messages, request.options.max_tokens)
+            self.send(Done(rid, "complete", stats))
+            return
         status: str = "complete"
         pieces = self.model.stream(request.messages, request.options, stats)
         try:

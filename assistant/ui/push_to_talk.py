@@ -58,6 +58,7 @@ class PushToTalk(QObject):
         self._segments: dict[int, list[Segment]] = {}
         self._requests: set[int] = set()  # every voice request not yet ended, stale ones included
         self._warning: str | None = None
+        self._prefilled = ""  # the question whose prompt the engine was last asked to evaluate
         self.max_seconds = MAX_SECONDS  # the recording stops by itself here (a stuck key, a long ramble)
 
         self.panel = MicPanel(self._key_text)
@@ -125,6 +126,7 @@ class PushToTalk(QObject):
         assert self._recorder is not None
         self._generation += 1
         self._live, self._language, self._warning = LiveTranscriber(), "", None
+        self._prefilled = ""
         self._live_id = self._final_id = None  # an older recording's pass may still be out: ignored
         self._recorder.max_seconds = self.max_seconds  # read by start()
         try:
@@ -264,10 +266,37 @@ class PushToTalk(QObject):
             live.accept(segments)
             if not self._finishing and live.text:
                 self.window.composer.set_draft(self._prefix + live.text)
+                self._prefill_expected_question()
         if self._finishing:
             self._send_final()
         elif self.recording:
             self._request_live()
+
+    def _prefill_expected_question(self) -> None:
+        """The speaker paused: have the engine evaluate the question as it stands, key still held.
+
+        If they let go without another word, that exact prompt is sent and its first token comes
+        without evaluating it (the largest part of release -> first token). If they go on talking,
+        the work is wasted but harmless: the next prompt shares everything up to this question.
+        """
+        assert self._live is not None
+        text = self._live.text_if_released()
+        composer = self.window.composer
+        if not text or not self.controller.session.settings.send_on_release or composer.attachments():
+            return  # no sending at release, or attachments take another path: nothing to predict
+        question = self._prefix + text
+        if question == self._prefilled:
+            return
+        try:
+            rid = self.controller.session.prefill(
+                self.controller.current_conversation_id, question, spoken_language=self._language
+            )
+        except Exception:  # only a speed-up: the question is still sent normally at release
+            logger.exception("Could not ask the engine to prepare the question")
+            return
+        if rid is not None:
+            self._prefilled = question
+            self._requests.add(rid)  # its Done is swallowed like a stale pass's events
 
     def _complete(self, segments: list[Segment]) -> None:
         assert self._live is not None

@@ -116,7 +116,9 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     assert voice.recording and composer.editor.isReadOnly()
     qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip_s * 1000) + 5000)
     assert voice.meter.value() >= 0
-    qtbot.wait(300)
+    # The speaker has paused: once a pass has heard it all, the question's prompt is evaluated while
+    # the button is still held (the user holds on until then; a busy machine may take a while).
+    qtbot.waitUntil(lambda: voice._prefilled != "", timeout=30_000)
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     assert not voice.recording
 
@@ -130,6 +132,8 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=WAIT_MS)
     answer = messages(parts)[1]
     assert answer.role == "assistant" and answer.status == "complete" and answer.text.strip()
+    assert question.text == voice._prefilled  # nothing was said after the pass it predicted from
+    assert answer.timings["reused_tokens"] == answer.timings["prompt_tokens"] > 0  # a head start
 
 
 def send_key(widget: Any, kind: QEvent.Type, *, repeat: bool = False) -> None:

@@ -148,3 +148,16 @@ def test_speech_after_the_last_pass_is_decoded_at_release() -> None:
     final = live.final_request()
     assert final is not None and final.size == round(1.5 * RATE)
     assert live.finish([Segment(0.0, 1.5, "hello world")]) == "hello world"
+
+
+def test_the_text_if_released_now_is_known_only_when_nothing_followed_the_last_pass() -> None:
+    live = LiveTranscriber()
+    assert live.text_if_released() is None  # no pass yet
+    live.add_audio(tone(1.0))
+    assert live.next_request() is not None
+    assert live.text_if_released() is None  # a pass in flight: its text is not known yet
+    live.accept([Segment(0.0, 1.0, "hello there")])
+    live.add_audio(quiet(0.4))
+    assert live.text_if_released() == "hello there"  # releasing now would reuse this pass
+    live.add_audio(tone(0.3))
+    assert live.text_if_released() is None  # more words: the final text will differ

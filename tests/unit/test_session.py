@@ -12,7 +12,7 @@ from model_files import smollm2_path
 from assistant.attachments import Attachment
 from assistant.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.host.client import EngineClient
-from assistant.host.messages import EngineConfig, Event, Token
+from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.session import ChatSession, QuestionTooLong, Turn, TurnUpdate
 from assistant.settings import Settings
@@ -30,10 +30,17 @@ class RecordingClient(EngineClient):
     def __init__(self, on_event: Callable[[Event], None]) -> None:
         super().__init__(on_event)
         self.sent: list[tuple[ChatMessage, ...]] = []
+        self.prefilled: list[tuple[ChatMessage, ...]] = []
 
     def chat(self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions) -> int:
         self.sent.append(tuple(messages))
         return super().chat(config, messages, options)
+
+    def prefill(
+        self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> int:
+        self.prefilled.append(tuple(messages))
+        return super().prefill(config, messages, options)
 
 
 class Harness:
@@ -240,6 +247,37 @@ def test_answer_in_the_spoken_language(store: Store, tmp_path: Path) -> None:
         turn = harness.session.send(turn.conversation_id, "Thanks", spoken_language="de")
         assert harness.client.sent[-1][0].content == harness.settings.system_prompt
         harness.finish(turn)
+    finally:
+        harness.client.shutdown()
+
+
+def wait_done(harness: Harness, request_id: int) -> Done:
+    while True:
+        event = harness.events.get(timeout=180)
+        if isinstance(event, Failed) and event.request_id == request_id:
+            raise AssertionError(event.message)
+        if isinstance(event, Done) and event.request_id == request_id:
+            return event
+
+
+def test_prefill_readies_the_exact_prompt_that_send_then_sends(store: Store, tmp_path: Path) -> None:
+    """Push-to-talk's head start: the prompt is evaluated before the question is asked."""
+    harness = Harness(store, smollm2_path(), tmp_path, answer_in_spoken_language=True)
+    try:
+        first = harness.session.send(None, "Name a colour.")
+        assert harness.session.prefill(first.conversation_id, "Name a fruit.") is None  # busy
+        harness.finish(first)
+        conversation = first.conversation_id
+        before = len(store.messages(conversation))
+        request = harness.session.prefill(conversation, "Name a fruit.", spoken_language="fr")
+        assert request is not None
+        assert wait_done(harness, request).stats.prompt_tokens > 0
+        assert len(store.messages(conversation)) == before  # nothing stored
+        turn = harness.session.send(conversation, "Name a fruit.", spoken_language="fr")
+        assert harness.client.sent[-1] == harness.client.prefilled[-1]  # history, language and all
+        harness.finish(turn)
+        timings = store.messages(conversation)[-1].timings
+        assert timings["reused_tokens"] == timings["prompt_tokens"] > 0  # nothing left to evaluate
     finally:
         harness.client.shutdown()
 
