@@ -189,8 +189,12 @@ def _estimate_ram_mb(size: int) -> int:
 
 
 def user_file_entry(path: Path, name: str | None = None) -> ModelEntry:
+    from assistant.projector import looks_like_projector_file
+
     size = path.stat().st_size if path.is_file() else None
-    role = "mmproj" if "mmproj" in path.name.lower() else "chat"
+    # By metadata too: a projector renamed to model-f16.gguf must not be offered as a chat model.
+    is_projector = "mmproj" in path.name.lower() or (size is not None and looks_like_projector_file(path))
+    role = "mmproj" if is_projector else "chat"
     return ModelEntry(
         name=name or path.stem, title=f"{path.stem} (your file)", role=role, filename=path.name,
         sha256=None, size=size, ram_mb=_estimate_ram_mb(size) if size else None,
@@ -198,8 +202,9 @@ def user_file_entry(path: Path, name: str | None = None) -> ModelEntry:
 
 
 def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> list[ModelEntry]:
-    """``*.gguf`` files in each folder. Vision projectors (``mmproj`` in the name) get role
-    'mmproj' so chat lists skip them; a stem already in ``taken`` gets a numeric suffix."""
+    """``*.gguf`` files in each folder. Vision projectors (``mmproj`` in the name, or projector
+    metadata) get role 'mmproj' so chat lists skip them; a stem already in ``taken`` gets a numeric
+    suffix. `vision_pairing.scan_vision` pairs them with their models."""
     entries: list[ModelEntry] = []
     used, seen = set(taken), set()
     for folder in dirs:
@@ -225,10 +230,14 @@ def user_models_dir(data_dir: Path) -> Path:
     return data_dir / "models"
 
 
+def user_model_dirs(data_dir: Path) -> list[Path]:
+    """Where the user's own GGUF (and mmproj) files are looked for."""
+    return [REPO_MODELS_DIR, user_models_dir(data_dir)]
+
+
 def all_models(data_dir: Path) -> list[ModelEntry]:
     catalogue = load_catalog()
-    users = discover_user_models([REPO_MODELS_DIR, user_models_dir(data_dir)],
-                                 taken=[e.name for e in catalogue])
+    users = discover_user_models(user_model_dirs(data_dir), taken=[e.name for e in catalogue])
     return catalogue + users
 
 
@@ -301,5 +310,6 @@ __all__ = [
     "BAD_CHECKSUM", "CATALOG_PATH", "MISSING", "READY", "REPO_MODELS_DIR", "WILL_ASSEMBLE",
     "FileSpec", "ModelEntry", "ModelError", "PartRef", "Progress", "all_models", "default_model",
     "discover_user_models", "ensure_model", "find_model", "format_models_table", "load_catalog",
-    "missing_reason", "model_status", "status_detail", "user_file_entry", "user_models_dir",
+    "missing_reason", "model_status", "status_detail", "user_file_entry", "user_model_dirs",
+    "user_models_dir",
 ]

@@ -85,10 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _models() -> int:
-    from assistant import catalog, settings
+    from assistant import catalog, settings, vision_pairing
 
     data_dir = settings.data_dir()
     print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    # Vision pairs and the projectors left over, each with its reason.
+    vision = vision_pairing.format_vision(vision_pairing.scan_vision(catalog.user_model_dirs(data_dir)))
+    if vision:
+        print("\n" + vision)
     return 0
 
 

@@ -1,15 +1,21 @@
-"""Rewrite a GGUF file with some string metadata replaced, tensor data copied unchanged.
+"""Write GGUF files for tests: rewrite a real one, or build a small one from scratch.
 
-Tests use it to plant hostile or broken chat templates in a real model; it lives apart from the
-reader in ``gguf.py`` because the app itself never writes model files.
+``write_gguf_copy`` plants hostile or broken chat templates in a real model. ``write_gguf`` builds
+a file from metadata and tensors: no vision GGUF or mmproj can be downloaded on these machines, so
+the vision tests generate their own (a projector header, or a tiny projector llama.cpp really runs).
+This lives apart from the reader in ``gguf.py`` because the app itself never writes model files.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from assistant.gguf import _U32, _U64, ValueType, read_header
+from assistant.gguf import _U32, _U64, DEFAULT_ALIGNMENT, GGML_TYPES, ValueType, read_header
 
 
 def _gguf_string(text: str) -> bytes:
@@ -57,3 +63,93 @@ def write_gguf_copy(src: Path | str, dst: Path | str, metadata_overrides: dict[s
         finally:
             tmp.unlink(missing_ok=True)
     read_header(dst)  # the copy must pass the same check as any model
+
+
+# --- building a file from scratch -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Typed:
+    """A metadata value with an explicit GGUF type, where the inferred one would be wrong (e.g. an
+    INT32 array, or a UINT64 scalar). For arrays ``type`` is the element type."""
+
+    type: ValueType
+    value: Any
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """One tensor: ``shape`` in GGUF order (ne0 first), ``data`` its raw bytes (None: zeros)."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int = 0  # F32
+    data: bytes | None = None
+
+    @property
+    def n_bytes(self) -> int:
+        _, block, size = GGML_TYPES[self.ggml_type]
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n // block * size
+
+
+def _infer(value: Any) -> tuple[ValueType, Any]:
+    if isinstance(value, Typed):
+        return value.type, value.value
+    if isinstance(value, bool):
+        return ValueType.BOOL, value
+    if isinstance(value, int):
+        return (ValueType.UINT32 if 0 <= value < 1 << 32 else ValueType.INT64), value
+    if isinstance(value, float):
+        return ValueType.FLOAT32, value
+    if isinstance(value, str):
+        return ValueType.STRING, value
+    raise TypeError(f"cannot infer a GGUF type for {value!r}; wrap it in Typed")
+
+
+def _scalar_bytes(vtype: ValueType, value: Any) -> bytes:
+    if vtype == ValueType.STRING:
+        return _gguf_string(value)
+    codes = {ValueType.UINT8: "B", ValueType.INT8: "b", ValueType.UINT16: "H", ValueType.INT16: "h",
+             ValueType.UINT32: "I", ValueType.INT32: "i", ValueType.FLOAT32: "f", ValueType.BOOL: "?",
+             ValueType.UINT64: "Q", ValueType.INT64: "q", ValueType.FLOAT64: "d"}
+    return struct.pack("<" + codes[vtype], value)
+
+
+def _kv_bytes(key: str, value: Any) -> bytes:
+    out = _gguf_string(key)
+    if isinstance(value, list) or (isinstance(value, Typed) and isinstance(value.value, list)):
+        if isinstance(value, Typed):
+            etype, items = value.type, value.value
+        else:
+            items = value
+            etype = _infer(items[0])[0] if items else ValueType.UINT32
+        out += _U32.pack(ValueType.ARRAY) + _U32.pack(etype) + _U64.pack(len(items))
+        return out + b"".join(_scalar_bytes(etype, v) for v in items)
+    vtype, raw = _infer(value)
+    return out + _U32.pack(vtype) + _scalar_bytes(vtype, raw)
+
+
+def write_gguf(path: Path | str, metadata: Mapping[str, Any], tensors: Iterable[TensorData] = (),
+               alignment: int = DEFAULT_ALIGNMENT) -> Path:
+    """Writes a GGUF v3 file; Python values map to GGUF types as bool, int -> UINT32, float ->
+    FLOAT32, str, list -> array of the first element's type (``Typed`` overrides)."""
+    path = Path(path)
+    tensors = list(tensors)
+    out = bytearray(b"GGUF" + _U32.pack(3) + _U64.pack(len(tensors)) + _U64.pack(len(metadata)))
+    for key, value in metadata.items():
+        out += _kv_bytes(key, value)
+    offset = 0
+    for t in tensors:
+        out += _gguf_string(t.name) + _U32.pack(len(t.shape))
+        out += struct.pack(f"<{len(t.shape)}Q", *t.shape) + _U32.pack(t.ggml_type) + _U64.pack(offset)
+        offset += -(-t.n_bytes // alignment) * alignment
+    out += bytes(-len(out) % alignment)
+    for t in tensors:
+        data = t.data if t.data is not None else bytes(t.n_bytes)
+        if len(data) != t.n_bytes:
+            raise ValueError(f"tensor {t.name}: {len(data)} bytes given, {t.n_bytes} expected")
+        out += data + bytes(-len(data) % alignment)
+    path.write_bytes(bytes(out))
+    return path
