@@ -5,9 +5,10 @@ at `os.stat` (which never opens the file), so a FIFO that would block a reader, 
 a web address or a network share is refused with a message before anything touches its contents.
 The engines open an accepted file later, in the engine process.
 
-Kinds are a small registry: a new kind (images, for issue 5) adds its extensions to `EXTENSIONS` and
-callers opt in through the `kinds` argument, so a kind this build cannot use yet gets a precise message
-("images are not supported yet") instead of "unknown file type".
+Kinds are a small registry: a new kind adds its extensions to `EXTENSIONS` and callers opt in through the
+`kinds` argument, so a kind a caller cannot use gets a precise message ("images are not supported
+yet") instead of "unknown file type". An image's extension only routes it: the engine decides what the
+file really is from its content (`images.safe_image`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ EXTENSIONS: dict[str, AttachmentKind] = {
     ".gif": "image", ".tif": "image", ".tiff": "image",
 }  # fmt: skip
 KIND_NAMES: dict[str, str] = {"audio": "recording", "image": "image"}
-# What the window accepts today; images join when issue 5's perception lands.
-SUPPORTED_KINDS: tuple[AttachmentKind, ...] = ("audio",)
+# What the window and `ask` accept: recordings (transcribed) and images (OCR text, CLIP labels).
+SUPPORTED_KINDS: tuple[AttachmentKind, ...] = ("audio", "image")
 
 # "c:" is a Windows drive, not a URL scheme: a scheme needs two or more characters here.
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")

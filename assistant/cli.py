@@ -22,12 +22,29 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     ask = commands.add_parser("ask", help="ask a question and stream the answer to stdout")
-    ask.add_argument("text", nargs="*", help="the question (optional with --audio: summarises it)")
+    ask.add_argument("text", nargs="*", help="the question (optional with --audio/--image: summarises)")
     ask.add_argument("--no-save", action="store_true", help="do not keep this question in the history")
     ask.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
-    ask.add_argument("--audio", metavar="FILE", help="ask about this recording (transcribed first)")
+    ask.add_argument("--audio", metavar="FILE", action="append", default=[],
+                     help="ask about this recording (transcribed first); repeat for several")
+    ask.add_argument("--image", metavar="IMAGE", action="append", default=[],
+                     help="ask about this image (its text read first); repeat for several")
 
-    commands.add_parser("models", help="list known models and whether they are ready")
+    models = commands.add_parser("models", help="list known models and whether they are ready")
+    models_commands = models.add_subparsers(dest="models_command")
+    import_clip = models_commands.add_parser(
+        "import-clip", help="convert an OpenCLIP checkpoint to ONNX (needs the clip-import extra)")
+    import_clip.add_argument("arch", help="OpenCLIP architecture (e.g. ViT-B-32) or a model config .json")
+    import_clip.add_argument("checkpoint", help=".safetensors, or a .pt/.bin of plain tensors")
+    import_clip.add_argument("--name", help="name of the installed model (default: the checkpoint's)")
+    import_clip.add_argument("--force", action="store_true", help="replace a model of the same name")
+    import_clip.add_argument("--int8", action="store_true", help="int8 image tower: faster, near-equal")
+
+    search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
+    search_images.add_argument("text", nargs="*", help="what the image shows")
+    search_images.add_argument("--similar", metavar="IMAGE", help="images like this file or stored hash")
+    search_images.add_argument("--model", help="installed CLIP model (default: the first)")
+    search_images.add_argument("-k", type=int, default=10, help="how many results (default 10)")
 
     transcribe = commands.add_parser("transcribe", help="print the transcript of an audio file")
     transcribe.add_argument("file", help="wav, mp3, flac, ogg, m4a or webm")
@@ -59,12 +76,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_gui(sys.argv[:1])
     if args.command == "models":
+        if args.models_command == "import-clip":
+            from assistant.clip_import import import_clip_command
+
+            return import_clip_command(args.arch, args.checkpoint, args.name, args.force, args.int8)
         return _models()
+    if args.command == "search-images":
+        from assistant.cli_search_images import search_images_command
+
+        return search_images_command(" ".join(args.text), model=args.model, k=args.k, similar=args.similar)
     if args.command == "ask":
         from assistant.cli_ask import ask
 
-        # No text is fine with --audio (it summarises); without, the session refuses it with exit 2.
-        return ask(" ".join(args.text), model=args.model, save=not args.no_save, audio=args.audio)
+        # No text is fine with attachments (a default question); without, the session refuses it (exit 2).
+        return ask(" ".join(args.text), model=args.model, save=not args.no_save, audio=args.audio,
+                   images=args.image)
     if args.command == "transcribe":
         from assistant.cli_transcribe import transcribe_command
 
@@ -89,6 +115,11 @@ def _models() -> int:
 
     data_dir = settings.data_dir()
     print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    from assistant.clip.folder import format_clip_models
+
+    clip_models = format_clip_models(data_dir)
+    if clip_models:
+        print(f"\n{clip_models}")
     # Vision pairs and the projectors left over, each with its reason.
     vision = vision_pairing.format_vision(vision_pairing.scan_vision(catalog.user_model_dirs(data_dir)))
     if vision:

@@ -1,9 +1,11 @@
 """`assistant ask`: one question through the same session, engine process and store as the window.
 
 With `--audio FILE` the recording is transcribed first (in the engine process, like `transcribe`) and
-the question is asked about its transcript, by the same `GroundingJob` the window uses; see
-`audio_question` for how long recordings are handled. What the user typed is stored as the question,
-the transcript beside it (`grounding`), exactly as when a recording is dropped on the window.
+with `--image IMAGE` the image's text is read (OCR, and CLIP labels when a CLIP model is installed);
+both may be repeated and combined. The question is then asked about what was found, by the same
+`GroundingJob` the window uses; see `audio_question` for how long recordings are handled. What the
+user typed is stored as the question, the groundings beside it and each image's copy in the data
+folder, exactly as when the files are dropped on the window.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import attachments
@@ -26,8 +29,16 @@ from assistant.store import Store, StoreError
 logger = logging.getLogger(__name__)
 
 
-def ask(text: str, *, model: str | None = None, save: bool = True, audio: str | None = None) -> int:
+def ask(
+    text: str,
+    *,
+    model: str | None = None,
+    save: bool = True,
+    audio: str | Sequence[str] | None = None,
+    images: Sequence[str] = (),
+) -> int:
     """Stream the answer to stdout; progress and errors go to stderr. Exit code 0 on a full answer."""
+    recordings = [audio] if isinstance(audio, str) else list(audio or ())
     settings = settings_module.load_settings()
     if model:
         settings.model = model
@@ -39,10 +50,10 @@ def ask(text: str, *, model: str | None = None, save: bool = True, audio: str | 
     store: Store | None = None
     try:
         grounded: GroundedQuestion | None = None
-        if audio is not None:
-            # Transcribe and summarise before opening the store: a failure there leaves no trace.
+        if recordings or images:
+            # Perceive (and summarise) before opening the store: a failure there leaves no trace.
             try:
-                grounded = _ground(client, events, settings, data_dir, audio, text)
+                grounded = _ground(client, events, settings, data_dir, recordings, images, text)
             except GroundingError as error:
                 print(f"assistant: {error}", file=sys.stderr)
                 return error.exit_code
@@ -98,7 +109,7 @@ def _show_progress(event: Progress) -> None:
         print(file=sys.stderr)
 
 
-# ---- asking about a recording --------------------------------------------------------------------
+# ---- asking about recordings and images -----------------------------------------------------------
 
 
 def _ground(
@@ -106,17 +117,19 @@ def _ground(
     events: queue.Queue[Event],
     settings: Settings,
     data_dir: Path,
-    audio: str,
+    audio: Sequence[str],
+    images: Sequence[str],
     question: str,
 ) -> GroundedQuestion:
-    """Transcribe (and, when too long, summarise) the recording: the same job the window runs."""
+    """Transcribe the recordings and read the images: the same job the window runs."""
     try:
-        # Checked here so a typo, a folder or a URL is refused before the engine and the speech model start.
-        attachment = attachments.from_path(audio, kinds=("audio",))
+        # Checked here so a typo, a folder or a URL is refused before the engine and its models start.
+        files = [attachments.from_path(path, kinds=("audio",)) for path in audio]
+        files += [attachments.from_path(path, kinds=("image",)) for path in images]
         check_room(settings)
     except attachments.AttachmentRefused as error:
         raise GroundingError(str(error)) from error
-    job = GroundingJob(client, settings, data_dir, [attachment], question)
+    job = GroundingJob(client, settings, data_dir, files, question)
     update = job.start()
     step = update.step
     if not update.finished:
@@ -131,10 +144,12 @@ def _ground(
         if update.step != step and not update.finished:  # a new transcription or part summary
             step = update.step
             print(f"{update.message}…", file=sys.stderr, flush=True)
-        if isinstance(event, Progress) and event.total and event.request_id == job.request_id:
+        # Seconds of audio make a useful percentage; an image's few steps are named above instead.
+        ours = isinstance(event, Progress) and event.request_id == job.request_id
+        if ours and isinstance(event, Progress) and event.total and event.stage != "perceive":
             _show_progress(event)
     if update.cancelled:
         raise GroundingError("stopped", exit_code=130)
     if update.error is not None or update.result is None:
-        raise GroundingError(update.error or "The recording could not be used.", exit_code=update.exit_code)
+        raise GroundingError(update.error or "The attachments could not be used.", exit_code=update.exit_code)
     return update.result

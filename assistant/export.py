@@ -75,6 +75,7 @@ def to_json(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
                 ],
                 "grounding": [
                     {"kind": g.kind, "source": g.source, "text": g.text, "sent": g.sent, "parts": g.parts}
+                    | ({"labels": [list(pair) for pair in g.labels]} if g.labels else {})
                     for g in message.groundings
                 ],
                 "prompt": message.prompt,
@@ -122,10 +123,11 @@ def _grounding_markdown(message: StoredMessage) -> list[str]:
         return []
     lines = ["<details><summary>What the model was told</summary>", ""]
     for grounding in message.groundings:
+        shown = grounding.shown_text()  # an image's labels too, not only its text
         fence = "```"
-        while fence in grounding.text:  # a transcript that contains backticks must not end the block
+        while fence in shown:  # a transcript that contains backticks must not end the block
             fence += "`"
-        lines += [f"**{grounding.heading()}**", "", f"{fence}text", grounding.text.rstrip("\n"), fence, ""]
+        lines += [f"**{grounding.heading()}**", "", f"{fence}text", shown.rstrip("\n"), fence, ""]
     return [*lines, "</details>", ""]
 
 

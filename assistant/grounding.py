@@ -1,9 +1,10 @@
 """What the model was told about a question's attachments, and the one user message built from it.
 
-A `Grounding` is what perception produced for one attachment: a transcript with timestamps today, OCR
-text, image labels or a description later (issue 5). It is stored with the question, shown to the user
-under "What the model was told", and rendered here into the text the chat model receives. The rendering
-is a pure function so the window and `ask --audio` send byte-identical prompts.
+A `Grounding` is what perception produced for one attachment: a recording's transcript with timestamps
+(or part summaries of a long one), or the text read in an image with its zero-shot labels. It is stored
+with the question, shown to the user under "What the model was told", and rendered here into the text
+the chat model receives. The rendering is a pure function so the window and `ask` send byte-identical
+prompts.
 
 `sent=False` marks a grounding the user may read but the model did not get as is: a transcript too long
 for the context window, which reached the model as part summaries (a second grounding) instead.
@@ -14,17 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant import audio_question
+from assistant import audio_question, image_question
 from assistant.attachments import Attachment
 
 
 @dataclass(frozen=True)
 class Grounding:
-    kind: str  # "transcript" or "summary" (issue 5 adds "ocr", "labels", "description")
+    kind: str  # "transcript", "summary" or "image"
     source: str  # the attachment's name, as the user and the model see it
-    text: str
+    text: str  # "image": the OCR text in reading order ("" when none was found)
     sent: bool = True  # False: shown to the user, but the model got a summary of it instead
     parts: int = 0  # "summary": how many parts the recording was summarised in
+    # "image": (label, probability) pairs, best first, when a CLIP model was installed
+    labels: tuple[tuple[str, float], ...] = ()
+    image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
 
     def heading(self) -> str:
         """A line that says what this is, for the panel and for exports."""
@@ -34,7 +38,15 @@ class Grounding:
             return f"Transcript of {self.source} (too long to send whole: the model got the summaries)"
         if self.kind == "summary":
             return f"Summaries of {self.source} ({self.parts} parts), as the model got them"
+        if self.kind == "image":
+            return f"Text read from the image {self.source}"
         return f"{self.kind.capitalize()} of {self.source}"
+
+    def shown_text(self) -> str:
+        """What the panel and exports show: the text, and for an image its labels too."""
+        if self.kind == "image":
+            return image_question.shown_text(self.text, self.labels)
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -51,13 +63,15 @@ class GroundedQuestion:
 _BLOCKS: dict[str, Callable[[Grounding], str]] = {
     "transcript": lambda g: audio_question.transcript_block(g.text, g.source),
     "summary": lambda g: audio_question.summaries_block(g.text, g.source, g.parts),
+    "image": lambda g: image_question.image_block(g.text, g.labels, g.source),
 }
 _INSTRUCTIONS = {
     "transcript": audio_question.TRANSCRIPT_INSTRUCTION,
     "summary": audio_question.SUMMARIES_INSTRUCTION,
+    "image": image_question.IMAGE_INSTRUCTION,
 }
 MIXED_INSTRUCTION = "Answer using the material above."
-_DEFAULT_QUESTIONS = {"audio": audio_question.DEFAULT_QUESTION, "image": "Describe this image."}
+_DEFAULT_QUESTIONS = {"audio": audio_question.DEFAULT_QUESTION, "image": image_question.DEFAULT_QUESTION}
 MIXED_DEFAULT_QUESTION = "Summarise these attachments."
 
 
@@ -75,8 +89,8 @@ def default_question(attachments: Sequence[Attachment]) -> str:
         return MIXED_DEFAULT_QUESTION
     kind = kinds.pop()
     question = _DEFAULT_QUESTIONS.get(kind, MIXED_DEFAULT_QUESTION)
-    if len(attachments) > 1 and kind == "audio":
-        return "Summarise these recordings."
+    if len(attachments) > 1:
+        return "Summarise these recordings." if kind == "audio" else "Describe these images."
     return question
 
 
@@ -92,3 +106,13 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
     blocks = "\n\n".join(render_block(g) for g in sent)
     instruction = _INSTRUCTIONS.get(sent[0].kind, MIXED_INSTRUCTION) if len(sent) == 1 else MIXED_INSTRUCTION
     return f"{blocks}\n\n{instruction}\nQuestion: {question.strip() or audio_question.DEFAULT_QUESTION}"
+
+
+def image_hashes(attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> list[str]:
+    """The kept copy's hash for each attachment that is an image ("" for the others, or when unknown).
+
+    Image groundings are made and stored in the order of the images, so the n-th image grounding
+    belongs to the n-th image attachment.
+    """
+    hashes = iter([g.image for g in groundings if g.kind == "image"])
+    return [next(hashes, "") if a.kind == "image" else "" for a in attachments]

@@ -1,14 +1,18 @@
-"""A question's attachments turned into grounding: each recording transcribed, long ones summarised.
+"""A question's attachments turned into grounding: recordings transcribed (long ones summarised), images
+read (OCR text, and CLIP labels when a CLIP model is installed).
 
-Shared by the window and `ask --audio`, and like `ChatSession` it has no threads and no Qt: the caller
-hands every engine event to `handle()` on its own thread (the GUI thread, or the CLI's main thread) and
-shows the `JobUpdate` it returns. The steps are written as one generator (`_run`) that yields the id of
-the engine request it waits for and receives that request's events, so the order of the work reads top
-to bottom even though it runs one event at a time.
+Shared by the window and `ask --audio/--image`, and like `ChatSession` it has no threads and no Qt: the
+caller hands every engine event to `handle()` on its own thread (the GUI thread, or the CLI's main
+thread) and shows the `JobUpdate` it returns. The steps are written as one generator (`_run`) that
+yields the id of the engine request it waits for and receives that request's events, so the order of
+the work reads top to bottom even though it runs one event at a time.
 
-The transcription runs in the engine process (it decodes the file there, so a corrupt file can never
-hurt the window). A transcript longer than the context window is never cut: see `audio_question`. The
-part summaries are chat requests outside the session, so these intermediate answers are not saved.
+Transcription and image perception run in the engine process (each file is decoded there, so a
+corrupt file can never hurt the window). A transcript longer than the context window is never cut: see
+`audio_question`. The part summaries are chat requests outside the session, so these intermediate
+answers are not saved. Images, recordings and the typed text can come together: the groundings keep
+the order of the attachments, and the text read from images is sent whole, so recordings that do not
+fit share what is left of the context.
 """
 
 from __future__ import annotations
@@ -21,9 +25,24 @@ from pathlib import Path
 
 from assistant import audio_question
 from assistant.attachments import Attachment
-from assistant.grounding import GroundedQuestion, Grounding, default_question, grounded_question
+from assistant.grounding import (
+    GroundedQuestion,
+    Grounding,
+    default_question,
+    grounded_question,
+    render_block,
+)
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, Progress, Token, Transcript
+from assistant.host.messages import (
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    ImagePerceived,
+    Progress,
+    Token,
+    Transcript,
+)
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
 from assistant.settings import Settings
 
@@ -53,7 +72,7 @@ class _Cancelled(Exception):
 class JobUpdate:
     """Where the job is, for a status line; the last one has `finished` and one of result/error/cancelled."""
 
-    message: str  # "Transcribing interview.mp3", "Summarising part 2/5 of interview.mp3"
+    message: str  # "Transcribing interview.mp3", "Summarising part 2/5 of interview.mp3", "Reading shot.png"
     done: int = 0
     total: int = 0  # 0: unknown (a busy indicator)
     attachment: int | None = None  # index of the attachment being worked on
@@ -66,14 +85,15 @@ class JobUpdate:
 
 
 def check_room(settings: Settings) -> None:
-    """Refuse before any work when the context window leaves too little room for a transcript."""
+    """Refuse before any work when the context window leaves too little room for any grounding."""
     budget = audio_question.prompt_budget(
         settings.context_size, settings.max_answer_tokens, settings.system_prompt
     )
     if budget < 4 * audio_question.MIN_SUMMARY_TOKENS:
         raise GroundingError(
             f"The context window ({settings.context_size} tokens, {settings.max_answer_tokens} kept for "
-            "the answer) leaves too little room for a transcript. Raise the context size or lower the "
+            "the answer) leaves too little room for a transcript or an image's text. Raise the context "
+            "size or lower the "
             "answer length in Settings.",
             exit_code=2,
         )
@@ -92,9 +112,9 @@ class GroundingJob:
     ) -> None:
         if not attachments:
             raise ValueError("a grounding job needs at least one attachment")
-        unsupported = [a.name for a in attachments if a.kind != "audio"]
+        unsupported = [a.name for a in attachments if a.kind not in ("audio", "image")]
         if unsupported:
-            raise GroundingError(f"Only recordings can be attached for now: {', '.join(unsupported)}.")
+            raise GroundingError(f"Only recordings and images can be attached: {', '.join(unsupported)}.")
         self._client = client
         self._settings = settings
         self._data_dir = Path(data_dir)
@@ -156,25 +176,43 @@ class GroundingJob:
     # ---- the steps ---------------------------------------------------------------------------------
 
     def _run(self) -> Steps:
-        recordings: list[tuple[Attachment, list[Segment]]] = []
+        images: dict[int, Grounding] = {}  # attachment index -> what was read in it
+        recordings: dict[int, list[Segment]] = {}
         for index, attachment in enumerate(self._attachments):
+            if attachment.kind == "image":
+                images[index] = yield from self._perceive(index, attachment)
+                continue
             segments = yield from self._transcribe(index, attachment)
             if not audio_question.has_speech(segments):
                 raise GroundingError(f"No speech was recognised in {attachment.path}.")
-            recordings.append((attachment, segments))
-        transcripts = [
-            Grounding("transcript", a.name, audio_question.format_transcript(s)) for a, s in recordings
-        ]
-        prompt = grounded_question(transcripts, self._question)
+            recordings[index] = segments
+        transcripts = {
+            index: Grounding("transcript", self._attachments[index].name, audio_question.format_transcript(s))
+            for index, s in recordings.items()
+        }
+        prompt = grounded_question(self._in_order(images, transcripts), self._question)
         if audio_question.fits(prompt, self._budget):
-            return self._result(prompt, transcripts)
+            return self._result(prompt, self._in_order(images, transcripts))
+        if not recordings:
+            names = ", ".join(a.name for a in self._attachments)
+            raise GroundingError(
+                f"The text read from {names} is too long for this context window. Raise the context size "
+                "in Settings, or crop the images to the part you are asking about."
+            )
 
-        # Too long together: each recording gets an equal share, and one longer than its share is
-        # summarised in parts (for a single recording this is exactly `ask --audio`'s plan).
-        share = self._budget // len(recordings)
-        groundings: list[Grounding] = []
-        pairs = zip(recordings, transcripts, strict=True)
-        for index, ((attachment, segments), transcript) in enumerate(pairs):
+        # Too long together. The images' text is sent whole; each recording gets an equal share of what
+        # is left, and one longer than its share is summarised in parts (for a single recording and no
+        # image this is exactly `ask --audio`'s plan).
+        image_tokens = sum(audio_question.estimate_tokens(render_block(g)) for g in images.values())
+        share = (self._budget - image_tokens) // len(recordings)
+        if share < 4 * audio_question.MIN_SUMMARY_TOKENS:
+            raise GroundingError(
+                "The text read from the images leaves too little room for the recordings in this context "
+                "window. Ask about them separately, or raise the context size in Settings."
+            )
+        groundings: dict[int, list[Grounding]] = {}
+        for index, segments in recordings.items():
+            attachment, transcript = self._attachments[index], transcripts[index]
             plan = audio_question.plan_parts(
                 segments,
                 attachment.name,
@@ -183,19 +221,37 @@ class GroundingJob:
                 max_answer_tokens=self._settings.max_answer_tokens,
             )
             if plan.direct is not None:
-                groundings.append(transcript)
+                groundings[index] = [transcript]
                 continue
             summaries = yield from self._summarise(index, attachment, plan, share)
             joined = audio_question.join_summaries(summaries)
-            groundings.append(dataclasses.replace(transcript, sent=False))
-            groundings.append(Grounding("summary", attachment.name, joined, parts=len(summaries)))
-        prompt = grounded_question(groundings, self._question)
+            groundings[index] = [
+                dataclasses.replace(transcript, sent=False),
+                Grounding("summary", attachment.name, joined, parts=len(summaries)),
+            ]
+        ordered = self._in_order(images, groundings)
+        prompt = grounded_question(ordered, self._question)
         if not audio_question.fits(prompt, self._budget):
             names = ", ".join(a.name for a in self._attachments)
             raise GroundingError(
-                f"The recordings ({names}) are too long to use together with this context window."
+                f"The attachments ({names}) are too long to use together with this context window."
             )
-        return self._result(prompt, groundings)
+        return self._result(prompt, ordered)
+
+    def _in_order(
+        self, images: dict[int, Grounding], recordings: dict[int, Grounding] | dict[int, list[Grounding]]
+    ) -> list[Grounding]:
+        """Every grounding in the order the files were attached (a recording may have two)."""
+        ordered: list[Grounding] = []
+        for index in range(len(self._attachments)):
+            if index in images:
+                ordered.append(images[index])
+            found = recordings.get(index)
+            if isinstance(found, Grounding):
+                ordered.append(found)
+            elif found:
+                ordered.extend(found)
+        return ordered
 
     def _result(self, prompt: str, groundings: Sequence[Grounding]) -> GroundedQuestion:
         return GroundedQuestion(self._question, prompt, self._attachments, tuple(groundings))
@@ -228,6 +284,27 @@ class GroundingJob:
                 self._end_of_step(event)
                 logger.info("Transcribed %s: %d segments", attachment.path, len(segments))
                 return segments
+
+    def _perceive(self, index: int, attachment: Attachment) -> Generator[int, Event, Grounding]:
+        """Read the image in the engine process: its text in reading order, and labels with CLIP."""
+        label = f"Reading {attachment.name}"
+        self._begin(label, attachment=index)
+        request_id = self._client.perceive(attachment.path, self._data_dir, threads=self._settings.threads)
+        found: ImagePerceived | None = None
+        while True:
+            event = yield request_id
+            if isinstance(event, ImagePerceived):
+                found = event
+            elif isinstance(event, Progress):
+                # A few uneven steps (OCR is most of the time): a busy indicator, not a percentage.
+                self._status(event.message or label, attachment=index)
+            elif isinstance(event, (Done, Failed)):
+                self._end_of_step(event)
+                break
+        if found is None:  # a Done without a result: only a broken engine does that
+            raise GroundingError(f"The engine did not say what it found in {attachment.path}.")
+        logger.info("Read %s: %d lines, %d labels", attachment.path, len(found.lines), len(found.labels))
+        return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
 
     def _summarise(
         self, index: int, attachment: Attachment, plan: audio_question.AudioQuestionPlan, share: int

@@ -352,8 +352,17 @@ class Store:
             " ORDER BY g.message_id, g.position",
             (conversation_id,),
         ):
-            parts = _load_timings(details, message_id).get("parts", 0)
-            grounding = Grounding(kind, source, text, bool(sent), parts if isinstance(parts, int) else 0)
+            extra = _load_timings(details, message_id)
+            parts = extra.get("parts", 0)
+            grounding = Grounding(
+                kind,
+                source,
+                text,
+                bool(sent),
+                parts if isinstance(parts, int) else 0,
+                labels=_labels(extra.get("labels")),
+                image=str(extra.get("image", "")),
+            )
             found.setdefault(message_id, []).append(grounding)
         return found
 
@@ -408,7 +417,23 @@ def _dump_timings(timings: dict | None) -> str:
 
 def _details(grounding: Grounding) -> dict:
     """Grounding fields that only some kinds have, kept as JSON so new kinds need no new columns."""
-    return {"parts": grounding.parts} if grounding.parts else {}
+    details: dict = {"parts": grounding.parts} if grounding.parts else {}
+    if grounding.labels:
+        details["labels"] = [[label, probability] for label, probability in grounding.labels]
+    if grounding.image:
+        details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
+    return details
+
+
+def _labels(value: object) -> tuple[tuple[str, float], ...]:
+    """Stored [label, probability] pairs; anything malformed (a hand-edited file) is skipped."""
+    if not isinstance(value, list):
+        return ()
+    pairs = []
+    for item in value:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[1], (int, float)):
+            pairs.append((str(item[0]), float(item[1])))
+    return tuple(pairs)
 
 
 def _load_timings(text: str, message_id: int) -> dict:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs assistant into a virtual environment (.venv by default).
 #   packaging/install.sh          the app and the bundled default models
-#   packaging/install.sh --test   also the test dependencies and the tiny test model
+#   packaging/install.sh --test   also the test dependencies and the tiny test model; these include the
+#                                 clip-import extra (torch 2.14.1 + open-clip-torch, ~5.5 GB, pinned in
+#                                 one resolve so pip takes the torch on this machine's disk)
 #
 # llama-cpp-python has no binary wheel on PyPI and takes 5-11 minutes to compile, so the wheel is built
 # once with portable CPU flags (it must not crash on a CPU without AVX-512) and cached in

@@ -7,7 +7,16 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
   the same run: RapidOCR with its default settings on the same file. Medians of `--runs` after one
   warm-up; character accuracy for both, so a faster setting that reads worse shows up.
 
-CLIP parts plug in the same way: write `def _bench_clip(args) -> list[str]` and add it to PARTS.
+- drop: what a user waits for after dropping a screenshot and asking about it, through the real
+  engine process with the default models (Qwen2.5-Coder-0.5B, RapidOCR): the window's own
+  `GroundingJob` (safe decode, kept copy, OCR) and `ChatSession`, from the request to the first answer
+  token. Each run draws a different ticket number in the screenshot's top-left corner, so its text (read
+  first) differs early and the KV cache cannot reuse the previous run's prompt beyond the system prompt.
+  The first run after the engine starts also loads the OCR models ("cold"); the chat model is loaded
+  before it, as the window preloads it.
+
+- clip, search: CLIP image embedding, app path vs OpenCLIP torch eager, and the image library's top-10
+  scan over 100,000 embeddings (see `assistant.bench.vision_clip`).
 """
 
 from __future__ import annotations
@@ -73,14 +82,122 @@ def _bench_ocr(args: argparse.Namespace) -> list[str]:
     ]
 
 
-PARTS: dict[str, Part] = {"ocr": _bench_ocr}
+def _numbered_screenshot(run: int, folder: Path) -> Path:
+    from PIL import ImageDraw
+
+    from assistant.bench.text_images import font
+
+    image, _ = render_screenshot((1920, 1080))
+    ImageDraw.Draw(image).text((20, 16), f"Ticket 4711-{run:03d}", font=font(16), fill="white")
+    path = folder / f"screenshot-{run}.png"
+    image.save(path)
+    return path
+
+
+def _bench_drop(args: argparse.Namespace) -> list[str]:
+    import queue
+
+    from assistant import settings as settings_module
+    from assistant.attachments import from_path
+    from assistant.grounding_job import GroundingJob
+    from assistant.host.client import EngineClient
+    from assistant.host.messages import Event, Failed, Token
+    from assistant.session import ChatSession
+
+    settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
+    model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)
+    question = "What went wrong, and what should I do?"
+    events: queue.Queue[Event] = queue.Queue()
+    client = EngineClient(events.put)  # dispatcher thread -> this thread
+    timings: list[tuple[float, float]] = []
+    prompt_tokens: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        # Images are kept in a throw-away library, not in the user's.
+        library = Path(folder)
+        try:
+            client.start()
+            session = ChatSession(None, client, settings, model_dir)
+            started = time.perf_counter()
+            loading = client.load(session.engine_config())
+            _wait_for(events, loading)
+            load_s = time.perf_counter() - started
+            for run in range(args.runs + 1):
+                shot = _numbered_screenshot(run, library)
+                started = time.perf_counter()
+                job = GroundingJob(client, settings, library, [from_path(shot)], question)
+                update = job.start()
+                while not update.finished:
+                    update = job.handle(events.get()) or update
+                if update.result is None:
+                    raise RuntimeError(update.error or "the screenshot was not read")
+                grounded_s = time.perf_counter() - started
+                turn = session.send(None, question, grounded=update.result)
+                while True:
+                    event = events.get()
+                    session.handle(event)
+                    if event.request_id != turn.request_id:
+                        continue
+                    if isinstance(event, Failed):
+                        raise RuntimeError(event.message)
+                    if isinstance(event, Token):
+                        break
+                first_s = time.perf_counter() - started
+                session.stop()
+                while session.active_turn is not None:
+                    finished = session.handle(events.get())
+                    if finished is not None and finished.finished:
+                        prompt_tokens.append(finished.timings.get("prompt_tokens", 0))
+                timings.append((grounded_s, first_s))
+        finally:
+            client.shutdown()
+    cold, warm = timings[0], timings[1:]
+    grounded = statistics.median(t[0] for t in warm)
+    first = statistics.median(t[1] for t in warm)
+    return [
+        f"Drop -> first answer token, 1920x1080 screenshot, {settings.model} + RapidOCR, "
+        f"threads={args.threads or 'auto'}, median of {len(warm)} (through the engine process)",
+        f"  chat model load (preloaded, as the window does)  {load_s * 1000:7.0f} ms",
+        f"  cold (OCR models load): read / first token       {cold[0] * 1000:7.0f} / {cold[1] * 1000:.0f} ms",
+        f"  decode + keep + OCR (grounding ready)            {grounded * 1000:7.0f} ms",
+        f"  prompt evaluation to the first token             {(first - grounded) * 1000:7.0f} ms  "
+        f"({statistics.median(prompt_tokens):.0f} prompt tokens)",
+        f"  drop -> first token                              {first * 1000:7.0f} ms",
+    ]
+
+
+def _wait_for(events: object, request_id: int) -> None:
+    from assistant.host.messages import Done, Failed
+
+    while True:
+        event = events.get()  # type: ignore[attr-defined]
+        if getattr(event, "request_id", None) == request_id and isinstance(event, (Done, Failed)):
+            if isinstance(event, Failed):
+                raise RuntimeError(event.message)
+            return
+
+
+def _bench_clip(args: argparse.Namespace) -> list[str]:
+    from assistant.bench.vision_clip import bench_clip
+
+    return bench_clip(args)
+
+
+def _bench_search(args: argparse.Namespace) -> list[str]:
+    from assistant.bench.vision_clip import bench_search
+
+    return bench_search(args)
+
+
+PARTS: dict[str, Part] = {"ocr": _bench_ocr, "drop": _bench_drop, "clip": _bench_clip,
+                          "search": _bench_search}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assistant bench vision")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from: {', '.join(PARTS)}")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="OCR threads (default: automatic)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="OCR threads, and the chat model's in 'drop' (default: automatic)")
     args = parser.parse_args(argv)
     chosen = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in PARTS]

@@ -72,6 +72,13 @@ class BlockingEngine:
         request_id = self.client.transcribe(model, data_dir, options, audio_path, audio, threads=threads)
         yield from self._stream(request_id)  # a generator: nothing is sent until the first next()
 
+    def perceive(
+        self, path: str, data_dir: str | Path, *, threads: int = 0, labels: bool = True
+    ) -> Iterator[Event]:
+        """Yield Progress and ImagePerceived events, then the Done or Failed (see EngineClient.perceive)."""
+        request_id = self.client.perceive(path, data_dir, threads=threads, labels=labels)
+        yield from self._stream(request_id)
+
     def _stream(self, request_id: int) -> Iterator[Event]:
         finished = False
         try:

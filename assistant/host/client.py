@@ -26,6 +26,7 @@ from assistant.host.messages import (
     Event,
     Failed,
     LoadRequest,
+    PerceiveRequest,
     Request,
     ShutdownRequest,
     SynthesizeRequest,
@@ -142,6 +143,18 @@ class EngineClient:
         request_id = next(self._ids)
         request = TranscribeRequest(request_id, model, str(data_dir), audio_path, audio, options, threads)
         self._submit(request, request_id)
+        return request_id
+
+    def perceive(
+        self, path: str, data_dir: str | Path, *, threads: int = 0, labels: bool = True
+    ) -> int:
+        """Look at an image file in the engine: decode it safely, keep a copy by hash, OCR, CLIP labels.
+
+        Events: Progress (stage 'perceive': step done of total), ImagePerceived, then Done;
+        or Failed with the image's problem in words.
+        """
+        request_id = next(self._ids)
+        self._submit(PerceiveRequest(request_id, str(path), str(data_dir), threads, labels), request_id)
         return request_id
 
     def synthesize(self, voice: str, data_dir: str | Path, text: str, *, threads: int = 1) -> int:

@@ -15,6 +15,7 @@ from assistant.protocols import (
     GenerationOptions,
     GenerationStats,
     Segment,
+    TextLine,
     TranscriptionOptions,
 )
 from assistant.settings import Settings
@@ -96,6 +97,21 @@ class SynthesizeRequest:
 
 
 @dataclass(frozen=True)
+class PerceiveRequest:
+    """Look at one image file: decode it safely, keep a copy by hash, read its text, label it.
+
+    Answered by one ImagePerceived (then Done), or by Failed with the image's problem in words. The file
+    is opened only in the engine process, so a hostile image can never hurt the window.
+    """
+
+    request_id: int
+    path: str
+    data_dir: str  # where the copy is kept (images/) and CLIP models are found (models/clip/)
+    threads: int = 0  # OCR threads; 0: the engine's default for this machine
+    labels: bool = True  # zero-shot labels, when a CLIP model is installed
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int
 
@@ -106,7 +122,13 @@ class ShutdownRequest:
 
 
 Request = (
-    ChatRequest | LoadRequest | TranscribeRequest | SynthesizeRequest | CancelRequest | ShutdownRequest
+    ChatRequest
+    | LoadRequest
+    | TranscribeRequest
+    | SynthesizeRequest
+    | PerceiveRequest
+    | CancelRequest
+    | ShutdownRequest
 )
 
 # ---- events: engine -> GUI --------------------------------------------------------------------
@@ -167,6 +189,23 @@ class SpeechAudio:
 
 
 @dataclass(frozen=True)
+class ImagePerceived:
+    """What the engine found in the image of a PerceiveRequest (sent just before its Done)."""
+
+    request_id: int
+    sha256: str  # of the file's bytes: the name of the kept copy
+    format: str  # PNG, JPEG, ... (by content)
+    width: int  # the original's size, upright
+    height: int
+    text: str  # OCR text in reading order ("" when there is none)
+    lines: tuple[TextLine, ...]  # boxes in the kept copy's pixels
+    labels: tuple[tuple[str, float], ...] = ()  # (label, probability), best first; () without CLIP
+    kept_path: str | None = None  # None when the copy could not be written (disk full): still answered
+    thumbnail_path: str | None = None
+    ocr_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Done:
     """The request ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop).
 
@@ -195,4 +234,14 @@ class Failed:
     kind: FailureKind = "engine"
 
 
-Event = Progress | ModelLoaded | Token | TranscriptionStarted | Transcript | SpeechAudio | Done | Failed
+Event = (
+    Progress
+    | ModelLoaded
+    | Token
+    | TranscriptionStarted
+    | Transcript
+    | SpeechAudio
+    | ImagePerceived
+    | Done
+    | Failed
+)

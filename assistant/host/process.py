@@ -32,6 +32,7 @@ from assistant.host.messages import (
     Failed,
     LoadRequest,
     ModelLoaded,
+    PerceiveRequest,
     Progress,
     Request,
     ShutdownRequest,
@@ -41,6 +42,7 @@ from assistant.host.messages import (
     Transcript,
     TranscriptionStarted,
 )
+from assistant.host.perception import Perception
 from assistant.host.speech import SpeechWorker
 from assistant.protocols import GenerationStats, TranscriptionInfo
 
@@ -91,6 +93,8 @@ class _Server:
         self.send_lock = threading.Lock()
         # Spoken replies run beside the serial loop, or they would wait for the answer they speak.
         self.voice = SpeechWorker(self.send)
+        # Images: OCR (and CLIP) models load on the first image and stay next to the chat model.
+        self.perception = Perception(self.send, self.check_cancel)
 
     # ---- pipe ------------------------------------------------------------------------------------
 
@@ -168,11 +172,14 @@ class _Server:
                 self.model.close()
         logger.info("Engine process %d exiting", os.getpid())
 
-    def handle(self, request: ChatRequest | LoadRequest | TranscribeRequest) -> None:
+    def handle(self, request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest) -> None:
         rid = request.request_id
         try:
             if isinstance(request, TranscribeRequest):
                 self.transcribe(request)
+                return
+            if isinstance(request, PerceiveRequest):
+                self.perception.perceive(request)
                 return
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):

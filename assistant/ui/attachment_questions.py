@@ -1,4 +1,7 @@
-"""Questions with attached recordings, in the window: transcribe first, then ask the grounded question.
+"""Questions with attached files, in the window: perceive first, then ask the grounded question.
+
+Recordings are transcribed and images read (OCR text, CLIP labels) in the engine process; any mix of
+them and the typed text makes one question.
 
 The controller hands `intercept` every question; when files are attached it starts a `GroundingJob`
 (the same one `ask --audio` runs) instead of sending, and the job's engine events come back here through
@@ -26,9 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STILL_WORKING = "A recording is still being transcribed: wait for it or press Cancel."
+STILL_WORKING = "Your attachments are still being read: wait for them or press Cancel."
 STILL_ANSWERING = "An answer is still being written: wait for it or press Stop."
-CANCELLED = "Transcription cancelled. Your question and attachments are still in the box below."
+CANCELLED = "Cancelled. Your question and attachments are still in the box below."
 
 
 class AttachmentQuestions(QObject):

@@ -1,9 +1,10 @@
 """Where the user writes: Enter sends, Shift+Enter adds a line, Esc stops the answer.
 
-Files can be attached too (the Attach button, a drop, or pasting copied files): each is checked by
-`assistant.attachments` and shown as a chip with a × to remove it; a refused one gets a message and is
-never opened. The draft and the attachments are never cleared here on send: the controller clears them
-only once the question is saved, so a full disk, a corrupt recording or a cancelled transcription never
+Files can be attached too (the Attach button, a drop, or pasting copied files or image data): each is
+checked by `assistant.attachments` and shown as a chip with a × to remove it (an image's chip shows its
+thumbnail; click it for a bigger preview); a refused one gets a message and is never opened. The
+draft and the attachments are never cleared here on send: the controller clears them only once the
+question is saved, so a full disk, a corrupt recording or image, or a cancelled transcription never
 costs the user what they typed or attached.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QTextOption
+from PySide6.QtGui import QImage, QKeyEvent, QTextOption
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from assistant import attachments as attachments_module
 from assistant.attachments import SUPPORTED_KINDS, Attachment, AttachmentRefused
 from assistant.ui.attachment_chips import ChipRow
+from assistant.ui.pasted_images import PasteRefused, mime_image, save_pasted
 
 # Beyond this many characters the "is it only whitespace?" check is skipped on each keystroke (it would
 # copy the whole document every time); sending still refuses a blank question.
@@ -41,10 +43,17 @@ MAX_ATTACHMENTS = 8
 
 def pick_files(parent: QWidget) -> list[str]:
     """The system's file dialog, filtered to what can be attached (tests replace it)."""
-    patterns = " ".join(f"*{ext}" for ext in attachments_module.extensions_for(SUPPORTED_KINDS))
-    paths, _ = QFileDialog.getOpenFileNames(
-        parent, "Attach a recording", "", f"Recordings ({patterns});;All files (*)"
-    )
+
+    def patterns(kinds: Iterable[str]) -> str:
+        return " ".join(f"*{ext}" for ext in attachments_module.extensions_for(kinds))
+
+    filters = ";;".join([
+        f"Recordings and images ({patterns(SUPPORTED_KINDS)})",
+        f"Images ({patterns(['image'])})",
+        f"Recordings ({patterns(['audio'])})",
+        "All files (*)",
+    ])
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Attach recordings or images", "", filters)
     return paths
 
 
@@ -52,6 +61,7 @@ class ComposerEdit(QPlainTextEdit):
     submitted = Signal()
     stop_requested = Signal()
     files_pasted = Signal(list)  # encoded file:// URLs of files copied in a file manager
+    image_pasted = Signal(QImage)  # image data (a screenshot tool, "Copy image" in a browser)
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,14 +79,19 @@ class ComposerEdit(QPlainTextEdit):
             self.setWordWrapMode(mode)
 
     def canInsertFromMimeData(self, source: QMimeData) -> bool:  # Qt override: enables paste
-        # Some file managers copy files as a bare URL list, with no text: still worth a paste.
-        return super().canInsertFromMimeData(source) or source.hasUrls()
+        # Some file managers copy files as a bare URL list, with no text: still worth a paste. A screenshot
+        # tool copies only image data.
+        return super().canInsertFromMimeData(source) or source.hasUrls() or source.hasImage()
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # Qt override: paste and drop
         urls = source.urls() if source.hasUrls() else []
         if urls and all(url.isLocalFile() for url in urls):
             # Copied files: attach them. A copied web link still pastes as text.
             self.files_pasted.emit([bytes(url.toEncoded().data()).decode("utf-8", "replace") for url in urls])
+            return
+        if source.hasImage():
+            # Pixels, perhaps with a web link or HTML beside them: the picture is what was meant.
+            self.image_pasted.emit(mime_image(source))
             return
         if source.hasText():
             self.prepare_for(len(source.text()))
@@ -121,7 +136,7 @@ class Composer(QWidget):
         self.chips = ChipRow(removable=True)
         self.attach_button = QPushButton("Attach…")
         self.attach_button.setObjectName("attachButton")
-        self.attach_button.setToolTip("Attach a recording (or drop it on the window)")
+        self.attach_button.setToolTip("Attach recordings or images (or drop them on the window, or paste)")
         self.button = QPushButton("Send")
         self.button.setObjectName("sendButton")
         self.button.setMinimumWidth(84)
@@ -150,6 +165,7 @@ class Composer(QWidget):
         self.chips.remove_requested.connect(self.remove_attachment)
         self.attach_button.clicked.connect(self.pick)
         self.editor.files_pasted.connect(self.add_uris)
+        self.editor.image_pasted.connect(self.add_image)
         self.editor.submitted.connect(self._submit)
         self.editor.stop_requested.connect(self.stop_requested)
         self.editor.textChanged.connect(self._on_text_changed)
@@ -189,6 +205,17 @@ class Composer(QWidget):
         """Dropped or pasted items (file:// URLs, or anything else a drag can carry)."""
         return self._add(uris, attachments_module.from_uri)
 
+    def add_image(self, image: QImage) -> list[Attachment]:
+        """Pasted or dropped image data: saved as a PNG in the data folder's cache, then attached."""
+        if self._refuse_while_busy():
+            return []
+        try:
+            path = save_pasted(image)
+        except PasteRefused as refused:
+            self._report([str(refused)])
+            return []
+        return self.add_paths([str(path)])
+
     def remove_attachment(self, attachment: Attachment) -> None:
         if self._busy or attachment not in self._attachments:
             return
@@ -205,7 +232,7 @@ class Composer(QWidget):
         self.chips.set_note(index, text)
 
     def set_busy(self, busy: bool) -> None:
-        """While attachments are transcribed: the button cancels, and draft and files stay as sent."""
+        """While attachments are read: the button cancels, and draft and files stay as sent."""
         self._busy = busy
         self.editor.setReadOnly(busy)
         self.chips.set_locked(busy)
@@ -241,18 +268,19 @@ class Composer(QWidget):
         if added:
             self._attachments_updated()
         if problems:
-            message = "\n".join(problems)
-            self.show_error(message)
-            self.attachment_refused.emit(message)
+            self._report(problems)
         elif added:
             self.clear_error()
         return added
 
+    def _report(self, problems: list[str]) -> None:
+        message = "\n".join(problems)
+        self.show_error(message)
+        self.attachment_refused.emit(message)
+
     def _refuse_while_busy(self) -> bool:
         if self._busy:
-            message = "Wait for the recording to be transcribed (or press Cancel) before attaching more."
-            self.show_error(message)
-            self.attachment_refused.emit(message)
+            self._report(["Wait for the attachments to be read (or press Cancel) before attaching more."])
         return self._busy
 
     def _attachments_updated(self) -> None:
@@ -269,7 +297,7 @@ class Composer(QWidget):
         """
         self._streaming = streaming
         self.button.setText(stop_text if streaming else "Send")
-        what = "the answer" if stop_text == "Stop" else "the transcription"
+        what = "the answer" if stop_text == "Stop" else "reading the attachments"
         self.button.setToolTip(f"{stop_text} {what} (Esc)" if streaming else "Send (Enter)")
         self.button.setProperty("streaming", "true" if streaming else "false")
         self.button.style().unpolish(self.button)  # re-apply the stylesheet for the new property

@@ -1,7 +1,8 @@
 """The folded "What the model was told" block under a question that had attachments.
 
-It shows each grounding (a transcript with timestamps, part summaries) as plain text, escaped: a
-transcript is untrusted text, and Markdown would turn "[00:12]" or a "#" into something it is not.
+It shows each grounding (a transcript with timestamps, part summaries, the text read in an image and
+its labels) as plain text, escaped: a transcript or a screenshot's text is untrusted, and Markdown would
+turn "[00:12]" or a "#" into something it is not.
 Folded by default: a transcript can be long, and the conversation stays readable.
 """
 
@@ -70,5 +71,6 @@ def to_html(groundings: Sequence[Grounding]) -> str:
     sections = []
     for grounding in groundings:
         heading = markdown_render.escape_plain(grounding.heading())
-        sections.append(f"<p><b>{heading}</b></p>{markdown_render.escape_plain(grounding.text)}")
+        text = markdown_render.escape_plain(grounding.shown_text())
+        sections.append(f"<p><b>{heading}</b></p>{text}")
     return "".join(sections)

@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.file_drop.watch(self)
         self.file_drop.watch(self.composer.editor.viewport())  # before the editor pastes the URL as text
         self.file_drop.dropped.connect(self.composer.add_uris)
+        self.file_drop.image_dropped.connect(self.composer.add_image)
         self.composer.attachment_refused.connect(self.status.show_error)
         self.attach_action.triggered.connect(self.composer.pick)
         self.composer.editor.setFocus()
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.new_action = _action(self, "&New chat", QKeySequence.StandardKey.New)
-        self.attach_action = _action(self, "&Attach a recording…", QKeySequence.StandardKey.Open)
+        self.attach_action = _action(self, "&Attach recordings or images…", QKeySequence.StandardKey.Open)
         self.export_markdown_action = QAction("Export as &Markdown…", self)
         self.export_markdown_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_json_action = QAction("Export as &JSON…", self)

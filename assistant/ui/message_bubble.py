@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLay
 
 from assistant import markdown_render
 from assistant.attachments import Attachment
-from assistant.grounding import Grounding
-from assistant.ui.attachment_chips import ChipRow
+from assistant.grounding import Grounding, image_hashes
+from assistant.ui.attachment_chips import BUBBLE_THUMBNAIL_PX, ChipRow
 from assistant.ui.grounding_panel import GroundingPanel
 from assistant.ui.safe_text import CLICKABLE_SCHEMES, SafeTextBrowser
 
@@ -55,7 +55,7 @@ class MessageBubble(QFrame):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
 
-        self.chips = ChipRow(removable=False)
+        self.chips = ChipRow(removable=False, thumbnail_px=BUBBLE_THUMBNAIL_PX)
         self.grounding: GroundingPanel | None = None
 
         layout = QVBoxLayout(self)
@@ -107,7 +107,7 @@ class MessageBubble(QFrame):
 
     def set_attachments(self, attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> None:
         """The files this question came with, and (folded) what the model was told about them."""
-        self.chips.set_attachments(attachments)
+        self.chips.set_attachments(attachments, image_hashes(attachments, groundings))
         if self.grounding is not None:
             self.grounding.setParent(None)
             self.grounding.deleteLater()

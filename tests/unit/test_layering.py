@@ -36,6 +36,11 @@ CORE_MODULES = [
     "assistant.grounding_job",
     "assistant.images.safe_image",
     "assistant.cli_describe",
+    "assistant.image_question",
+    "assistant.images.kept",
+    # The window process imports the engine host to start it: perception must load OCR lazily.
+    "assistant.host.process",
+    "assistant.host.perception",
 ]
 # cv2 (pulled in by rapidocr) also re-points Qt's plugin path when imported: engine process only.
 FORBIDDEN = [

@@ -1,0 +1,57 @@
+"""`assistant search-images TEXT`: the image library searched by text, best match first.
+
+Runs the CLIP text tower in this process: one short text, no model that could hang or crash worth
+isolating, and the command ends right after.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from assistant import settings
+from assistant.catalog import ModelError
+from assistant.image_library import ImageHit, ImageLibrary
+from assistant.store_types import StoreError
+
+
+def format_hit(rank: int, hit: ImageHit) -> str:
+    where = ", ".join(f"conversation {u.conversation_id} message {u.message_id}" for u in hit.uses[:3])
+    more = f" (+{len(hit.uses) - 3} more)" if len(hit.uses) > 3 else ""
+    return f"{rank:>2}. {hit.score:+.3f}  {hit.path}  {where or 'no conversation'}{more}"
+
+
+def search_images_command(text: str, *, model: str | None = None, k: int = 10,
+                          similar: str | None = None, data_dir: Path | None = None) -> int:
+    """Prints up to `k` hits, one per line; exit 0 (also when nothing matches), 1 on errors, 2 on misuse."""
+    if not text.strip() and not similar:
+        print("error: give the text to search for (or --similar IMAGE)", file=sys.stderr)
+        return 2
+    from assistant.clip.folder import find_model
+    from assistant.clip.onnx_engine import ClipModel
+
+    data_dir = data_dir or settings.data_dir()
+    try:
+        clip = ClipModel.load(find_model(model, data_dir))
+        with ImageLibrary(data_dir, clip) as library:
+            hits = library.similar(_hash_of(similar, library), k) if similar else library.search_text(text, k)
+            if not hits:
+                unindexed = len(library.unindexed())
+                print("no images in the library" + (f" ({unindexed} not indexed with {clip.name})"
+                                                     if unindexed else ""), file=sys.stderr)
+    except (ModelError, StoreError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for rank, hit in enumerate(hits, 1):
+        print(format_hit(rank, hit))
+    return 0
+
+
+def _hash_of(reference: str, library: ImageLibrary) -> str:
+    """A stored image's sha256 from its hash, a unique hash prefix, or an image file's content."""
+    path = Path(reference).expanduser()
+    if path.is_file():
+        import hashlib
+
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return library.resolve(reference)

@@ -1,0 +1,176 @@
+"""Looking at images in the engine process: safe decode, a kept copy, OCR text, CLIP labels.
+
+The request loop in `process.py` hands each PerceiveRequest to `Perception.perceive`, which answers it
+with Progress, one ImagePerceived and Done, or with Failed and the image's problem in words (an
+`ImageError` says which file, what is wrong and what to do). Cancel is checked between the steps; a
+step that will not end (OCR of a huge image) is the client's to kill, as for a chat.
+
+The OCR models load once, on the first image, and stay loaded next to the chat model. CLIP is used
+only when a model was imported (`assistant models import-clip`): without one an image is still read,
+it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and numpy load in `perceive`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest, Progress
+from assistant.images.errors import ImageError
+from assistant.protocols import GenerationStats
+
+if TYPE_CHECKING:
+    from assistant.engines.ocr import RapidTextReader
+    from assistant.images.kept import KeptImage
+    from assistant.images.safe_image import DecodedImage
+
+logger = logging.getLogger(__name__)
+
+STEPS = 3  # open and keep, read text, label
+TOP_LABELS = 5
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Perception:
+    """Owns the OCR reader and the CLIP labeller of the engine process (one thread uses them)."""
+
+    def __init__(self, send: Callable[[Event], None], check_cancel: Callable[[int], bool]) -> None:
+        self._send = send
+        self._check_cancel = check_cancel
+        self._reader: RapidTextReader | None = None
+        self._clip: dict[Path, tuple[Any, Any]] = {}  # model folder -> (ClipModel, ZeroShotLabeler)
+
+    def perceive(self, request: PerceiveRequest) -> None:
+        rid, name = request.request_id, Path(request.path).name
+        started = time.perf_counter()
+        # Pillow loads here, not when the window process imports this module to start the engine.
+        from assistant.images.safe_image import STORAGE_MAX_SIDE, open_image
+
+        try:
+            self._progress(rid, 0, f"Opening {name}")
+            decoded = open_image(request.path, max_side=STORAGE_MAX_SIDE)
+            kept = self._keep(decoded, Path(request.data_dir))
+            self._between_steps(rid)
+            self._progress(rid, 1, f"Reading the text in {name}")
+            reader, load_s = self._ocr(request.threads)
+            read = reader.read(decoded.image)
+            self._between_steps(rid)
+            labels: tuple[tuple[str, float], ...] = ()
+            embedding = None
+            if request.labels:
+                labels, embedding = self._labels(rid, decoded, Path(request.data_dir), name)
+                self._between_steps(rid)
+            add_to_library(decoded, kept, embedding, Path(request.data_dir))
+        except _Cancelled:
+            self._send(Done(rid, "stopped", GenerationStats()))
+            return
+        except ImageError as error:  # says which file, what is wrong with it and what to do
+            self._send(Failed(rid, str(error), kind="engine"))
+            return
+        logger.info("Perceived %s: %d lines of text, %d labels", request.path, len(read.lines), len(labels))
+        self._send(
+            ImagePerceived(
+                rid,
+                decoded.sha256,
+                decoded.format,
+                decoded.width,
+                decoded.height,
+                read.text,
+                read.lines,
+                labels,
+                str(kept.path) if kept is not None else None,
+                str(kept.thumbnail) if kept is not None else None,
+                read.seconds,
+            )
+        )
+        stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
+        stats.extra.update(ocr_s=read.seconds, lines=float(len(read.lines)))
+        self._send(Done(rid, "complete", stats))
+
+    # ---- steps -------------------------------------------------------------------------------------
+
+    def _keep(self, decoded: DecodedImage, data_dir: Path) -> KeptImage | None:
+        """The copy that keeps the thumbnail alive; a full disk costs the thumbnail, not the answer."""
+        from assistant.images.kept import keep
+
+        try:
+            return keep(decoded, data_dir)
+        except OSError as error:
+            logger.warning("Could not keep a copy of the image in %s: %s", data_dir, error)
+            return None
+
+    def _ocr(self, threads: int) -> tuple[RapidTextReader, float]:
+        if self._reader is not None and (threads <= 0 or self._reader.threads == threads):
+            return self._reader, 0.0
+        from assistant.engines.ocr import OcrOptions, RapidTextReader  # onnxruntime and OpenCV: here only
+
+        self._reader = RapidTextReader.load(OcrOptions(threads=threads))
+        return self._reader, self._reader.load_s
+
+    def _labels(
+        self, rid: int, decoded: DecodedImage, data_dir: Path, name: str
+    ) -> tuple[tuple[tuple[str, float], ...], Any]:
+        """Zero-shot labels and the image's CLIP embedding from the first installed CLIP model.
+
+        ((), None) without a CLIP model. Labels only add to the OCR text, so a broken CLIP model is
+        logged and the question goes on without them.
+        """
+        try:
+            from assistant.clip.folder import installed_models
+        except ImportError:  # a build without the CLIP package
+            return (), None
+        folders = installed_models(data_dir)
+        if not folders:
+            return (), None
+        self._progress(rid, 2, f"Labelling {name}")
+        try:
+            model, labeler = self._clip_model(folders[0], data_dir)
+            embedding = model.embed_images([decoded.image])
+            [best] = labeler.classify(embedding, top_k=TOP_LABELS)
+        except Exception as error:
+            logger.warning("CLIP labels for %s failed: %s", name, error, exc_info=True)
+            return (), None
+        return tuple((label.label, round(label.probability, 4)) for label in best), embedding[0]
+
+    def _clip_model(self, folder: Path, data_dir: Path) -> tuple[Any, Any]:
+        if folder not in self._clip:
+            from assistant.clip.labels import ZeroShotLabeler
+            from assistant.clip.onnx_engine import ClipModel
+
+            model = ClipModel.load(folder)
+            labeler = ZeroShotLabeler(model, cache_dir=data_dir / "cache" / "clip-labels")
+            self._clip[folder] = (model, labeler)
+        return self._clip[folder]
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _progress(self, rid: int, step: int, message: str) -> None:
+        self._send(Progress(rid, "perceive", step, STEPS, message))
+
+    def _between_steps(self, rid: int) -> None:
+        if self._check_cancel(rid):
+            raise _Cancelled()
+
+
+def add_to_library(decoded: DecodedImage, kept: KeptImage | None, embedding: Any, data_dir: Path) -> None:
+    """Seam for the image library (search shared images by text over CLIP embeddings, issue 5).
+
+    Here, in the engine process, once per shared image, are the decoded image and its sha256, the copy
+    kept under that hash (None when the disk refused it) and the CLIP embedding (unit length, float32;
+    None without a CLIP model). Not wired yet: `ImageLibrary.add(image, conversation_id, message_id,
+    embedding=...)` also records where the image was shared, and those ids exist only once the question
+    is stored, in the window's (or `ask`'s) process. Either the library gains a call that records the
+    image and its vector without a use (then call it here), or the embedding travels back in
+    `ImagePerceived` and the caller of `ChatSession.send` adds the use; the kept copy is already where
+    the library expects it (`images.kept`).
+    """
+    logger.debug(
+        "Image library not wired yet: %s (kept: %s, embedding: %s)",
+        decoded.sha256, kept is not None, embedding is not None,
+    )

@@ -1,0 +1,237 @@
+"""Images in the window: dropped, pasted or picked; read in the engine; asked about; shown again.
+
+Offscreen Qt, the real engine process (RapidOCR for the text, SmolLM2 for answers, Whisper tiny.en for
+the recording), a real history file. Drops are real Qt drag events carrying QMimeData; pastes go
+through the composer's own paste handler. The screenshot is drawn with Pillow, so its text is known.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from error_screenshot import MESSAGE, save_error_dialog
+from malformed_images import not_images, valid_images
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication, QWidget
+
+from assistant import settings as settings_module
+from assistant.images import kept
+from assistant.ui.app import AssistantApp
+
+pytest.importorskip("rapidocr_onnxruntime")
+pytestmark = pytest.mark.timeout(300)
+
+QUESTION = "What error code is shown?"
+WAIT_MS = 120_000
+
+
+def drop(widget: QWidget, mime: QMimeData) -> None:
+    """A drag that enters `widget` and is dropped there."""
+    center = widget.rect().center()
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted(), "the window must take a drag that carries files or pixels"
+    event = QDropEvent(QPointF(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, event)
+    assert event.isAccepted()
+
+
+def files(*paths: Path | str) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) if isinstance(p, Path) else QUrl(p) for p in paths])
+    return mime
+
+
+def pixels(image: QImage, *urls: str) -> QMimeData:
+    mime = QMimeData()
+    mime.setImageData(image)
+    if urls:
+        mime.setUrls([QUrl(url) for url in urls])
+    return mime
+
+
+def wait_idle(qtbot, parts: AssistantApp) -> None:
+    qtbot.waitUntil(
+        lambda: not parts.controller.attachments.busy and parts.session.active_turn is None, timeout=WAIT_MS
+    )
+
+
+def kept_files() -> list[Path]:
+    folder = kept.images_dir(settings_module.data_dir())
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def qimage(path: Path) -> QImage:
+    image = QImage(str(path))
+    assert not image.isNull()
+    return image
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Path:
+    return save_error_dialog(tmp_path / "error dialog.png")
+
+
+def test_dropped_screenshot_is_read_answered_stored_and_shown_again(
+    qtbot, make_app, driver, screenshot: Path
+) -> None:
+    opencv_before = "cv2" in sys.modules
+    parts = make_app()
+    window, composer = parts.window, parts.window.composer
+    drop(window, files(screenshot))
+    assert [a.kind for a in composer.attachments()] == ["image"]
+    chip = composer.chips.chips()[0]
+    qtbot.waitUntil(lambda: chip.has_thumbnail, timeout=WAIT_MS)  # decoded off the GUI thread
+    assert chip.thumbnail is not None and "error dialog.png" in chip.label.text()
+    chip.thumbnail.click()  # a bigger look
+    preview = chip.preview_dialog
+    assert preview is not None and preview.isVisible()
+    qtbot.waitUntil(lambda: preview.shown, timeout=WAIT_MS)
+    preview.close()
+
+    driver.ask(parts, QUESTION)
+    assert composer.busy and composer.button.text() == "Cancel"
+    wait_idle(qtbot, parts)
+    assert parts.controller.attachments.last_error is None, parts.window.status.last_error
+
+    # Stored: the question as typed, the image, the text read from it (in the prompt too), the answer.
+    conversation = parts.controller.current_conversation_id
+    question, answer = parts.store.messages(conversation)
+    assert question.text == QUESTION and [a.name for a in question.attachments] == ["error dialog.png"]
+    (image,) = question.groundings
+    assert image.kind == "image" and MESSAGE in image.text and "Windows Explorer" in image.text
+    assert question.prompt is not None
+    assert question.prompt.startswith("Text read from the image error dialog.png (OCR, in reading order):")
+    assert image.text in question.prompt and question.prompt.endswith(QUESTION)
+    assert answer.status == "complete" and answer.text.strip()
+    # The image is kept by its hash, so the conversation shows it after the original is gone.
+    assert kept.kept_path(image.image, settings_module.data_dir()) in kept_files()
+    assert composer.attachments() == [] and composer.draft() == ""
+
+    def check_view() -> None:
+        bubble = window.chat_view.bubbles()[0]
+        (shown,) = bubble.chips.chips()
+        assert shown.attachment.name == "error dialog.png"
+        qtbot.waitUntil(lambda: shown.has_thumbnail, timeout=WAIT_MS)
+        panel = bubble.grounding
+        assert panel is not None and not panel.expanded
+        panel.toggle.click()
+        qtbot.waitUntil(panel.body.isVisible)
+        text = panel.plain_text()
+        assert "Text read from the image error dialog.png" in text and MESSAGE in text
+
+    check_view()
+    screenshot.unlink()  # moved or deleted: the kept copy stands in
+    parts.controller.new_chat()
+    parts.controller.open_conversation(conversation)  # read back from SQLite
+    check_view()
+    bubble_chip = window.chat_view.bubbles()[0].chips.chips()[0]
+    bubble_chip.thumbnail.click()
+    assert bubble_chip.preview_dialog is not None
+    qtbot.waitUntil(lambda: bubble_chip.preview_dialog.shown, timeout=WAIT_MS)
+    bubble_chip.preview_dialog.close()
+    # Thumbnails and previews were decoded in this (the window's) process: never through OpenCV.
+    # (An earlier in-process OCR test may have loaded it already; then there is nothing to tell.)
+    assert opencv_before or "cv2" not in sys.modules
+
+
+def test_pasted_and_dragged_pixels_become_files_to_attach(qtbot, make_app, tmp_path: Path) -> None:
+    parts = make_app(engine=False)
+    composer = parts.window.composer
+    screenshot = qimage(save_error_dialog(tmp_path / "shot.png"))
+    mime = pixels(screenshot)
+    assert composer.editor.canInsertFromMimeData(mime)
+    composer.editor.insertFromMimeData(mime)  # Ctrl+V of a screenshot tool's copy
+    (pasted,) = composer.attachments()
+    assert pasted.kind == "image" and pasted.name.startswith("pasted-") and pasted.name.endswith(".png")
+    assert Path(pasted.path).parent == settings_module.data_dir() / "cache" / "pasted"
+    assert composer.draft() == ""
+    qtbot.waitUntil(lambda: composer.chips.chips()[0].has_thumbnail, timeout=WAIT_MS)
+    composer.editor.insertFromMimeData(pixels(screenshot))  # the same picture again: attached once
+    assert len(composer.attachments()) == 1
+
+    # An image dragged out of a browser: pixels plus its web address. The pixels are what is meant.
+    photo = QImage(64, 48, QImage.Format.Format_RGB32)
+    photo.fill(Qt.GlobalColor.darkGreen)
+    drop(parts.window, pixels(photo, "https://example.com/photo.png"))
+    assert [a.kind for a in composer.attachments()] == ["image", "image"]
+
+    # The × removes one; a web address with no pixels is still refused, with the reason.
+    remove = composer.chips.chips()[0].remove_button
+    assert remove is not None
+    remove.click()
+    assert len(composer.attachments()) == 1
+    drop(parts.window, files("https://example.com/photo.png"))
+    assert "web address" in composer.error_text() and len(composer.attachments()) == 1
+
+
+def test_image_recording_and_text_in_one_question(qtbot, make_app, driver, tmp_path: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    recording = tmp_path / "support call.wav"
+    speech = "The customer says the backup folder cannot be opened since the update."
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(recording), speech], check=True)
+    parts = make_app(speech_model="whisper-tiny.en")
+    composer = parts.window.composer
+    composer.editor.insertFromMimeData(pixels(qimage(save_error_dialog(tmp_path / "shot.png"))))
+    drop(composer.editor.viewport(), files(recording))
+    assert [a.kind for a in composer.attachments()] == ["image", "audio"]
+    driver.ask(parts, "Why can the customer not open the folder?")
+    wait_idle(qtbot, parts)
+    assert parts.controller.attachments.last_error is None, parts.window.status.last_error
+
+    question, answer = parts.store.messages(parts.controller.current_conversation_id)
+    pasted_name = question.attachments[0].name
+    assert pasted_name.startswith("pasted-")  # the model is told the pasted file's own name
+    assert [(g.kind, g.source) for g in question.groundings] == [
+        ("image", pasted_name),
+        ("transcript", "support call.wav"),
+    ]
+    image, transcript = question.groundings
+    assert MESSAGE in image.text and "backup" in transcript.text.lower()
+    prompt = question.prompt or ""
+    assert prompt.index(MESSAGE) < prompt.index(transcript.text)
+    assert prompt.endswith("Question: Why can the customer not open the folder?")
+    assert answer.status == "complete" and answer.text.strip()
+    bubble = parts.window.chat_view.bubbles()[0]
+    assert [chip.attachment.kind for chip in bubble.chips.chips()] == ["image", "audio"]
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("truncated", "the file is cut short"),
+        ("text", "it is a text file"),
+    ],
+)
+def test_a_corrupt_image_is_explained_and_nothing_is_lost(
+    qtbot, make_app, driver, tmp_path: Path, sample: str, expected: str
+) -> None:
+    data = {
+        "truncated": valid_images()["png"][: len(valid_images()["png"]) // 2],
+        "text": not_images()["notes.png"],
+    }[sample]
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(data)
+    parts = make_app()
+    composer = parts.window.composer
+    drop(parts.window, files(bad))
+    chip = composer.chips.chips()[0]
+    qtbot.waitUntil(lambda: bool(chip.thumbnail_error), timeout=WAIT_MS)  # the window cannot show it
+    assert expected in chip.thumbnail_error
+    driver.ask(parts, QUESTION)
+    wait_idle(qtbot, parts)
+
+    error = parts.controller.attachments.last_error
+    assert error is not None and error.startswith(f"Cannot use image {bad}") and expected in error
+    assert expected in composer.error_text() and expected in parts.window.status.last_error
+    assert composer.draft() == QUESTION and [a.path for a in composer.attachments()] == [str(bad)]
+    assert parts.store.list_conversations() == [] and kept_files() == []
+    assert parts.window.isVisible()
