@@ -5,7 +5,8 @@ with `--image IMAGE` the image's text is read (OCR, and CLIP labels when a CLIP 
 both may be repeated and combined. The question is then asked about what was found, by the same
 `GroundingJob` the window uses; see `audio_question` for how long recordings are handled. What the
 user typed is stored as the question, the groundings beside it and each image's copy in the data
-folder, exactly as when the files are dropped on the window.
+folder, exactly as when the files are dropped on the window; the images also go into the image library
+(with their CLIP embeddings) for `search-images` and the window's image search.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from assistant.grounding import GroundedQuestion
 from assistant.grounding_job import GroundingError, GroundingJob, check_room
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, Progress, Token
+from assistant.image_library_shared import SharedImages
 from assistant.session import ChatSession
 from assistant.settings import Settings
 from assistant.store import Store, StoreError
@@ -50,10 +52,11 @@ def ask(
     store: Store | None = None
     try:
         grounded: GroundedQuestion | None = None
+        shared = SharedImages()
         if recordings or images:
             # Perceive (and summarise) before opening the store: a failure there leaves no trace.
             try:
-                grounded = _ground(client, events, settings, data_dir, recordings, images, text)
+                grounded = _ground(client, events, settings, data_dir, recordings, images, text, shared)
             except GroundingError as error:
                 print(f"assistant: {error}", file=sys.stderr)
                 return error.exit_code
@@ -68,6 +71,8 @@ def ask(
         except (ValueError, StoreError) as error:
             print(f"assistant: {error}", file=sys.stderr)
             return 2
+        if store is not None:  # the library points at stored messages: none without the history
+            shared.record(data_dir, turn.conversation_id, turn.user_message_id)
         return _print_stream(session, events, turn.request_id)
     finally:
         client.shutdown()
@@ -120,8 +125,12 @@ def _ground(
     audio: Sequence[str],
     images: Sequence[str],
     question: str,
+    shared: SharedImages,
 ) -> GroundedQuestion:
-    """Transcribe the recordings and read the images: the same job the window runs."""
+    """Transcribe the recordings and read the images: the same job the window runs.
+
+    The images' engine reports are noted in `shared`, for the image library once the question is stored.
+    """
     try:
         # Checked here so a typo, a folder or a URL is refused before the engine and its models start.
         files = [attachments.from_path(path, kinds=("audio",)) for path in audio]
@@ -140,6 +149,8 @@ def _ground(
         except KeyboardInterrupt:
             job.cancel()  # Ctrl+C: the request's Done("stopped") still arrives and ends the job
             continue
+        if getattr(event, "request_id", None) == job.request_id:
+            shared.note(event)
         update = job.handle(event) or update
         if update.step != step and not update.finished:  # a new transcription or part summary
             step = update.step

@@ -31,7 +31,7 @@ import numpy as np
 
 from assistant.image_library_store import LibraryDb
 from assistant.image_library_vectors import VectorFile
-from assistant.images.kept import is_sha256, keep
+from assistant.images.kept import is_sha256, keep, kept_path
 from assistant.images.safe_image import DecodedImage, decode_image, open_image
 from assistant.store_types import StoreError
 
@@ -134,6 +134,31 @@ class ImageLibrary:
             self.set_embedding(digest, embedding)
         return digest
 
+    def record(self, digest: str, conversation_id: int, message_id: int, *, width: int = 0,
+               height: int = 0, embedding: np.ndarray | None = None, model: str | None = None) -> bool:
+        """Records an image the engine process already kept (`images.kept`) without decoding it here.
+
+        The window's process never decodes a shared image (a hostile file must not reach it), so it
+        adds by hash what the engine's ImagePerceived reported. False when there is no kept copy
+        (the disk refused it): nothing is recorded then. `model` names the embedding's CLIP model.
+        """
+        path = kept_path(digest, self.data_dir)
+        if path is None:
+            log.warning("No kept copy of image %s: not added to the library", digest[:12])
+            return False
+        now = self._clock()
+        with self._db.transaction("the image could not be added to your library") as tx:
+            tx.execute("INSERT OR IGNORE INTO images(hash, file, bytes, width, height, added_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (digest, path.relative_to(self.data_dir).as_posix(), path.stat().st_size,
+                        int(width), int(height), now))
+            tx.execute("INSERT OR IGNORE INTO uses(hash, conversation_id, message_id, added_at) "
+                       "VALUES (?, ?, ?, ?)", (digest, int(conversation_id), int(message_id), now))
+        self._writes += 1
+        if embedding is not None and (model or self.encoder is not None):
+            self.set_embedding(digest, embedding, model)
+        return True
+
     def set_embedding(self, digest: str, embedding: np.ndarray, model: str | None = None) -> None:
         """Records `embedding` as the image's vector for `model` (default: the encoder's)."""
         self.set_embeddings([digest], np.asarray(embedding, dtype=np.float32).reshape(1, -1), model)
@@ -233,9 +258,9 @@ class ImageLibrary:
             raise RuntimeError("text search needs an encoder")
         return self.search_vector(self.encoder.embed_texts([query])[0], k)
 
-    def similar(self, digest: str, k: int = 10) -> list[ImageHit]:
+    def similar(self, digest: str, k: int = 10, *, model: str | None = None) -> list[ImageHit]:
         """Images most like the stored image `digest` (itself left out)."""
-        model = self._model(None)
+        model = self._model(model)
         index = self._index(model)
         if digest not in index.rows:
             raise KeyError(f"image {digest[:12]} has no embedding for {model}")

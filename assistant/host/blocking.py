@@ -79,6 +79,11 @@ class BlockingEngine:
         request_id = self.client.perceive(path, data_dir, threads=threads, labels=labels)
         yield from self._stream(request_id)
 
+    def embed_text(self, text: str, data_dir: str | Path) -> Iterator[Event]:
+        """Yield the TextEmbedded event, then the Done or Failed (see EngineClient.embed_text)."""
+        request_id = self.client.embed_text(text, data_dir)
+        yield from self._stream(request_id)
+
     def _stream(self, request_id: int) -> Iterator[Event]:
         finished = False
         try:

@@ -22,6 +22,7 @@ from assistant.host.messages import (
     CancelRequest,
     ChatRequest,
     Done,
+    EmbedTextRequest,
     EngineConfig,
     Event,
     Failed,
@@ -155,6 +156,15 @@ class EngineClient:
         """
         request_id = next(self._ids)
         self._submit(PerceiveRequest(request_id, str(path), str(data_dir), threads, labels), request_id)
+        return request_id
+
+    def embed_text(self, text: str, data_dir: str | Path) -> int:
+        """The installed CLIP model's embedding of a search text (the image library's search).
+
+        Events: TextEmbedded, then Done; or Failed (no CLIP model, or a broken one) in words.
+        """
+        request_id = next(self._ids)
+        self._submit(EmbedTextRequest(request_id, text, str(data_dir)), request_id)
         return request_id
 
     def synthesize(self, voice: str, data_dir: str | Path, text: str, *, threads: int = 1) -> int:

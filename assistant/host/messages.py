@@ -112,6 +112,19 @@ class PerceiveRequest:
 
 
 @dataclass(frozen=True)
+class EmbedTextRequest:
+    """Embed a search text with the installed CLIP model's text tower (the image library's search).
+
+    Answered by one TextEmbedded (then Done), or by Failed when no CLIP model is installed or it is
+    broken. Runs in the engine so the window never loads onnxruntime.
+    """
+
+    request_id: int
+    text: str
+    data_dir: str  # where CLIP models are found (models/clip/); the model perception loaded is reused
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int
 
@@ -127,6 +140,7 @@ Request = (
     | TranscribeRequest
     | SynthesizeRequest
     | PerceiveRequest
+    | EmbedTextRequest
     | CancelRequest
     | ShutdownRequest
 )
@@ -203,6 +217,19 @@ class ImagePerceived:
     kept_path: str | None = None  # None when the copy could not be written (disk full): still answered
     thumbnail_path: str | None = None
     ocr_s: float = 0.0
+    # The image's CLIP embedding (unit-length float32 numpy vector) and the fingerprint of the model
+    # that made it, for the image library; None and "" without a CLIP model.
+    embedding: Any | None = None
+    clip_model: str = ""
+
+
+@dataclass(frozen=True)
+class TextEmbedded:
+    """The CLIP text embedding of an EmbedTextRequest (sent just before its Done)."""
+
+    request_id: int
+    model: str  # the CLIP model's fingerprint: library vectors of this model are comparable
+    embedding: Any  # unit-length float32 numpy vector
 
 
 @dataclass(frozen=True)
@@ -242,6 +269,7 @@ Event = (
     | Transcript
     | SpeechAudio
     | ImagePerceived
+    | TextEmbedded
     | Done
     | Failed
 )

@@ -8,6 +8,11 @@ step that will not end (OCR of a huge image) is the client's to kill, as for a c
 The OCR models load once, on the first image, and stay loaded next to the chat model. CLIP is used
 only when a model was imported (`assistant models import-clip`): without one an image is still read,
 it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and numpy load in `perceive`.
+
+The image's CLIP embedding travels back in ImagePerceived: the image library records it with the
+conversation and message that shared the image, and those ids exist only once the question is stored,
+in the window's (or `ask`'s) process (`assistant.image_library_shared`). `embed_text` answers the
+library's text search with the same model.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest, Progress
+from assistant.host.messages import (
+    Done,
+    EmbedTextRequest,
+    Event,
+    Failed,
+    ImagePerceived,
+    PerceiveRequest,
+    Progress,
+    TextEmbedded,
+)
 from assistant.images.errors import ImageError
 from assistant.protocols import GenerationStats
 
@@ -62,11 +76,10 @@ class Perception:
             read = reader.read(decoded.image)
             self._between_steps(rid)
             labels: tuple[tuple[str, float], ...] = ()
-            embedding = None
+            embedding, clip_model = None, ""
             if request.labels:
-                labels, embedding = self._labels(rid, decoded, Path(request.data_dir), name)
+                labels, embedding, clip_model = self._labels(rid, decoded, Path(request.data_dir), name)
                 self._between_steps(rid)
-            add_to_library(decoded, kept, embedding, Path(request.data_dir))
         except _Cancelled:
             self._send(Done(rid, "stopped", GenerationStats()))
             return
@@ -87,6 +100,8 @@ class Perception:
                 str(kept.path) if kept is not None else None,
                 str(kept.thumbnail) if kept is not None else None,
                 read.seconds,
+                embedding,
+                clip_model,
             )
         )
         stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
@@ -94,6 +109,23 @@ class Perception:
         self._send(Done(rid, "complete", stats))
 
     # ---- steps -------------------------------------------------------------------------------------
+
+    def embed_text(self, request: EmbedTextRequest) -> None:
+        """The CLIP text embedding of a library search; Failed (in words) without a usable model."""
+        from assistant.catalog import ModelError
+        from assistant.clip.folder import find_model
+
+        rid, data_dir = request.request_id, Path(request.data_dir)
+        started = time.perf_counter()
+        try:
+            folder = find_model(None, data_dir)
+            model, _labeler = self._clip_model(folder, data_dir)
+            vector = model.embed_texts([request.text])[0]
+        except ModelError as error:  # none installed, or a damaged folder: the message says what to do
+            self._send(Failed(rid, str(error), kind="bad_model"))
+            return
+        self._send(TextEmbedded(rid, model.fingerprint, vector))
+        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started)))
 
     def _keep(self, decoded: DecodedImage, data_dir: Path) -> KeptImage | None:
         """The copy that keeps the thumbnail alive; a full disk costs the thumbnail, not the answer."""
@@ -115,19 +147,19 @@ class Perception:
 
     def _labels(
         self, rid: int, decoded: DecodedImage, data_dir: Path, name: str
-    ) -> tuple[tuple[tuple[str, float], ...], Any]:
-        """Zero-shot labels and the image's CLIP embedding from the first installed CLIP model.
+    ) -> tuple[tuple[tuple[str, float], ...], Any, str]:
+        """Zero-shot labels, the image's CLIP embedding and the model's fingerprint.
 
-        ((), None) without a CLIP model. Labels only add to the OCR text, so a broken CLIP model is
-        logged and the question goes on without them.
+        From the first installed CLIP model; ((), None, "") without one. Labels only add to the OCR
+        text, so a broken CLIP model is logged and the question goes on without them.
         """
         try:
             from assistant.clip.folder import installed_models
         except ImportError:  # a build without the CLIP package
-            return (), None
+            return (), None, ""
         folders = installed_models(data_dir)
         if not folders:
-            return (), None
+            return (), None, ""
         self._progress(rid, 2, f"Labelling {name}")
         try:
             model, labeler = self._clip_model(folders[0], data_dir)
@@ -135,8 +167,9 @@ class Perception:
             [best] = labeler.classify(embedding, top_k=TOP_LABELS)
         except Exception as error:
             logger.warning("CLIP labels for %s failed: %s", name, error, exc_info=True)
-            return (), None
-        return tuple((label.label, round(label.probability, 4)) for label in best), embedding[0]
+            return (), None, ""
+        labels = tuple((label.label, round(label.probability, 4)) for label in best)
+        return labels, embedding[0], model.fingerprint
 
     def _clip_model(self, folder: Path, data_dir: Path) -> tuple[Any, Any]:
         if folder not in self._clip:
@@ -157,20 +190,3 @@ class Perception:
         if self._check_cancel(rid):
             raise _Cancelled()
 
-
-def add_to_library(decoded: DecodedImage, kept: KeptImage | None, embedding: Any, data_dir: Path) -> None:
-    """Seam for the image library (search shared images by text over CLIP embeddings, issue 5).
-
-    Here, in the engine process, once per shared image, are the decoded image and its sha256, the copy
-    kept under that hash (None when the disk refused it) and the CLIP embedding (unit length, float32;
-    None without a CLIP model). Not wired yet: `ImageLibrary.add(image, conversation_id, message_id,
-    embedding=...)` also records where the image was shared, and those ids exist only once the question
-    is stored, in the window's (or `ask`'s) process. Either the library gains a call that records the
-    image and its vector without a use (then call it here), or the embedding travels back in
-    `ImagePerceived` and the caller of `ChatSession.send` adds the use; the kept copy is already where
-    the library expects it (`images.kept`).
-    """
-    logger.debug(
-        "Image library not wired yet: %s (kept: %s, embedding: %s)",
-        decoded.sha256, kept is not None, embedding is not None,
-    )

@@ -27,6 +27,7 @@ from assistant.host.messages import (
     CancelRequest,
     ChatRequest,
     Done,
+    EmbedTextRequest,
     EngineConfig,
     Event,
     Failed,
@@ -172,7 +173,9 @@ class _Server:
                 self.model.close()
         logger.info("Engine process %d exiting", os.getpid())
 
-    def handle(self, request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest) -> None:
+    def handle(
+        self, request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest | EmbedTextRequest
+    ) -> None:
         rid = request.request_id
         try:
             if isinstance(request, TranscribeRequest):
@@ -180,6 +183,9 @@ class _Server:
                 return
             if isinstance(request, PerceiveRequest):
                 self.perception.perceive(request)
+                return
+            if isinstance(request, EmbedTextRequest):  # the image library's search (milliseconds)
+                self.perception.embed_text(request)
                 return
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):

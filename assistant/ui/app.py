@@ -26,6 +26,7 @@ from assistant.settings import Settings
 from assistant.store import Store, StoreError
 from assistant.ui.bridge import EngineBridge
 from assistant.ui.controller import ChatController
+from assistant.ui.image_search import ImageSearch
 from assistant.ui.main_window import MainWindow
 from assistant.ui.push_to_talk import PushToTalk
 from assistant.ui.qt_compat import protect_singletons
@@ -55,6 +56,7 @@ class AssistantApp:
 
     voice: PushToTalk | None = None
     engine_requested: bool = False
+    image_search: ImageSearch | None = None
 
     def start_engine(self) -> None:
         """Fill the model list, start the engine process, preload the model (after the window shows)."""
@@ -113,12 +115,16 @@ def build(
     controller.voice_handler = voice.handle_event
     # Answers read aloud: synthesised in the engine process, played through the same sound module.
     controller.read_aloud = ReadAloud(session, client, data_dir, window.status, sound_device, controller)
+    image_search = ImageSearch(controller, data_dir)  # the panel itself is built when first opened
     window.closing.connect(controller.shutdown)
     if store_error:
         window.show_history_unavailable(store_error)
         window.status.show_error(store_error)
     controller.refresh_sidebar()
-    return AssistantApp(window, controller, actions, session, client, bridge, store, store_error, voice)
+    return AssistantApp(
+        window, controller, actions, session, client, bridge, store, store_error, voice,
+        image_search=image_search,
+    )
 
 
 def run_gui(argv: Sequence[str]) -> int:

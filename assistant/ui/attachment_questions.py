@@ -9,6 +9,7 @@ The controller hands `intercept` every question; when files are attached it star
 show progress, the Send button becomes Cancel, and the draft and the chips stay locked in the composer.
 When the job finishes the question goes through the controller's ordinary send, with the grounding; when
 it fails or is cancelled, nothing is sent or stored and the draft and the attachments stay for the user.
+Once the question is stored, its images go into the image library with their CLIP embeddings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from assistant import attachments as attachments_module
 from assistant.attachments import AttachmentRefused
 from assistant.grounding_job import GroundingError, GroundingJob, JobUpdate
 from assistant.host.messages import Event, ModelLoaded
+from assistant.image_library_shared import SharedImages
 from assistant.ui.model_picker import display_name
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class AttachmentQuestions(QObject):
         self._spoken_language: str | None = None
         self.last_error: str | None = None
         self.progress: JobUpdate | None = None  # the job's latest update (kept after it ends)
+        self._images = SharedImages()  # the job's images, for the library once the question is stored
 
     @property
     def busy(self) -> bool:
@@ -74,6 +77,7 @@ class AttachmentQuestions(QObject):
             self._refuse(str(error))
             return True
         self._job, self._spoken_language, self.last_error = job, spoken_language, None
+        self._images = SharedImages()
         composer.clear_error()
         composer.set_busy(True)
         status.show_info("Preparing your attachments…")
@@ -87,6 +91,7 @@ class AttachmentQuestions(QObject):
             return False
         if isinstance(event, ModelLoaded):  # the part summaries loaded the chat model
             self.window.status.set_model(display_name(event.model))
+        self._images.note(event)
         update = job.handle(event)
         if update is not None:
             self._show(update)
@@ -128,7 +133,9 @@ class AttachmentQuestions(QObject):
             return
         result = update.result
         logger.info("Grounded question ready: %d groundings", len(result.groundings))
-        self.controller.send(result.question, self._spoken_language, grounded=result)
+        turn = self.controller.send(result.question, self._spoken_language, grounded=result)
+        if turn is not None and self.controller.store is not None:
+            self._images.record(self.controller.session.data_dir, turn.conversation_id, turn.user_message_id)
 
     def _refuse(self, message: str) -> None:
         """Nothing was sent: say why where the user is looking; the draft and files stay."""

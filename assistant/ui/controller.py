@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from assistant.grounding import GroundedQuestion
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, ModelLoaded, Progress, Token
-from assistant.session import ChatSession, TurnUpdate
+from assistant.session import ChatSession, Turn, TurnUpdate
 from assistant.store import Store, StoreError
 from assistant.ui.attachment_questions import AttachmentQuestions
 from assistant.ui.main_window import MainWindow
@@ -41,6 +41,8 @@ class ChatController(QObject):
         # Push-to-talk's own handler: True when the event belongs to a voice request (set by app.build).
         self.voice_handler: Callable[[Event], bool] | None = None
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
+        # The image search panel's handler: True when the event answers its search (set by app.build).
+        self.image_search_handler: Callable[[Event], bool] | None = None
         # Questions with attached recordings are transcribed (and grounded) there before they are sent.
         self.attachments = AttachmentQuestions(self)
 
@@ -90,6 +92,8 @@ class ChatController(QObject):
             return  # transcribing or summarising an attachment: progress is shown there
         if self.read_aloud is not None and self.read_aloud.handle_event(event):
             return  # speech audio: the chat and the status bar have nothing to do with it
+        if self.image_search_handler is not None and self.image_search_handler(event):
+            return  # the image search panel's text embedding
         status = self.window.status
         if isinstance(event, Progress):
             status.set_progress(event.stage, event.done, event.total)
@@ -136,9 +140,10 @@ class ChatController(QObject):
 
     def send(
         self, text: str, spoken_language: str | None = None, grounded: GroundedQuestion | None = None
-    ) -> None:
+    ) -> Turn | None:
+        """The turn when the question was stored and sent (its images then go to the image library)."""
         if grounded is None and self.attachments.intercept(text, spoken_language):
-            return  # attachments are transcribed first; that calls send again with `grounded`
+            return None  # attachments are transcribed first; that calls send again with `grounded`
         composer = self.window.composer
         try:
             turn = self.session.send(
@@ -148,13 +153,13 @@ class ChatController(QObject):
             # Nothing was sent and the draft stays in the composer for the user to fix or resend.
             composer.show_error(str(error))
             self.window.status.show_error(str(error))
-            return
+            return None
         except Exception as error:  # saved but not sent: say so and show what is stored
             logger.exception("Question saved but not sent")
             composer.clear_draft()
             self.window.status.show_error(f"Your question was saved but could not be sent: {error}")
             self.refresh_sidebar()
-            return
+            return None
         self.silence_speech()  # a new question: the previous answer stops talking
         composer.clear_draft()
         composer.clear_error()
@@ -170,6 +175,7 @@ class ChatController(QObject):
         view.scroll_to_bottom()
         self.window.status.show_info("Thinking…")
         self.refresh_sidebar()
+        return turn
 
     def stop(self) -> None:
         self.silence_speech()  # also after the text has finished: Esc stops the voice reading it
@@ -238,9 +244,26 @@ class ChatController(QObject):
             self.store.delete_conversation(conversation_id)
         except StoreError as error:
             self.window.status.show_error(str(error))
+        else:
+            self.forget_images(conversation_id)
         if conversation_id == self.current_conversation_id:
             self.new_chat()
         self.refresh_sidebar()
+
+    def forget_images(self, conversation_id: int) -> None:
+        """A deleted conversation's images leave the image library's results.
+
+        The kept copies stay in images/: other messages (or an export) may still show them.
+        """
+        from assistant.image_library import ImageLibrary  # numpy: only when a chat is deleted
+
+        if not (self.session.data_dir / "image_library").is_dir():
+            return  # no image was ever shared: do not create an empty library
+        try:
+            with ImageLibrary(self.session.data_dir) as library:
+                library.forget_conversation(conversation_id)
+        except (StoreError, OSError) as error:
+            logger.warning("Images of conversation %d stay in the image library: %s", conversation_id, error)
 
     def search(self, query: str) -> None:
         sidebar = self.window.sidebar

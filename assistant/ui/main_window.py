@@ -94,6 +94,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        # The image library: shared images found again by what they show (assistant/ui/image_search.py).
+        self.search_images_action = _action(self, "Search &images…", "Ctrl+Shift+F")
+        view_menu.addAction(self.search_images_action)
 
     def show_history_unavailable(self, reason: str) -> None:
         self.history_notice.setText(f"History is unavailable, so this session will not be saved. {reason}")

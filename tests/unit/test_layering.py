@@ -41,6 +41,8 @@ CORE_MODULES = [
     # The window process imports the engine host to start it: perception must load OCR lazily.
     "assistant.host.process",
     "assistant.host.perception",
+    # The window and `ask` record shared images through it: numpy loads only when one is recorded.
+    "assistant.image_library_shared",
 ]
 # cv2 (pulled in by rapidocr) also re-points Qt's plugin path when imported: engine process only.
 FORBIDDEN = [
