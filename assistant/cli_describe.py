@@ -1,6 +1,6 @@
-"""`assistant describe IMAGE`: print the text in an image (OCR) and, once CLIP is set up, its top labels.
+"""`assistant describe IMAGE`: print the text in an image (OCR) and, with a CLIP model, its top labels.
 
-Runs in this process for now (the engine-process request comes with the window's image support).
+Runs in this process (a command-line tool has no window to protect; the window uses the engine).
 The text goes to stdout so `assistant describe shot.png > shot.txt` stays clean; what the image is and
 how long reading took go to stderr; `--json` prints everything, boxes included, as one JSON object.
 A bad image exits with 1 and the message from `ImageError`.
@@ -29,10 +29,34 @@ TOP_LABELS = 5
 def find_labeler() -> Labeler | None:
     """The CLIP labeller when a CLIP model is installed, else None (then only text is printed).
 
-    Seam for the CLIP engine (issue 5): return a callable that ranks the label vocabulary for an
-    image. Keep it cheap when CLIP is absent: `describe` calls this on every run.
+    The first installed model (`assistant models import-clip`), as the window's perception uses. Cheap
+    when CLIP is absent: only a folder listing. A broken model is reported once and costs the labels,
+    not the text.
     """
-    return None
+    from assistant import settings
+    from assistant.clip.folder import installed_models
+
+    data_dir = settings.data_dir()
+    folders = installed_models(data_dir)
+    if not folders:
+        return None
+    try:
+        from assistant.clip.labels import ZeroShotLabeler
+        from assistant.clip.onnx_engine import ClipModel
+
+        model = ClipModel.load(folders[0], eager=True)  # a damaged file fails here, not mid-describe
+        labeler = ZeroShotLabeler(model, cache_dir=data_dir / "cache" / "clip-labels")
+    except Exception as exc:  # ModelError, or onnxruntime refusing a damaged file
+        logger.debug("CLIP model unusable", exc_info=True)
+        print(f"assistant: no labels: the CLIP model in {folders[0]} could not be loaded ({exc})",
+              file=sys.stderr)
+        return None
+
+    def label(decoded: DecodedImage) -> Labels:
+        [best] = labeler.classify(model.embed_images([decoded.image]), top_k=TOP_LABELS)
+        return [(item.label, round(item.probability, 4)) for item in best]
+
+    return label
 
 
 def describe_command(path: str, *, as_json: bool = False) -> int:

@@ -7,6 +7,7 @@ one `ask` answer.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from cli_runner import run_assistant
 from clip_install import install, shape_png, train_and_import
 
+from assistant.clip.labels import read_labels
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, Failed, ImagePerceived, TextEmbedded
 from assistant.image_library import ImageLibrary
@@ -95,3 +97,25 @@ def test_ask_with_an_image_records_it_in_the_library(tmp_path: Path, clip_model:
 
 def _models(library: ImageLibrary) -> list[str]:
     return [m for (m,) in library._db.query("SELECT model FROM models")]
+
+
+def test_describe_prints_clip_labels_and_survives_a_broken_clip_model(
+    tmp_path: Path, clip_model: Path
+) -> None:
+    data, config = tmp_path / "data", tmp_path / "cfg"
+    installed = install(clip_model, data)
+    picture = tmp_path / "shape.png"
+    shape_png("red", "circle", picture)
+    result = run_assistant("describe", "--json", str(picture), data_dir=data, config_dir=config)
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(result.stdout)["labels"]
+    vocabulary = set(read_labels())
+    assert len(labels) == 5 and all(item["label"] in vocabulary for item in labels), labels
+    scores = [item["score"] for item in labels]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
+
+    image_tower = installed / json.loads((installed / "config.json").read_text())["files"]["image"]["path"]
+    image_tower.write_bytes(b"\0" * image_tower.stat().st_size)  # same size, not a model any more
+    broken = run_assistant("describe", str(picture), data_dir=data, config_dir=config)
+    assert broken.returncode == 0, broken.stderr  # the text (none here) is still read
+    assert "no labels" in broken.stderr and "Labels:" not in broken.stdout
