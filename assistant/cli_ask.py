@@ -67,7 +67,7 @@ def ask(
             print(f"assistant: {error} (answering without saving)", file=sys.stderr)
         session = ChatSession(store, client, settings, data_dir)
         try:
-            turn = session.send(None, text, grounded=grounded)
+            turn = session.send(None, text, grounded=grounded, images=session.images_for(grounded))
         except (ValueError, StoreError) as error:
             print(f"assistant: {error}", file=sys.stderr)
             return 2

@@ -29,6 +29,7 @@ class Grounding:
     # "image": (label, probability) pairs, best first, when a CLIP model was installed
     labels: tuple[tuple[str, float], ...] = ()
     image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
+    seen: bool = False  # "image": the image itself went to a model that can see, besides this text
 
     def heading(self) -> str:
         """A line that says what this is, for the panel and for exports."""
@@ -39,6 +40,8 @@ class Grounding:
         if self.kind == "summary":
             return f"Summaries of {self.source} ({self.parts} parts), as the model got them"
         if self.kind == "image":
+            if self.seen:
+                return f"Text read from the image {self.source} (the image itself was sent to the model too)"
             return f"Text read from the image {self.source}"
         return f"{self.kind.capitalize()} of {self.source}"
 

@@ -20,10 +20,12 @@ from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
 from assistant.grounding import GroundedQuestion, Grounding
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
+from assistant.images import kept
 from assistant.prompts import conversation_title, spoken_language_instruction
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
 from assistant.store import Store, StoredMessage, StoreError
+from assistant.vision_pairing import chat_model_pair
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,7 @@ class ChatSession:
         *,
         spoken_language: str | None = None,
         grounded: GroundedQuestion | None = None,
+        images: Sequence[str] = (),
     ) -> Turn:
         """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
 
@@ -125,7 +128,9 @@ class ChatSession:
         `spoken_language` is the language Whisper heard when the question was spoken; with the setting
         "answer in the language I spoke" the model is told to answer in it. With `grounded` (attachments
         already perceived, see `grounding_job`) the model gets `grounded.prompt`, while the history keeps
-        `text` as what the user asked and stores the attachments and groundings beside it.
+        `text` as what the user asked and stores the attachments and groundings beside it. `images`
+        (kept copies, see `images_for`) go to a model that can see them, with the newest message; their
+        groundings are marked as seen, so "What the model was told" says the image itself was sent.
         """
         if not text.strip():
             raise ValueError("Type a question first.")
@@ -141,6 +146,12 @@ class ChatSession:
         if conversation_id is None:
             conversation_id = store.create_conversation(conversation_title(_title_text(text, grounded)))
         history = self._history(conversation_id)  # read before writing: a read error leaves no trace
+        if grounded is not None and images:
+            sent = {Path(path).stem for path in images}  # a kept copy is named by its sha256
+            grounded = dataclasses.replace(grounded, groundings=tuple(
+                dataclasses.replace(g, seen=True) if g.kind == "image" and g.image in sent else g
+                for g in grounded.groundings
+            ))
         if grounded is None:
             user_id = store.add_message(conversation_id, "user", text)
         else:
@@ -161,7 +172,7 @@ class ChatSession:
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
         )
         try:
-            request_id = self._client.chat(self.engine_config(), history, options)
+            request_id = self._client.chat(self.engine_config(), history, options, images=tuple(images))
         except Exception as error:
             logger.exception("The engine did not accept the question")
             self._safe_update(assistant_id, text=f"The engine could not start: {error}", status="failed")
@@ -171,6 +182,18 @@ class ChatSession:
         self._flushed_text = ""
         self._store_error_reported = False
         return self._active
+
+    def images_for(self, grounded: GroundedQuestion | None) -> tuple[str, ...]:
+        """The kept copies of the question's images when the chat model can see images, else ().
+
+        A text-only model gets only the images' grounding text; a vision GGUF with its projector (the
+        engine loads it so, by the same `chat_model_pair`) gets the images themselves as well.
+        """
+        hashes = [g.image for g in grounded.groundings if g.kind == "image" and g.image] if grounded else []
+        if not hashes or chat_model_pair(self._settings.model, self._data_dir) is None:
+            return ()
+        paths = [kept.kept_path(sha, self._data_dir) for sha in hashes]
+        return tuple(str(path) for path in paths if path is not None)
 
     def stop(self) -> bool:
         """Ask the engine to stop; a Done(status='stopped') follows and keeps the partial answer."""

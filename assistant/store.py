@@ -362,6 +362,7 @@ class Store:
                 parts if isinstance(parts, int) else 0,
                 labels=_labels(extra.get("labels")),
                 image=str(extra.get("image", "")),
+                seen=extra.get("seen") is True,
             )
             found.setdefault(message_id, []).append(grounding)
         return found
@@ -422,6 +423,8 @@ def _details(grounding: Grounding) -> dict:
         details["labels"] = [[label, probability] for label, probability in grounding.labels]
     if grounding.image:
         details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
+    if grounding.seen:
+        details["seen"] = True
     return details
 
 

@@ -410,6 +410,30 @@ def find_vision_pair(model_path: Path | str, models_dir: Path | str | None = Non
     return _decide(model, found.projectors, found.broken_projectors, found.models_in(model_path.parent))
 
 
+def chat_model_pair(model: str, data_dir: Path | str) -> VisionPair | None:
+    """The projector pair of the chat model the settings name, or None for a text-only model.
+
+    Only a user's own GGUF can be a vision model (the catalogue's are text-only); its projector is
+    searched next to it and in the user models folder. The engine decides by this whether to load the
+    model with its projector, and the window and `ask` whether to send it the images themselves.
+    """
+    from assistant import catalog  # catalog lists model folders; pairing itself does not need it
+
+    data_dir = Path(data_dir)
+    try:
+        entry = catalog.find_model(model, data_dir)
+        if entry.source != "user-file" or entry.path is None or entry.role != "chat":
+            return None
+        found = find_vision_pair(entry.path, catalog.user_models_dir(data_dir))
+    except (catalog.ModelError, OSError) as error:
+        log.debug("no vision pair for %s: %s", model, error)
+        return None
+    if isinstance(found, Unpaired):
+        log.debug("%s is loaded text-only: %s", model, found.reason)
+        return None
+    return found
+
+
 def _check_chosen(model: ModelFacts, path: Path, headers: _Headers) -> VisionPair | Unpaired:
     header = headers.get(path)
     if isinstance(header, GGUFError):

@@ -168,6 +168,7 @@ class VisionChatModel:
         self.plan = plan
         self.name = plan.pair.model.stem
         self.context_size = context_size
+        self.gpu_layers = int(plan.llama_kwargs.get("n_gpu_layers", 0))
         self.load_s = load_s
         try:
             from llama_cpp import mtmd_cpp

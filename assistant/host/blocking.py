@@ -44,14 +44,18 @@ class BlockingEngine:
                 return
 
     def chat(
-        self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions | None = None
+        self,
+        config: EngineConfig,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions | None = None,
+        images: Sequence[str] = (),
     ) -> Iterator[Event]:
         """Yield this request's events up to and including its Done or Failed.
 
         Leaving the loop early cancels the request and waits for its terminal event, so the next
         request starts clean.
         """
-        request_id = self.client.chat(config, messages, options or GenerationOptions())
+        request_id = self.client.chat(config, messages, options or GenerationOptions(), images)
         yield from self._stream(request_id)  # a generator: nothing is sent until the first next()
 
     def transcribe(

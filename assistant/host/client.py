@@ -112,9 +112,17 @@ class EngineClient:
         self._submit(LoadRequest(request_id, config), request_id)
         return request_id
 
-    def chat(self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions) -> int:
+    def chat(
+        self,
+        config: EngineConfig,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        images: Sequence[str] = (),
+    ) -> int:
+        """`images`: kept copies for a model that can see them (ignored by a text-only model)."""
         request_id = next(self._ids)
-        self._submit(ChatRequest(request_id, config, tuple(messages), options), request_id)
+        request = ChatRequest(request_id, config, tuple(messages), options, images=tuple(images))
+        self._submit(request, request_id)
         return request_id
 
     def prefill(

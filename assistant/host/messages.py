@@ -54,6 +54,10 @@ class ChatRequest:
     # Evaluate the prompt into the KV cache and answer nothing (Done at once): push-to-talk sends the
     # question it expects while the key is still held, so the real request starts sampling at once.
     prefill_only: bool = False
+    # Kept copies (`images.kept`, under the data folder; never a path the user gave) that go with the
+    # newest user message to a model that can see images; a text-only model ignores them (it has the
+    # images' grounding text in the message already).
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ class ModelLoaded:
     seconds: float
     context_size: int
     gpu_layers: int
+    vision: bool = False  # loaded with its projector: it sees the images of a ChatRequest
 
 
 @dataclass(frozen=True)

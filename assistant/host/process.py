@@ -45,10 +45,14 @@ from assistant.host.messages import (
 )
 from assistant.host.perception import Perception
 from assistant.host.speech import SpeechWorker
+from assistant.images import kept
+from assistant.images.errors import ImageError
 from assistant.protocols import GenerationStats, TranscriptionInfo
+from assistant.vision_pairing import chat_model_pair
 
 if TYPE_CHECKING:
     from assistant.engines.llama import LlamaChatModel
+    from assistant.engines.llama_vision import VisionChatModel
     from assistant.engines.whisper import WhisperSpeech
 
 logger = logging.getLogger(__name__)
@@ -85,7 +89,8 @@ class _Server:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pending: deque[Request] = deque()  # requests that arrived while another one was running
-        self.model: LlamaChatModel | None = None
+        self.model: LlamaChatModel | VisionChatModel | None = None
+        self.vision = False  # the model was loaded with its projector: it sees ChatRequest.images
         self.config: EngineConfig | None = None
         # One speech model per name, kept next to the chat model: push-to-talk must not reload either.
         self.speech: dict[str, WhisperSpeech] = {}
@@ -191,7 +196,8 @@ class _Server:
             if isinstance(request, LoadRequest):
                 if not load_s and self.model is not None:  # already loaded: still say which model it is
                     model = self.model
-                    self.send(ModelLoaded(rid, model.name, 0.0, model.context_size, model.gpu_layers))
+                    self.send(ModelLoaded(rid, model.name, 0.0, model.context_size, model.gpu_layers,
+                                          vision=self.vision))
                 self.send(Done(rid, "complete", GenerationStats(load_s=load_s)))
             else:
                 self.chat(request, load_s)
@@ -204,7 +210,7 @@ class _Server:
             self.send(Failed(rid, str(error), kind="bad_model"))
         except PromptTooLong as error:
             self.send(Failed(rid, str(error), kind="too_long"))
-        except (AudioError, LanguageError) as error:  # the message names the file and what to do
+        except (AudioError, LanguageError, ImageError) as error:  # names the file and what to do
             self.send(Failed(rid, str(error), kind="engine"))
         except Exception as error:  # the process must survive any engine failure
             logger.exception("Request %d failed", rid)
@@ -227,23 +233,36 @@ class _Server:
         if self.model is not None:
             # Free the old model first: two models side by side may not fit in memory.
             self.model.close()
-            self.model, self.config = None, None
+            self.model, self.config, self.vision = None, None, False
         data_dir = Path(config.data_dir)
         entry = catalog.find_model(config.model, data_dir)
         path = catalog.ensure_model(entry, data_dir, self.assembly_progress(request_id))
         self.send(Progress(request_id, "load", 0, 1, f"Loading {path.name}"))
-        from assistant.engines.llama import LlamaChatModel  # the ML library is imported only here
+        pair = chat_model_pair(config.model, data_dir)  # a user's vision GGUF with its mmproj
+        model: LlamaChatModel | VisionChatModel
+        if pair is not None:
+            from assistant.engines.llama_vision import VisionChatModel  # imported only here
 
-        model = LlamaChatModel.load(
-            path,
-            context_size=config.context_size,
-            threads=config.threads,
-            gpu_layers=config.gpu_layers,
-            prefix_reuse=config.prefix_reuse,
-        )
-        self.model, self.config = model, config
+            model = VisionChatModel.load(
+                pair, context_size=config.context_size, threads=config.threads, gpu_layers=config.gpu_layers
+            )
+        else:
+            from assistant.engines.llama import LlamaChatModel  # the ML library is imported only here
+
+            model = LlamaChatModel.load(
+                path,
+                context_size=config.context_size,
+                threads=config.threads,
+                gpu_layers=config.gpu_layers,
+                prefix_reuse=config.prefix_reuse,
+            )
+        self.model, self.config, self.vision = model, config, pair is not None
         self.send(Progress(request_id, "load", 1, 1, f"Loaded {path.name}"))
-        self.send(ModelLoaded(request_id, model.name, model.load_s, model.context_size, model.gpu_layers))
+        self.send(
+            ModelLoaded(
+                request_id, model.name, model.load_s, model.context_size, model.gpu_layers, vision=self.vision
+            )
+        )
         return model.load_s
 
     def assembly_progress(self, request_id: int) -> catalog.Progress:
@@ -267,11 +286,18 @@ class _Server:
             raise _Stop()
         stats = GenerationStats(load_s=load_s)
         if request.prefill_only:
-            stats.prompt_tokens = self.model.prefill(request.messages, request.options.max_tokens)
+            if not self.vision:  # the vision handlers clear the KV cache for every question anyway
+                stats.prompt_tokens = self.model.prefill(request.messages, request.options.max_tokens)
             self.send(Done(rid, "complete", stats))
             return
         status: str = "complete"
-        pieces = self.model.stream(request.messages, request.options, stats)
+        if self.vision:
+            from assistant.engines.llama_vision import load_images
+
+            images = load_images(self.kept_images(request))
+            pieces = self.model.stream(request.messages, images, request.options, stats)  # type: ignore[call-arg]
+        else:  # a text-only model has the images' grounding text in the question: images are ignored
+            pieces = self.model.stream(request.messages, request.options, stats)  # type: ignore[arg-type]
         try:
             for piece in pieces:
                 self.send(Token(rid, piece))
@@ -281,6 +307,16 @@ class _Server:
         finally:
             pieces.close()
         self.send(Done(rid, "stopped" if status == "stopped" else "complete", stats))
+
+    @staticmethod
+    def kept_images(request: ChatRequest) -> list[Path]:
+        """The request's images, each checked to be a kept copy in the data folder (`images.kept`)."""
+        folder = kept.images_dir(Path(request.config.data_dir)).resolve()
+        paths = [Path(p).resolve() for p in request.images]
+        outside = [p.name for p in paths if not p.is_relative_to(folder)]
+        if outside:
+            raise ValueError(f"images for the model must be kept copies in {folder}: {', '.join(outside)}")
+        return paths
 
     def speech_model(self, request: TranscribeRequest) -> tuple[WhisperSpeech, float]:
         """The cached model for `request.model`, loaded (and assembled) on first use; (model, load_s)."""

@@ -102,7 +102,8 @@ class ChatController(QObject):
         elif isinstance(event, ModelLoaded):
             status.hide_progress()
             status.set_model(display_name(event.model))
-            status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).")
+            sees = " It can see images." if event.vision else ""
+            status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).{sees}")
         elif isinstance(event, Done) and event.request_id == self.load_request_id:
             status.hide_progress()  # a load ends with Done; ModelLoaded came before it
         elif isinstance(event, Failed) and event.request_id == self.load_request_id:
@@ -147,7 +148,11 @@ class ChatController(QObject):
         composer = self.window.composer
         try:
             turn = self.session.send(
-                self.current_conversation_id, text, spoken_language=spoken_language, grounded=grounded
+                self.current_conversation_id,
+                text,
+                spoken_language=spoken_language,
+                grounded=grounded,
+                images=self.session.images_for(grounded),  # () unless the model can see images
             )
         except (ValueError, StoreError) as error:
             # Nothing was sent and the draft stays in the composer for the user to fix or resend.

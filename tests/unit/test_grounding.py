@@ -59,6 +59,7 @@ def test_default_questions_and_headings() -> None:
     assert default_question([CLIP]) == aq.DEFAULT_QUESTION
     assert default_question([CLIP, OTHER]) == "Summarise these recordings."
     assert Grounding("transcript", "a.wav", "x").heading() == "Transcript of a.wav"
+    assert "the image itself was sent" in Grounding("image", "a.png", "", seen=True).heading()
     assert "the model got the summaries" in Grounding("transcript", "a.wav", "x", sent=False).heading()
     assert Grounding("summary", "a.wav", "x", parts=3).heading().startswith("Summaries of a.wav (3 parts)")
 

@@ -31,10 +31,18 @@ class RecordingClient(EngineClient):
         super().__init__(on_event)
         self.sent: list[tuple[ChatMessage, ...]] = []
         self.prefilled: list[tuple[ChatMessage, ...]] = []
+        self.images: list[tuple[str, ...]] = []
 
-    def chat(self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions) -> int:
+    def chat(
+        self,
+        config: EngineConfig,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        images: Sequence[str] = (),
+    ) -> int:
         self.sent.append(tuple(messages))
-        return super().chat(config, messages, options)
+        self.images.append(tuple(images))
+        return super().chat(config, messages, options, images)
 
     def prefill(
         self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions
