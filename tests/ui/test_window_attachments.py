@@ -11,16 +11,13 @@ import os
 import random
 import shutil
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QMimeData, Qt, QUrl
+from window_drops import WAIT_MS, drop, files, wait_idle
 
 from assistant.audio_question import DEFAULT_QUESTION
-from assistant.ui.app import AssistantApp
 from assistant.ui.attachment_questions import CANCELLED
 
 pytest.importorskip("faster_whisper")
@@ -31,7 +28,6 @@ SPEECH = (
     "It had six tables, and my mother cooked every evening."
 )
 QUESTION = "What did the guest say about their first restaurant?"
-WAIT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +46,12 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"interview": interview, "long": long, "silence": silence, "garbage": garbage}
 
 
-def drop(widget: QWidget, items: Sequence[Path | str]) -> None:
-    """A drag that enters `widget` and is dropped there, carrying file or other URLs."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(item)) if isinstance(item, Path) else QUrl(item) for item in items])
-    center = widget.rect().center()
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted(), "the window must take a drag that carries URLs"
-    event = QDropEvent(QPointF(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, event)
-    assert event.isAccepted()
-
-
-def wait_idle(qtbot, parts: AssistantApp) -> None:
-    """Until neither a transcription nor an answer is under way."""
-    qtbot.waitUntil(
-        lambda: not parts.controller.attachments.busy and parts.session.active_turn is None, timeout=WAIT_MS
-    )
-
-
 def test_dropped_recording_is_transcribed_answered_stored_and_shown_again(
     qtbot, make_app, driver, clips: dict[str, Path]
 ) -> None:
     parts = make_app(speech_model="whisper-tiny.en")
     window, composer = parts.window, parts.window.composer
-    drop(window, [clips["interview"]])
+    drop(window, files(clips["interview"]))
     assert [a.name for a in composer.attachments()] == ["interview.wav"]
     chip = composer.chips.chips()[0]
     assert chip.isVisibleTo(window) and "interview.wav" in chip.label.text()
@@ -123,9 +98,9 @@ def test_dropping_on_the_composer_attaches_instead_of_pasting_and_no_text_asks_f
 ) -> None:
     parts = make_app(speech_model="whisper-tiny.en", max_answer_tokens=24)
     composer = parts.window.composer
-    drop(composer.editor.viewport(), [clips["interview"]])
+    drop(composer.editor.viewport(), files(clips["interview"]))
     assert composer.draft() == "" and len(composer.attachments()) == 1
-    drop(parts.window, [clips["interview"]])  # the same file again: attached once
+    drop(parts.window, files(clips["interview"]))  # the same file again: attached once
     assert len(composer.attachments()) == 1
     composer.button.click()  # nothing typed: the recording alone is enough to send
     wait_idle(qtbot, parts)
@@ -145,7 +120,7 @@ def test_refused_drops_say_why_and_nothing_is_attached(qtbot, make_app, tmp_path
     os.mkfifo(fifo)  # reading it would block the window forever
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    drop(parts.window, [folder, fifo, notes, "https://example.com/talk.mp3", "file://server/share/a.wav"])
+    drop(parts.window, files(folder, fifo, notes, "https://example.com/talk.mp3", "file://server/share/a.wav"))
     message = composer.error_text()
     reasons = ["it is a folder", "pipe (FIFO)", ".txt files are not", "web address", "another computer"]
     assert [reason for reason in reasons if reason not in message] == []
@@ -187,7 +162,7 @@ def test_cancel_mid_transcription_keeps_the_draft_and_the_recording(
 ) -> None:
     parts = make_app(speech_model="whisper-tiny.en")
     composer, flow = parts.window.composer, parts.controller.attachments
-    drop(parts.window, [clips["long"]])
+    drop(parts.window, files(clips["long"]))
     driver.ask(parts, QUESTION)
 
     def transcribing() -> bool:
@@ -222,7 +197,7 @@ def test_unusable_recordings_are_explained_and_nothing_is_lost(
 ) -> None:
     parts = make_app(speech_model="whisper-tiny.en")
     composer = parts.window.composer
-    drop(parts.window, [clips[clip]])
+    drop(parts.window, files(clips[clip]))
     driver.ask(parts, QUESTION)
     wait_idle(qtbot, parts)
     error = parts.controller.attachments.last_error

@@ -15,51 +15,17 @@ from pathlib import Path
 import pytest
 from error_screenshot import MESSAGE, save_error_dialog
 from malformed_images import not_images, valid_images
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from window_drops import WAIT_MS, drop, files, pixels, wait_idle
 
 from assistant import settings as settings_module
 from assistant.images import kept
-from assistant.ui.app import AssistantApp
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytestmark = pytest.mark.timeout(300)
 
 QUESTION = "What error code is shown?"
-WAIT_MS = 120_000
-
-
-def drop(widget: QWidget, mime: QMimeData) -> None:
-    """A drag that enters `widget` and is dropped there."""
-    center = widget.rect().center()
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted(), "the window must take a drag that carries files or pixels"
-    event = QDropEvent(QPointF(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, event)
-    assert event.isAccepted()
-
-
-def files(*paths: Path | str) -> QMimeData:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) if isinstance(p, Path) else QUrl(p) for p in paths])
-    return mime
-
-
-def pixels(image: QImage, *urls: str) -> QMimeData:
-    mime = QMimeData()
-    mime.setImageData(image)
-    if urls:
-        mime.setUrls([QUrl(url) for url in urls])
-    return mime
-
-
-def wait_idle(qtbot, parts: AssistantApp) -> None:
-    qtbot.waitUntil(
-        lambda: not parts.controller.attachments.busy and parts.session.active_turn is None, timeout=WAIT_MS
-    )
 
 
 def kept_files() -> list[Path]:
