@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,19 @@ class _Cancelled(Exception):
 
 
 @dataclass(frozen=True)
+class EarlyPerception:
+    """An image perceived before the question was sent (the window starts it when the image is attached).
+
+    Finished: `found` (or `error`, the engine's message) and no request. In flight: `request_id`, whose
+    remaining events the job then waits for instead of asking again; `found` when ImagePerceived came.
+    """
+
+    request_id: int | None = None
+    found: ImagePerceived | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class JobUpdate:
     """Where the job is, for a status line; the last one has `finished` and one of result/error/cancelled."""
 
@@ -109,7 +122,9 @@ class GroundingJob:
         data_dir: Path,
         attachments: Sequence[Attachment],
         question: str,
+        perceived: Mapping[int, EarlyPerception] | None = None,
     ) -> None:
+        """`perceived`: attachment index -> an image already perceived, or being perceived, for it."""
         if not attachments:
             raise ValueError("a grounding job needs at least one attachment")
         unsupported = [a.name for a in attachments if a.kind not in ("audio", "image")]
@@ -119,6 +134,7 @@ class GroundingJob:
         self._settings = settings
         self._data_dir = Path(data_dir)
         self._attachments = tuple(attachments)
+        self._perceived = dict(perceived or {})
         self._question = question.strip() or default_question(self._attachments)
         self._budget = audio_question.prompt_budget(
             settings.context_size, settings.max_answer_tokens, settings.system_prompt
@@ -289,8 +305,19 @@ class GroundingJob:
         """Read the image in the engine process: its text in reading order, and labels with CLIP."""
         label = f"Reading {attachment.name}"
         self._begin(label, attachment=index)
-        request_id = self._client.perceive(attachment.path, self._data_dir, threads=self._settings.threads)
-        found: ImagePerceived | None = None
+        early = self._perceived.pop(index, None)
+        found: ImagePerceived | None = early.found if early is not None else None
+        if early is not None and early.error is not None:
+            raise GroundingError(early.error)
+        if early is not None and early.request_id is None and found is not None:
+            logger.info("Read %s before the question was sent", attachment.path)
+            return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
+        if early is not None and early.request_id is not None:
+            request_id = early.request_id  # in flight since the image was attached: wait for it
+        else:
+            request_id = self._client.perceive(
+                attachment.path, self._data_dir, threads=self._settings.threads
+            )
         while True:
             event = yield request_id
             if isinstance(event, ImagePerceived):

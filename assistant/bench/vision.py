@@ -13,7 +13,9 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
   token. Each run draws a different ticket number in the screenshot's top-left corner, so its text (read
   first) differs early and the KV cache cannot reuse the previous run's prompt beyond the system prompt.
   The first run after the engine starts also loads the OCR models ("cold"); the chat model is loaded
-  before it, as the window preloads it.
+  before it, as the window preloads it. With `--after S` the image is perceived from the drop, as the
+  window does when no answer is streaming, and the user types for S seconds before pressing Send; the
+  job then reuses the result (or waits for the reading still in flight).
 
 - clip, search: CLIP image embedding, app path vs OpenCLIP torch eager, and the image library's top-10
   scan over 100,000 embeddings (see `assistant.bench.vision_clip`).
@@ -99,9 +101,9 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
 
     from assistant import settings as settings_module
     from assistant.attachments import from_path
-    from assistant.grounding_job import GroundingJob
+    from assistant.grounding_job import EarlyPerception, GroundingJob
     from assistant.host.client import EngineClient
-    from assistant.host.messages import Event, Failed, Token
+    from assistant.host.messages import Done, Event, Failed, ImagePerceived, Token
     from assistant.session import ChatSession
 
     settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
@@ -110,6 +112,27 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
     events: queue.Queue[Event] = queue.Queue()
     client = EngineClient(events.put)  # dispatcher thread -> this thread
     timings: list[tuple[float, float]] = []
+    sent_at: list[float] = []  # seconds from the drop to Send (--after)
+
+    def perceive_while_typing(shot: Path, library: Path, until: float) -> dict[int, EarlyPerception]:
+        """The window's early perception: started at the drop, its events taken until Send."""
+        request = client.perceive(str(shot), library, threads=settings.threads)
+        found: ImagePerceived | None = None
+        while True:
+            left = until - time.perf_counter()
+            try:
+                event = events.get(timeout=left) if left > 0 else events.get_nowait()
+            except queue.Empty:
+                return {0: EarlyPerception(request, found)}  # still reading: the job waits for it
+            if getattr(event, "request_id", None) != request:
+                continue
+            if isinstance(event, ImagePerceived):
+                found = event
+            elif isinstance(event, Failed):
+                return {0: EarlyPerception(error=event.message)}
+            elif isinstance(event, Done):
+                time.sleep(max(0.0, until - time.perf_counter()))  # the user is still typing
+                return {0: EarlyPerception(found=found)}
     prompt_tokens: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         # Images are kept in a throw-away library, not in the user's.
@@ -124,7 +147,11 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
             for run in range(args.runs + 1):
                 shot = _numbered_screenshot(run, library)
                 started = time.perf_counter()
-                job = GroundingJob(client, settings, library, [from_path(shot)], question)
+                early = None
+                if args.after > 0:
+                    early = perceive_while_typing(shot, library, started + args.after)
+                sent_at.append(time.perf_counter() - started)
+                job = GroundingJob(client, settings, library, [from_path(shot)], question, perceived=early)
                 update = job.start()
                 while not update.finished:
                     update = job.handle(events.get()) or update
@@ -153,6 +180,11 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
     cold, warm = timings[0], timings[1:]
     grounded = statistics.median(t[0] for t in warm)
     first = statistics.median(t[1] for t in warm)
+    after = [
+        f"  typing after the drop (perceived meanwhile)      {args.after * 1000:7.0f} ms",
+        f"  Send -> first token                              "
+        f"{statistics.median(t[1] - s for t, s in zip(warm, sent_at[1:], strict=True)) * 1000:7.0f} ms",
+    ] if args.after > 0 else []
     return [
         f"Drop -> first answer token, 1920x1080 screenshot, {settings.model} + RapidOCR, "
         f"threads={args.threads or 'auto'}, median of {len(warm)} (through the engine process)",
@@ -162,6 +194,7 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
         f"  prompt evaluation to the first token             {(first - grounded) * 1000:7.0f} ms  "
         f"({statistics.median(prompt_tokens):.0f} prompt tokens)",
         f"  drop -> first token                              {first * 1000:7.0f} ms",
+        *after,
     ]
 
 
@@ -198,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0,
                         help="OCR threads, and the chat model's in 'drop' (default: automatic)")
+    parser.add_argument("--after", type=float, default=0.0, metavar="S",
+                        help="'drop': the user types for S seconds after the drop before sending; the "
+                        "image is perceived meanwhile, as in the window (default: 0, sent at once)")
     args = parser.parse_args(argv)
     chosen = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in PARTS]

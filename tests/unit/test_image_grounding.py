@@ -17,7 +17,7 @@ from assistant import audio_question as aq
 from assistant import image_question as iq
 from assistant.attachments import Attachment
 from assistant.grounding import Grounding, default_question, grounded_question, image_hashes
-from assistant.grounding_job import GroundingJob
+from assistant.grounding_job import EarlyPerception, GroundingJob
 from assistant.host.messages import (
     Done,
     Event,
@@ -284,3 +284,35 @@ def test_cancel_between_steps_stops_before_reading_and_keeps_the_copy(tmp_path: 
     assert isinstance(events[-1], Done) and events[-1].status == "stopped"
     assert not any(isinstance(event, ImagePerceived) for event in events)
     assert len(list((tmp_path / "data" / "images").rglob("*.png"))) == 2  # the copy and its thumbnail
+
+
+def test_an_image_perceived_before_send_is_used_without_asking_again() -> None:
+    client = ScriptedClient()
+    settings = Settings(system_prompt="", threads=1)  # type: ignore[call-arg]
+    early = {0: EarlyPerception(found=perceived(7))}
+    job = GroundingJob(client, settings, Path("/data"), [SHOT], "What error?", perceived=early)
+    final = job.start()
+    assert final.finished and final.result is not None and client.requests == []
+    (image,) = final.result.groundings
+    assert image == Grounding("image", "error.png", OCR_TEXT, image=SHA)
+
+
+def test_a_reading_in_flight_is_waited_for_and_an_early_failure_is_the_error() -> None:
+    client = ScriptedClient()
+    settings = Settings(system_prompt="", threads=1)  # type: ignore[call-arg]
+    early = {1: EarlyPerception(request_id=7, found=perceived(7))}  # ImagePerceived came, Done not yet
+    job = GroundingJob(client, settings, Path("/data"), [PHOTO, SHOT], "", perceived=early)
+    job.start()
+    job.handle(perceived(1, text="TOTAL 12.50", sha="cd" * 32))
+    waiting = job.handle(done(1))
+    assert waiting is not None and not waiting.finished and job.request_id == 7
+    final = job.handle(done(7))
+    assert final is not None and final.result is not None
+    assert [g.text for g in final.result.groundings] == ["TOTAL 12.50", OCR_TEXT]
+    assert client.requests == [("perceive", (PHOTO.path, 1))]  # only the one not read early
+
+    failed = GroundingJob(client, settings, Path("/data"), [SHOT], "",
+                          perceived={0: EarlyPerception(error="Cannot use image x: the file is cut short.")})
+    update = failed.start()
+    assert update.finished and update.error == "Cannot use image x: the file is cut short."
+    assert len(client.requests) == 1
