@@ -7,14 +7,12 @@ when Send is pressed.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from error_screenshot import MESSAGE, save_error_dialog
 from malformed_images import valid_images
-from window_drops import WAIT_MS, drop, files, wait_idle
+from window_drops import WAIT_MS, drop, files, support_call, wait_idle
 
 from assistant.ui.app import AssistantApp
 from assistant.ui.attachment_questions import UNREADABLE_NOTE
@@ -132,12 +130,7 @@ def test_a_corrupt_image_fails_early_on_its_chip_and_again_at_send(
 def test_an_image_read_early_after_a_recording_keeps_the_order(
     qtbot, make_app, driver, tmp_path: Path
 ) -> None:
-    pytest.importorskip("faster_whisper")
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
-    recording = tmp_path / "support call.wav"
-    speech = "The customer says the backup folder cannot be opened since the update."
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(recording), speech], check=True)
+    recording = support_call(tmp_path)
     screenshot = save_error_dialog(tmp_path / "shot.png")
     parts = make_app(speech_model="whisper-tiny.en")
     perceived = count_calls(parts, "perceive")

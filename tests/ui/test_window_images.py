@@ -7,8 +7,6 @@ through the composer's own paste handler. The screenshot is drawn with Pillow, s
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from error_screenshot import MESSAGE, save_error_dialog
 from malformed_images import not_images, valid_images
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from window_drops import WAIT_MS, drop, files, pixels, wait_idle
+from window_drops import WAIT_MS, drop, files, pixels, support_call, wait_idle
 
 from assistant import settings as settings_module
 from assistant.images import kept
@@ -138,12 +136,7 @@ def test_pasted_and_dragged_pixels_become_files_to_attach(qtbot, make_app, tmp_p
 
 
 def test_image_recording_and_text_in_one_question(qtbot, make_app, driver, tmp_path: Path) -> None:
-    pytest.importorskip("faster_whisper")
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
-    recording = tmp_path / "support call.wav"
-    speech = "The customer says the backup folder cannot be opened since the update."
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(recording), speech], check=True)
+    recording = support_call(tmp_path)
     parts = make_app(speech_model="whisper-tiny.en")
     composer = parts.window.composer
     composer.editor.insertFromMimeData(pixels(qimage(save_error_dialog(tmp_path / "shot.png"))))

@@ -46,3 +46,21 @@ def wait_idle(qtbot, parts: AssistantApp) -> None:
     qtbot.waitUntil(
         lambda: not parts.controller.attachments.busy and parts.session.active_turn is None, timeout=WAIT_MS
     )
+
+
+SUPPORT_CALL = "The customer says the backup folder cannot be opened since the update."
+
+
+def support_call(folder: Path) -> Path:
+    """A short espeak-ng recording to attach next to an image (skips the test without espeak-ng)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    pytest.importorskip("faster_whisper")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    recording = folder / "support call.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(recording), SUPPORT_CALL], check=True)
+    return recording
