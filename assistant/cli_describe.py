@@ -42,7 +42,7 @@ def find_labeler() -> Labeler | None:
         return None
     try:
         from assistant.clip.labels import ZeroShotLabeler
-        from assistant.clip.onnx_engine import ClipModel
+        from assistant.engines.clip_onnx import ClipModel
 
         model = ClipModel.load(folders[0], eager=True)  # a damaged file fails here, not mid-describe
         labeler = ZeroShotLabeler(model, cache_dir=data_dir / "cache" / "clip-labels")

@@ -28,7 +28,7 @@ def search_images_command(text: str, *, model: str | None = None, k: int = 10,
         print("error: give the text to search for (or --similar IMAGE)", file=sys.stderr)
         return 2
     from assistant.clip.folder import find_model
-    from assistant.clip.onnx_engine import ClipModel
+    from assistant.engines.clip_onnx import ClipModel
 
     data_dir = data_dir or settings.data_dir()
     try:

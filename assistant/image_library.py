@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 class ImageEncoder(Protocol):
-    """What the library needs from a CLIP model (`assistant.clip.onnx_engine.ClipModel` is one)."""
+    """What the library needs from a CLIP model (`assistant.engines.clip_onnx.ClipModel` is one)."""
 
     @property
     def fingerprint(self) -> str: ...

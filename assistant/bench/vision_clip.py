@@ -77,8 +77,8 @@ def bench_clip(args: argparse.Namespace) -> list[str]:
     import torch
     from safetensors.torch import save_file
 
-    from assistant.clip.onnx_engine import ClipModel
     from assistant.clip_import import import_clip, quiet_root_log
+    from assistant.engines.clip_onnx import ClipModel
 
     threads = args.threads or min(os.cpu_count() or 1, 8)
     torch.set_num_threads(threads)

@@ -24,5 +24,6 @@ A CLIP model is a folder under ``<data_dir>/models/clip/<name>/`` written by
     source              the checkpoint's file name and sha256, and the versions that exported it
 
 Embeddings are L2-normalised float32, so a dot product is the cosine similarity. Nothing in this
-package imports torch; only ``onnx_engine`` imports onnxruntime (the rest is numpy, Pillow, tokenizers).
+package imports torch or onnxruntime: the runtime is ``assistant.engines.clip_onnx`` (the rest here is
+numpy, Pillow and tokenizers).
 """

@@ -41,7 +41,8 @@ from assistant.engines.llama import (  # the private helper too: one way to tole
 from assistant.images.safe_image import DecodedImage, open_image
 from assistant.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
-from assistant.vision_pairing import VisionPair, incompatibility, model_facts
+from assistant.vision_match import incompatibility, model_facts
+from assistant.vision_pairing import VisionPair
 
 logger = logging.getLogger(__name__)
 

@@ -174,7 +174,7 @@ class Perception:
     def _clip_model(self, folder: Path, data_dir: Path) -> tuple[Any, Any]:
         if folder not in self._clip:
             from assistant.clip.labels import ZeroShotLabeler
-            from assistant.clip.onnx_engine import ClipModel
+            from assistant.engines.clip_onnx import ClipModel
 
             model = ClipModel.load(folder)
             labeler = ZeroShotLabeler(model, cache_dir=data_dir / "cache" / "clip-labels")

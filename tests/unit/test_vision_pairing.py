@@ -14,14 +14,12 @@ from vision_files import int32_list, write_model, write_projector
 from assistant import catalog
 from assistant.gguf_writer import TensorData
 from assistant.projector import ProjectorFacts, looks_like_projector_file
+from assistant.vision_match import ModelFacts, choose_handler, name_tokens
 from assistant.vision_pairing import (
-    ModelFacts,
     Unpaired,
     VisionPair,
-    choose_handler,
     find_vision_pair,
     format_vision,
-    name_tokens,
     scan_vision,
 )
 
@@ -346,7 +344,7 @@ def test_every_handler_name_exists_in_the_installed_llama_cpp() -> None:
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("llama-cpp-python is not installed")
     source = (Path(spec.submodule_search_locations[0]) / "llama_chat_format.py").read_text()
-    import assistant.vision_pairing as vp
+    import assistant.vision_match as vp  # where choose_handler lives
 
     names = set(re.findall(r'return \(?"(\w+ChatHandler)"', Path(vp.__file__).read_text()))
     assert len(names) >= 9
