@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from assistant import store_schema
+from assistant import store_attachments, store_schema
 from assistant.attachments import Attachment
 from assistant.grounding import Grounding
 from assistant.store_types import (
@@ -266,19 +266,7 @@ class Store:
                 (conversation_id, role, text, status, model, _dump_timings(timings), now, prompt),
             )
             message_id = int(cursor.lastrowid or 0)
-            conn.executemany(
-                "INSERT INTO attachments (message_id, position, kind, name, path, size)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(message_id, i, a.kind, a.name, a.path, a.size) for i, a in enumerate(attachments)],
-            )
-            conn.executemany(
-                "INSERT INTO groundings (message_id, position, kind, source, text, sent, details)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (message_id, i, g.kind, g.source, g.text, int(g.sent), _dump_timings(_details(g)))
-                    for i, g in enumerate(groundings)
-                ],
-            )
+            store_attachments.insert(conn, message_id, attachments, groundings)
         return message_id
 
     def update_message(
@@ -319,8 +307,8 @@ class Store:
                 " FROM messages WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
-            attachments = self._attachments_of(conversation_id)
-            groundings = self._groundings_of(conversation_id)
+            attachments = store_attachments.attachments_of(self._conn, conversation_id)
+            groundings = store_attachments.groundings_of(self._conn, conversation_id)
         return [
             StoredMessage(
                 *row[:6],
@@ -332,40 +320,6 @@ class Store:
             )
             for row in rows
         ]
-
-    def _attachments_of(self, conversation_id: int) -> dict[int, list[Attachment]]:
-        found: dict[int, list[Attachment]] = {}
-        for message_id, kind, name, path, size in self._conn.execute(
-            "SELECT a.message_id, a.kind, a.name, a.path, a.size FROM attachments AS a"
-            " JOIN messages AS m ON m.id = a.message_id WHERE m.conversation_id = ?"
-            " ORDER BY a.message_id, a.position",
-            (conversation_id,),
-        ):
-            found.setdefault(message_id, []).append(Attachment(kind, path, name, size))
-        return found
-
-    def _groundings_of(self, conversation_id: int) -> dict[int, list[Grounding]]:
-        found: dict[int, list[Grounding]] = {}
-        for message_id, kind, source, text, sent, details in self._conn.execute(
-            "SELECT g.message_id, g.kind, g.source, g.text, g.sent, g.details FROM groundings AS g"
-            " JOIN messages AS m ON m.id = g.message_id WHERE m.conversation_id = ?"
-            " ORDER BY g.message_id, g.position",
-            (conversation_id,),
-        ):
-            extra = _load_timings(details, message_id)
-            parts = extra.get("parts", 0)
-            grounding = Grounding(
-                kind,
-                source,
-                text,
-                bool(sent),
-                parts if isinstance(parts, int) else 0,
-                labels=_labels(extra.get("labels")),
-                image=str(extra.get("image", "")),
-                seen=extra.get("seen") is True,
-            )
-            found.setdefault(message_id, []).append(grounding)
-        return found
 
     def mark_unfinished_interrupted(self) -> int:
         """At start-up: answers a crash left 'streaming' become 'interrupted'. Returns how many."""
@@ -414,29 +368,6 @@ def _check_status(status: str) -> None:
 
 def _dump_timings(timings: dict | None) -> str:
     return json.dumps(timings or {}, sort_keys=True)
-
-
-def _details(grounding: Grounding) -> dict:
-    """Grounding fields that only some kinds have, kept as JSON so new kinds need no new columns."""
-    details: dict = {"parts": grounding.parts} if grounding.parts else {}
-    if grounding.labels:
-        details["labels"] = [[label, probability] for label, probability in grounding.labels]
-    if grounding.image:
-        details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
-    if grounding.seen:
-        details["seen"] = True
-    return details
-
-
-def _labels(value: object) -> tuple[tuple[str, float], ...]:
-    """Stored [label, probability] pairs; anything malformed (a hand-edited file) is skipped."""
-    if not isinstance(value, list):
-        return ()
-    pairs = []
-    for item in value:
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[1], (int, float)):
-            pairs.append((str(item[0]), float(item[1])))
-    return tuple(pairs)
 
 
 def _load_timings(text: str, message_id: int) -> dict:
