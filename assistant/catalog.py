@@ -201,6 +201,17 @@ def user_file_entry(path: Path, name: str | None = None) -> ModelEntry:
         licence="unknown", source="user-file", path=path)
 
 
+def gguf_files(folder: Path) -> list[Path]:
+    """The .gguf files directly in `folder`, sorted; none when it does not exist (a fresh data dir)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".gguf" and p.is_file())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:  # unreadable: worth a line in the log, not an error for the user
+        log.warning("cannot list %s: %s", folder, exc)
+        return []
+
+
 def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> list[ModelEntry]:
     """``*.gguf`` files in each folder. Vision projectors (``mmproj`` in the name, or projector
     metadata) get role 'mmproj' so chat lists skip them; a stem already in ``taken`` gets a numeric
@@ -208,12 +219,7 @@ def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> lis
     entries: list[ModelEntry] = []
     used, seen = set(taken), set()
     for folder in dirs:
-        try:
-            files = sorted(p for p in folder.glob("*") if p.suffix.lower() == ".gguf" and p.is_file())
-        except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
-            continue
-        for path in files:
+        for path in gguf_files(folder):
             real = path.parent.resolve() / path.name  # links to one file are still two models
             if real in seen:
                 continue  # the same folder listed twice (e.g. data dir inside the checkout)
@@ -309,7 +315,7 @@ def format_models_table(entries: Sequence[ModelEntry], data_dir: Path) -> str:
 __all__ = [
     "BAD_CHECKSUM", "CATALOG_PATH", "MISSING", "READY", "REPO_MODELS_DIR", "WILL_ASSEMBLE",
     "FileSpec", "ModelEntry", "ModelError", "PartRef", "Progress", "all_models", "default_model",
-    "discover_user_models", "ensure_model", "find_model", "format_models_table", "load_catalog",
+    "discover_user_models", "ensure_model", "find_model", "format_models_table", "gguf_files", "load_catalog",
     "missing_reason", "model_status", "status_detail", "user_file_entry", "user_model_dirs",
     "user_models_dir",
 ]

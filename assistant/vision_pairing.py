@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.catalog import gguf_files
 from assistant.gguf import GGUFError, GGUFHeader, read_header
 from assistant.projector import (
     ADVICE,
@@ -101,14 +102,6 @@ class _Headers:
             except GGUFError as error:
                 self._cache[path] = error
         return self._cache[path]
-
-
-def _gguf_files(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".gguf" and p.is_file())
-    except OSError as exc:
-        log.warning("cannot list %s: %s", folder, exc)
-        return []
 
 
 # --- pairing -----------------------------------------------------------------------------------------
@@ -228,7 +221,7 @@ def _read_folders(folders: Iterable[Path], headers: _Headers) -> _Folders:
     found = _Folders()
     seen: set[Path] = set()
     for folder in folders:
-        for path in _gguf_files(folder):
+        for path in gguf_files(folder):
             real = path.resolve()
             if real in seen:
                 continue  # the same folder listed twice, or a link to a file already listed
