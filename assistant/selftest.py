@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+from assistant import network_audit
 from assistant import settings as settings_module
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, EngineConfig, Failed, ModelLoaded, Token
@@ -15,8 +18,27 @@ QUESTION = "What is the capital of France? Answer in one short sentence."
 
 
 def run_selftest(model: str | None = None) -> int:
-    """Exit 0 when the model answered the France question with 'Paris'; otherwise print what failed."""
+    """Exit 0 when the model answered the France question with 'Paris' and nothing tried the network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing here may reach a hub
+    given = os.environ.get(network_audit.AUDIT_ENV)  # the offline test reads the same file afterwards
+    with tempfile.TemporaryDirectory(prefix="assistant-selftest-") as folder:
+        audit_log = Path(given) if given else Path(folder) / "network.log"
+        network_audit.install(audit_log)  # before the engine process is spawned: it inherits the path
+        code = _answer_once(model)
+        attempts = network_audit.read_attempts(audit_log)
+        count = len(attempts) + network_audit.unrecorded()
+    print(f"network attempts: {count}")
+    for attempt in attempts:
+        print(f"  {attempt}")
+    if count:
+        print("selftest FAILED: something tried to reach the network", file=sys.stderr)
+        return 1
+    if code == 0:
+        print("selftest OK")
+    return code
+
+
+def _answer_once(model: str | None) -> int:
     settings = settings_module.load_settings()
     if model:
         settings.model = model
@@ -48,5 +70,4 @@ def run_selftest(model: str | None = None) -> int:
     if "paris" not in "".join(answer).lower():
         print("selftest FAILED: the answer does not mention Paris", file=sys.stderr)
         return 1
-    print("selftest OK")
     return 0

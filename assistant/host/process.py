@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from assistant import catalog, gguf
+from assistant import catalog, gguf, network_audit
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.conversation import PromptTooLong
 from assistant.host.messages import (
@@ -72,6 +72,7 @@ class _ParentGone(Exception):
 def run_child(conn: Connection, log_level: int = logging.WARNING) -> None:
     """Entry point of the engine process (the spawn target); logs at the GUI process's level."""
     os.environ.update(OFFLINE_ENV)
+    network_audit.install_from_env()  # `selftest` and the offline tests count network attempts here too
     logging.basicConfig(
         stream=sys.stderr,
         level=log_level,
