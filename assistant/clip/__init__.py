@@ -19,7 +19,7 @@ A CLIP model is a folder under ``<data_dir>/models/clip/<name>/`` written by
     context_length      tokens per text (padded with 0, truncated with the end token kept)
     text_clean          "lower" | "whitespace" | "canonicalize": OpenCLIP's text cleaning before BPE
     logit_scale         exp(learned temperature): zero-shot probabilities are softmax(scale * cosine)
-    image_precision     "float32" | "int8" (``import-clip --int8``: int8 matrix products, image tower only)
+    image_precision     "int8" (default: int8 matrix products, image tower only) | "float32" (``--float32``)
     files               {"image"|"text"|"tokenizer": {"path", "size", "sha256"}}
     source              the checkpoint's file name and sha256, and the versions that exported it
 

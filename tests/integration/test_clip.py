@@ -23,6 +23,7 @@ torch = pytest.importorskip("torch")
 
 import clip_shapes as shapes  # noqa: E402
 
+from assistant import clip_import  # noqa: E402
 from assistant.catalog import ModelError  # noqa: E402
 from assistant.clip.folder import clip_models_dir, read_config  # noqa: E402
 from assistant.clip.labels import ZeroShotLabeler, read_labels  # noqa: E402
@@ -42,8 +43,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> shapes.Trained:
 def home(tmp_path_factory: pytest.TempPathFactory, trained: shapes.Trained) -> Path:
     """A user folder with the trained model imported through the command line, as a user would."""
     home = tmp_path_factory.mktemp("clip-home")
+    # --float32: the parity tests below compare the exported graph with torch to 1e-4.
     result = run_assistant("models", "import-clip", str(trained.config_path), str(trained.checkpoint),
-                           "--name", "shapes", data_dir=home / "data", config_dir=home / "config")
+                           "--name", "shapes", "--float32", data_dir=home / "data",
+                           config_dir=home / "config")
     assert result.returncode == 0, result.stderr
     assert "onnxruntime matches torch" in result.stderr
     return home
@@ -97,11 +100,15 @@ def test_torch_and_onnxruntime_embeddings_agree(trained: shapes.Trained, model: 
     assert np.abs(single[0] - torch_images.numpy()[0]).max() <= 1e-4
 
 
-def test_int8_image_tower_keeps_the_ranking(trained: shapes.Trained, model: ClipModel, held_out: list,
-                                            tmp_path: Path) -> None:
-    folder = import_clip(str(trained.config_path), trained.checkpoint, tmp_path / "models", "q", int8=True)
-    quantized = ClipModel.load(folder, threads=1)
+def test_the_default_int8_image_tower_keeps_the_ranking(trained: shapes.Trained, model: ClipModel,
+                                                        held_out: list, tmp_path: Path) -> None:
+    result = run_assistant("models", "import-clip", str(trained.config_path), str(trained.checkpoint),
+                           "--name", "q", data_dir=tmp_path / "data", config_dir=tmp_path / "config")
+    assert result.returncode == 0, result.stderr
+    assert "int8 image embeddings: cosine to torch's at least" in result.stderr
+    quantized = ClipModel.load(clip_models_dir(tmp_path / "data") / "q", threads=1)
     assert quantized.config.image_precision == "int8"
+    assert model.config.image_precision == "float32"
     images = [image for image, _ in held_out]
     embeddings = quantized.embed_images(images)
     assert (embeddings * model.embed_images(images)).sum(axis=1).min() >= 0.99
@@ -271,3 +278,16 @@ def test_search_images_with_a_broken_model_exits_with_the_message(home: Path, tm
     empty = run_assistant("search-images", "anything", data_dir=tmp_path / "empty",
                           config_dir=tmp_path / "config")
     assert empty.returncode == 1 and "no CLIP model is installed" in empty.stderr
+
+
+def test_an_int8_tower_that_strays_is_not_kept(trained: shapes.Trained, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An architecture that quantizes badly still imports, with its exact float32 image tower."""
+    monkeypatch.setattr(clip_import, "INT8_MIN_COSINE", 1.0001)  # no int8 tower can reach it
+    lines: list[str] = []
+    folder = import_clip(str(trained.config_path), trained.checkpoint, tmp_path / "models", "strays",
+                         int8=True, report=lines.append)
+    assert ClipModel.load(folder, threads=1).config.image_precision == "float32"
+    assert any("keeping the float32 image tower" in line for line in lines)
+    assert sorted(path.name for path in folder.iterdir() if path.suffix == ".onnx") == ["image.onnx",
+                                                                                       "text.onnx"]
