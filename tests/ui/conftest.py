@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from model_files import smollm2_path
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from windows import Windows
 
 from assistant.settings import Settings
-from assistant.ui.app import AssistantApp, build
+from assistant.ui.app import AssistantApp
 
 WAIT_MS = 120_000  # two slow, often busy cores: model load plus an answer can take a while
 LONG_QUESTION = "Count from 1 to 500, separated by commas. Write every number."
@@ -29,7 +29,7 @@ MakeApp = Callable[..., AssistantApp]
 @pytest.fixture
 def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/conftest.py
     """Build windows on the test's history; each is shut down (engine included) at the end."""
-    made: list[AssistantApp] = []
+    windows = Windows(qtbot)
 
     def make(*, engine: bool = True, **overrides: object) -> AssistantApp:
         model = str(smollm2_path()) if engine else "no-engine-in-this-test"
@@ -42,21 +42,13 @@ def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/con
             "threads": 1,
         }
         settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
-        app = QApplication.instance()
-        assert isinstance(app, QApplication)
-        parts = build(app, settings, settings_path=app_dirs / "config" / "settings.json")
-        made.append(parts)
-        parts.window.show()
-        qtbot.waitExposed(parts.window)
+        parts = windows.open(settings, app_dirs / "config" / "settings.json")
         if engine:
             parts.start_engine()
         return parts
 
     yield make
-    for parts in made:
-        parts.shutdown()
-        parts.window.close()
-        parts.window.deleteLater()
+    windows.close_all()
 
 
 class Driver:

@@ -22,11 +22,12 @@ from model_files import smollm2_path
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
+from windows import Windows
 
 from assistant.audio.recorder import BUSY, NO_MICROPHONE
 from assistant.audio.resample import resample
 from assistant.settings import Settings
-from assistant.ui.app import AssistantApp, build
+from assistant.ui.app import AssistantApp
 from assistant.ui.push_to_talk import NOTHING_HEARD, TOO_SHORT
 
 pytestmark = pytest.mark.timeout(300)
@@ -57,7 +58,7 @@ MakeApp = Callable[..., AssistantApp]
 
 @pytest.fixture
 def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/conftest.py
-    made: list[AssistantApp] = []
+    windows = Windows(qtbot)
 
     def make(
         sound_device: Any, *, engine: bool = True, speech_model: str = "whisper-tiny.en"
@@ -70,12 +71,7 @@ def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/con
             context_size=2048,
             threads=1,
         )
-        app = QApplication.instance()
-        assert isinstance(app, QApplication)
-        parts = build(app, settings, app_dirs / "config" / "settings.json", sound_device=sound_device)
-        made.append(parts)
-        parts.window.show()
-        qtbot.waitExposed(parts.window)
+        parts = windows.open(settings, app_dirs / "config" / "settings.json", sound_device)
         if engine:
             parts.start_engine()
             status = parts.window.status
@@ -86,10 +82,7 @@ def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/con
         return parts
 
     yield make
-    for parts in made:
-        parts.shutdown()
-        parts.window.close()
-        parts.window.deleteLater()
+    windows.close_all()
 
 
 def messages(parts: AssistantApp) -> list:

