@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import vision_history
 from assistant.attachments import Attachment
 from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
 from assistant.grounding import GroundedQuestion, Grounding
@@ -145,7 +146,8 @@ class ChatSession:
         store = self._store
         if conversation_id is None:
             conversation_id = store.create_conversation(conversation_title(_title_text(text, grounded)))
-        history = self._history(conversation_id)  # read before writing: a read error leaves no trace
+        shared: list[tuple[int, tuple[str, ...]]] = []  # earlier questions' images, by message index
+        history = self._history(conversation_id, shared)  # read before writing: a read error leaves no trace
         if grounded is not None and images:
             sent = {Path(path).stem for path in images}  # a kept copy is named by its sha256
             grounded = dataclasses.replace(grounded, groundings=tuple(
@@ -167,12 +169,18 @@ class ChatSession:
             conversation_id, "assistant", "", status="streaming", model=self._settings.model
         )
         history.append(ChatMessage("user", prompt))
+        length = len(history)
         history = self._with_language(history, spoken_language)
+        earlier = self._earlier_images(shared, offset=len(history) - length)
         options = GenerationOptions(
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
         )
+        # Only a vision model gets `earlier_images` (a follow-up can look at them again).
+        extra = {"earlier_images": earlier} if earlier else {}
         try:
-            request_id = self._client.chat(self.engine_config(), history, options, images=tuple(images))
+            request_id = self._client.chat(
+                self.engine_config(), history, options, images=tuple(images), **extra
+            )
         except Exception as error:
             logger.exception("The engine did not accept the question")
             self._safe_update(assistant_id, text=f"The engine could not start: {error}", status="failed")
@@ -298,7 +306,11 @@ class ChatSession:
             return [system, *history[1:]]
         return [ChatMessage("system", instruction), *history]
 
-    def _history(self, conversation_id: int) -> list[ChatMessage]:
+    def _history(
+        self, conversation_id: int, shared: list[tuple[int, tuple[str, ...]]] | None = None
+    ) -> list[ChatMessage]:
+        """The conversation as the model sees it; with `shared`, also collects the kept copies of the
+        images each user message was sent with (from the store), as (index in the result, paths)."""
         messages = self._system()
         for message in self._store.messages(conversation_id):
             if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
@@ -306,8 +318,20 @@ class ChatSession:
             # A grounded question goes back as the model first saw it, transcript included, so a
             # follow-up ("and what did she say next?") can still be answered from the recording.
             if message.text.strip():
+                if shared is not None and message.role == "user":
+                    paths = vision_history.stored_images(message, self._data_dir)
+                    if paths:
+                        shared.append((len(messages), paths))
                 messages.append(ChatMessage(message.role, message.sent_text))  # type: ignore[arg-type]
         return messages
+
+    def _earlier_images(
+        self, shared: list[tuple[int, tuple[str, ...]]], offset: int
+    ) -> vision_history.EarlierImages:
+        """The most recent earlier images (rule: `vision_history`) for a vision model, else ()."""
+        if not shared or chat_model_pair(self._settings.model, self._data_dir) is None:
+            return ()
+        return vision_history.shifted(vision_history.most_recent(shared), offset)
 
 
 def _title_text(text: str, grounded: GroundedQuestion | None) -> str:

@@ -16,12 +16,10 @@ What this adds to "construct the handler and call it":
 
 from __future__ import annotations
 
-import base64
 import ctypes
-import io
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +28,20 @@ import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from assistant import gguf
+from assistant import gguf, vision_history
 from assistant.catalog import ModelError
 from assistant.conversation import PromptTooLong, fit_to_context
 from assistant.engines.llama import (  # the private helper too: one way to tolerate a broken template
     _lenient_template_compilation,
     physical_cores,
     resolve_gpu_layers,
+)
+from assistant.engines.vision_images import (
+    VISION_MAX_SIDE,
+    ImageTokenCounter,
+    earlier_image_urls,
+    image_png,
+    png_data_uri,
 )
 from assistant.images.safe_image import DecodedImage, open_image
 from assistant.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
@@ -46,8 +51,6 @@ from assistant.vision_pairing import VisionPair
 
 logger = logging.getLogger(__name__)
 
-VISION_MAX_SIDE = 1024  # Qwen2-VL spends ~1,300 tokens on a 1024 px square; LLaVA shrinks to 336 anyway
-IMAGE_TOKEN_RESERVE = 768  # context kept free per image when fitting the text history
 DEFAULT_MARKER = "<__media__>"
 # Handlers whose prompt is "USER: ... ASSISTANT:": stop if the model starts the next turn itself.
 _USER_ASSISTANT_FORMATS = {"Llava15ChatHandler", "Llava16ChatHandler", "ObsidianChatHandler"}
@@ -131,10 +134,7 @@ def prepare_load(pair: VisionPair, context_size: int = 4096, threads: int = 0,
 
 
 def image_data_uri(image: DecodedImage) -> str:
-    """PNG, so screenshots keep sharp text; stb_image in llama.cpp decodes it."""
-    buffer = io.BytesIO()
-    image.image.save(buffer, format="PNG", compress_level=1)  # level 1: 5x faster, ~10 % larger
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_data_uri(image_png(image))
 
 
 def load_images(paths: Sequence[Path | str], max_side: int = VISION_MAX_SIDE) -> list[DecodedImage]:
@@ -143,19 +143,22 @@ def load_images(paths: Sequence[Path | str], max_side: int = VISION_MAX_SIDE) ->
 
 
 def chat_messages(messages: Sequence[ChatMessage], image_urls: Sequence[str],
-                  marker: str = DEFAULT_MARKER) -> list[dict[str, Any]]:
-    """OpenAI-style messages; the images go with the newest user message, before its text."""
+                  marker: str = DEFAULT_MARKER,
+                  earlier_urls: Mapping[int, Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    """OpenAI-style messages; each user message's images go before its text: `image_urls` with the
+    newest, `earlier_urls` (by index into `messages`) with the earlier ones they were shared with."""
     if not messages or messages[-1].role != "user":
         raise ValueError("the newest message must be the user's question")
+    by_message = dict(earlier_urls or {})
+    by_message[len(messages) - 1] = list(image_urls)
     out: list[dict[str, Any]] = []
     for i, m in enumerate(messages):
         text = m.content.replace(marker, "[image]")  # a typed marker would claim an image slot
         if m.role != "user":
             out.append({"role": m.role, "content": text})
             continue
-        parts: list[dict[str, Any]] = []
-        if i == len(messages) - 1:
-            parts = [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+        parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}}
+                                       for url in by_message.get(i, ())]
         parts.append({"type": "text", "text": text})
         out.append({"role": "user", "content": parts})
     return out
@@ -177,6 +180,7 @@ class VisionChatModel:
             self.marker = mtmd_cpp.mtmd_default_marker().decode("utf-8")
         except (ImportError, AttributeError):
             self.marker = DEFAULT_MARKER
+        self.image_tokens = ImageTokenCounter(llm.chat_handler, self.marker)
 
     @classmethod
     def load(cls, pair: VisionPair, context_size: int = 4096, threads: int = 0,
@@ -210,29 +214,42 @@ class VisionChatModel:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: Sequence[ChatMessage], images: Sequence[DecodedImage],
-               options: GenerationOptions, stats: GenerationStats) -> Iterator[str]:
-        """Yield the answer as it is sampled; the caller may stop iterating at any time."""
+               options: GenerationOptions, stats: GenerationStats,
+               earlier: Mapping[int, Sequence[Path | str]] | None = None) -> Iterator[str]:
+        """Yield the answer as it is sampled; the caller may stop iterating at any time.
+
+        `images` go with the newest question; `earlier` are kept copies shared with earlier user
+        messages (by index into `messages`), re-attached within `vision_history`'s rule.
+        """
         started = time.perf_counter()
-        reserve = IMAGE_TOKEN_RESERVE * len(images)
-        budget = max(self.context_size - options.max_tokens - reserve, self.context_size // 4)
+        pngs = [image_png(image) for image in images]
+        newest_tokens = sum(self.image_tokens.count(image.sha256, png)
+                            for image, png in zip(images, pngs, strict=True))
+        budget = max(self.context_size - options.max_tokens - newest_tokens, self.context_size // 4)
         fitted = fit_to_context(messages, self.count_tokens, budget)
         stats.dropped_messages = fitted.dropped
         stats.template = self.plan.handler_name
-        urls = [image_data_uri(image) for image in images]
+        room = self.context_size - options.max_tokens - newest_tokens - fitted.tokens
+        has_system = bool(messages) and messages[0].role == "system"
+        candidates = vision_history.in_fitted_window(earlier or {}, len(messages), has_system, fitted.dropped)
+        again, again_tokens = earlier_image_urls(self.image_tokens, candidates, room)
+        stats.extra["earlier_images"] = float(sum(len(urls) for urls in again.values()))
+        stats.extra["image_tokens"] = float(newest_tokens + again_tokens)
+        urls = [png_data_uri(png) for png in pngs]
         stops = ["\nUSER:"] if self.plan.handler_name in _USER_ASSISTANT_FORMATS else []
         try:
-            # The handler evaluates the images and the prompt here, before the first chunk.
-            chunks = self.llm.create_chat_completion(
-                messages=chat_messages(fitted.messages, urls, self.marker),  # type: ignore[arg-type]
-                max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p,
-                seed=options.seed, stop=stops, stream=True)
-        except ValueError as error:
-            raise _prompt_error(error, self) from error
-        except jinja2.TemplateError as error:  # MTMDChatHandler renders the model's own template
-            raise ModelError(f"the chat template of {self.name} cannot render a question with images "
-                             f"({type(error).__name__}: {error})") from error
+            chunks = self._start(chat_messages(fitted.messages, urls, self.marker, again), options, stops)
+        except PromptTooLong:
+            if not again:
+                raise
+            # Image counts are exact but the template's text is estimated: try again without them.
+            logger.warning("Prompt with %d earlier images does not fit; sending it without them", len(again))
+            stats.extra["earlier_images"] = 0.0
+            chunks = self._start(chat_messages(fitted.messages, urls, self.marker), options, stops)
         stats.prompt_tokens = self.llm.n_tokens
-        stats.reused_tokens = 0  # the handlers clear the KV cache for every question with images
+        # The handlers clear the KV cache and evaluate every question afresh, images included: prefix
+        # reuse is off for vision models (a follow-up re-encodes the images it re-sends).
+        stats.reused_tokens = 0
         stats.extra["prompt_eval_s"] = round(time.perf_counter() - started, 4)
         pieces = 0
         try:
@@ -250,6 +267,19 @@ class VisionChatModel:
             # One piece per sampled token, except where bytes of one character were held back.
             stats.completion_tokens = pieces
             stats.total_s = time.perf_counter() - started
+
+    def _start(self, messages: list[dict[str, Any]], options: GenerationOptions, stops: list[str]) -> Any:
+        """The handler evaluates the images and the prompt here, before the first chunk."""
+        try:
+            return self.llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p,
+                seed=options.seed, stop=stops, stream=True)
+        except ValueError as error:
+            raise _prompt_error(error, self) from error
+        except jinja2.TemplateError as error:  # MTMDChatHandler renders the model's own template
+            raise ModelError(f"the chat template of {self.name} cannot render a question with images "
+                             f"({type(error).__name__}: {error})") from error
 
 
 def _route_mtmd_logs() -> None:

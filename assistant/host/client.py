@@ -118,10 +118,13 @@ class EngineClient:
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
         images: Sequence[str] = (),
+        earlier_images: tuple[tuple[int, tuple[str, ...]], ...] = (),
     ) -> int:
-        """`images`: kept copies for a model that can see them (ignored by a text-only model)."""
+        """`images`: kept copies for a model that can see them (ignored by a text-only model);
+        `earlier_images`: those of earlier user messages, by message index (`ChatRequest`)."""
         request_id = next(self._ids)
-        request = ChatRequest(request_id, config, tuple(messages), options, images=tuple(images))
+        request = ChatRequest(request_id, config, tuple(messages), options, images=tuple(images),
+                              earlier_images=earlier_images)
         self._submit(request, request_id)
         return request_id
 

@@ -58,6 +58,10 @@ class ChatRequest:
     # newest user message to a model that can see images; a text-only model ignores them (it has the
     # images' grounding text in the message already).
     images: tuple[str, ...] = ()
+    # Kept copies of the images shared with EARLIER user messages, as (index into `messages`, paths),
+    # oldest first, so a vision model can look again on a follow-up; the engine re-attaches those still
+    # in the fitted history, within `vision_history`'s bound. Text-only models ignore them too.
+    earlier_images: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,10 @@ class _Server:
             from assistant.engines.llama_vision import load_images
 
             images = load_images(self.kept_images(request))
-            pieces = self.model.stream(request.messages, images, request.options, stats)  # type: ignore[call-arg]
+            earlier = {index: self.kept_paths(paths, request) for index, paths in request.earlier_images}
+            pieces = self.model.stream(  # type: ignore[call-arg]
+                request.messages, images, request.options, stats, earlier  # type: ignore[arg-type]
+            )
         else:  # a text-only model has the images' grounding text in the question: images are ignored
             pieces = self.model.stream(request.messages, request.options, stats)  # type: ignore[arg-type]
         try:
@@ -312,8 +315,13 @@ class _Server:
     @staticmethod
     def kept_images(request: ChatRequest) -> list[Path]:
         """The request's images, each checked to be a kept copy in the data folder (`images.kept`)."""
+        return _Server.kept_paths(request.images, request)
+
+    @staticmethod
+    def kept_paths(images: tuple[str, ...], request: ChatRequest) -> list[Path]:
+        """`images`, each checked to be a kept copy in the request's data folder (`images.kept`)."""
         folder = kept.images_dir(Path(request.config.data_dir)).resolve()
-        paths = [Path(p).resolve() for p in request.images]
+        paths = [Path(p).resolve() for p in images]
         outside = [p.name for p in paths if not p.is_relative_to(folder)]
         if outside:
             raise ValueError(f"images for the model must be kept copies in {folder}: {', '.join(outside)}")

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from vision_files import write_model, write_projector, write_tiny_llava
 
 from assistant.catalog import ModelError
-from assistant.conversation import PromptTooLong
+from assistant.conversation import PromptTooLong, fit_to_context
 from assistant.engines.llama_vision import (
     VisionChatModel,
     chat_messages,
@@ -35,8 +35,10 @@ from assistant.engines.llama_vision import (
     resolve_handler,
 )
 from assistant.gguf_writer import write_gguf_copy
+from assistant.images import kept
 from assistant.images.safe_image import decode_image
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.vision_history import MAX_EARLIER_IMAGES
 from assistant.vision_pairing import VisionPair, find_vision_pair, scan_vision
 
 
@@ -160,6 +162,19 @@ def test_images_go_with_the_newest_question_as_data_uris() -> None:
         chat_messages(messages[:3], [url])
 
 
+def test_earlier_images_go_with_the_messages_they_were_shared_with() -> None:
+    red, blue, green = (image_data_uri(decode_image(png(c), name="x.png")) for c in
+                        [(200, 30, 30), (30, 30, 200), (30, 200, 30)])
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "this one?"),
+                ChatMessage("assistant", "red"), ChatMessage("user", "and these?"),
+                ChatMessage("assistant", "blue"), ChatMessage("user", "compare all")]
+    out = chat_messages(messages, [green], earlier_urls={1: [red], 3: [blue, red]})
+    urls = [[p["image_url"]["url"] for p in m["content"] if p["type"] == "image_url"]
+            for m in out if m["role"] == "user"]
+    assert urls == [[red], [blue, red], [green]]
+    assert out[3]["content"][-1] == {"type": "text", "text": "and these?"}  # images before the text
+
+
 def test_images_are_decoded_the_safe_way(tmp_path: Path) -> None:
     from assistant.images.errors import ImageError
 
@@ -244,6 +259,54 @@ def test_stopping_mid_answer_leaves_the_model_usable(tiny_model: VisionChatModel
     again = GenerationStats()
     assert "".join(tiny_model.stream(question, [image], GenerationOptions(max_tokens=4), again))
     assert again.completion_tokens >= 1
+
+
+FOLLOW_UP = [ChatMessage("system", "Be brief."), ChatMessage("user", "What colour is this?"),
+             ChatMessage("assistant", "Red."), ChatMessage("user", "Two more: which is darker?"),
+             ChatMessage("assistant", "The second."), ChatMessage("user", "And the border of the first?")]
+
+
+def kept_copies(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        image = decode_image(png((30 * i, 100, 200 - 30 * i)), name=f"{i}.png")
+        paths.append(kept.keep(image, folder).path)
+    return paths
+
+
+def test_a_follow_up_evaluates_the_earlier_images_again(tiny_model: VisionChatModel, tmp_path: Path) -> None:
+    """Second turn of a conversation: the earlier images go through llama.cpp again (the handler
+    clears the KV cache every question, so nothing stale is reused) and the answer still streams."""
+    red, blue, dark = kept_copies(tmp_path, 3)
+    options = GenerationOptions(max_tokens=4, temperature=0.0, seed=1)
+    blind, again, gone = GenerationStats(), GenerationStats(), GenerationStats()
+    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, blind))
+    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, again, {1: [red], 3: [blue, dark]}))
+    dark.unlink()  # a kept copy deleted by hand: skipped, the question still goes out
+    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, gone, {1: [red], 3: [blue, dark]}))
+    assert again.extra["earlier_images"] == 3 and again.extra["image_tokens"] == 12
+    assert 12 <= again.prompt_tokens - blind.prompt_tokens <= 16  # 4 positions each, give or take a split
+    assert gone.extra["earlier_images"] == 2 and gone.prompt_tokens < again.prompt_tokens
+    assert again.reused_tokens == 0
+
+
+def test_earlier_images_only_fill_the_context_left(tiny_model: VisionChatModel, tmp_path: Path) -> None:
+    shots = kept_copies(tmp_path, 6)
+    earlier = {1: shots[:2], 3: shots[2:6]}
+    fitted = fit_to_context(FOLLOW_UP, tiny_model.count_tokens, 512)
+
+    def earlier_sent(max_tokens: int) -> tuple[float, float]:
+        stats = GenerationStats()
+        stream = tiny_model.stream(FOLLOW_UP, [], GenerationOptions(max_tokens=max_tokens), stats, earlier)
+        next(stream)  # the prompt is evaluated; the answer itself does not matter here
+        stream.close()
+        return stats.extra["earlier_images"], stats.extra["image_tokens"]
+
+    # Plenty of room: the cap (the 4 most recent, all from message 3).
+    assert earlier_sent(16) == (MAX_EARLIER_IMAGES, 16)
+    # Room for 9 tokens after the text history and the answer: the two newest images (4 tokens each).
+    assert earlier_sent(tiny_model.context_size - fitted.tokens - 9) == (2, 8)
+    assert earlier_sent(tiny_model.context_size - fitted.tokens - 3) == (0, 0)
 
 
 def test_images_that_do_not_fit_the_context(tiny_vision: VisionPair) -> None:

@@ -6,9 +6,12 @@ llama.cpp really encodes the image, the answer means nothing. One thread, a few 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import queue
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,11 +19,27 @@ from cli_runner import run_assistant
 from PIL import Image
 from vision_files import write_tiny_llava
 
+from assistant.attachments import Attachment
+from assistant.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, EngineConfig, Failed, ModelLoaded, Token
+from assistant.host.client import EngineClient
+from assistant.host.messages import (
+    ChatRequest,
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    ModelLoaded,
+    Request,
+    Token,
+)
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
 from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.session import ChatSession
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.vision_history import MAX_EARLIER_IMAGES
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.timeout(180)
@@ -87,3 +106,125 @@ def test_ask_image_with_a_vision_model_sends_the_image(vision_model: Path, tmp_p
     with sqlite3.connect(tmp_path / "data" / "history.sqlite3") as connection:
         [(kind, details)] = connection.execute("SELECT kind, details FROM groundings").fetchall()
     assert kind == "image" and json.loads(details)["seen"] is True
+
+
+# --- follow-ups: earlier images go back with their own messages (vision_history) --------------------
+
+class RecordingClient(EngineClient):
+    """The real client; also keeps every ChatRequest it sends to the engine process."""
+
+    def __init__(self, on_event: Callable[[Event], None]) -> None:
+        super().__init__(on_event)
+        self.requests: list[ChatRequest] = []
+
+    def _submit(self, request: Request, request_id: int) -> None:
+        if isinstance(request, ChatRequest):
+            self.requests.append(request)
+        super()._submit(request, request_id)
+
+
+class Chat:
+    """A ChatSession on a real history file and a real engine process."""
+
+    def __init__(self, history: Path, data_dir: Path, model: Path, context_size: int = 1024) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.client = RecordingClient(self.events.put)  # put runs on the client's reader thread
+        self.store = Store(history)
+        settings = Settings(model=str(model), system_prompt="Be brief.", temperature=0.0,  # type: ignore[call-arg]
+                            max_answer_tokens=6, context_size=context_size, threads=1)
+        self.session = ChatSession(self.store, self.client, settings, data_dir, flush_interval_s=0.0)
+
+    def ask(self, conversation_id: int | None, text: str, images: Sequence[str] = ()) -> tuple[int, Done]:
+        """Ask (about `images`, kept copies, when given) and wait for the answer; (conversation, Done)."""
+        grounded = None
+        if images:
+            groundings = tuple(Grounding("image", f"{Path(p).stem[:8]}.png", "", image=Path(p).stem)
+                               for p in images)
+            attachments = tuple(Attachment("image", p, f"{Path(p).stem[:8]}.png", Path(p).stat().st_size)
+                                for p in images)
+            grounded = GroundedQuestion(text, grounded_question(groundings, text), attachments, groundings)
+        turn = self.session.send(conversation_id, text, grounded=grounded,
+                                 images=self.session.images_for(grounded))
+        while True:
+            event = self.events.get(timeout=170)
+            update = self.session.handle(event)
+            if update is not None and update.finished:
+                assert isinstance(event, Done) and event.status == "complete", update.error
+                assert turn.text.strip(), "the model answered nothing"
+                return turn.conversation_id, event
+
+    def close(self) -> None:
+        self.client.shutdown()
+        self.store.close()
+
+
+def keep_colour(data_dir: Path, rgb: tuple[int, int, int]) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), rgb).save(buffer, "PNG")
+    return str(kept.keep(decode_image(buffer.getvalue(), name="shot.png"), data_dir).path)
+
+
+def test_a_follow_up_shows_the_first_image_again_also_after_reopening(
+    vision_model: Path, tmp_path: Path
+) -> None:
+    data, history = tmp_path / "data", tmp_path / "history.sqlite3"
+    red = keep_colour(data, (200, 30, 30))
+    chat = Chat(history, data, vision_model)
+    try:
+        conversation, first = chat.ask(None, "What colour is this screenshot?", [red])
+        asked = chat.client.requests[-1]
+        assert asked.images == (red,) and asked.earlier_images == ()
+        _, second = chat.ask(conversation, "And what colour is the button in that screenshot?")
+    finally:
+        chat.close()
+    follow_up = chat.client.requests[-1]
+    # The image goes with the message it was shared with (index 1, after the system prompt), not the newest.
+    assert follow_up.images == () and follow_up.earlier_images == ((1, (red,)),)
+    assert follow_up.messages[1].role == "user"
+    assert "What colour is this screenshot?" in follow_up.messages[1].content
+    assert [m.role for m in follow_up.messages] == ["system", "user", "assistant", "user"]
+    # Both turns answered with the image evaluated: the vision handler re-encodes it every turn (no
+    # KV-cache prefix reuse with images), 4 positions for the generated projector.
+    assert first.stats.extra["image_tokens"] == 4 and first.stats.extra["earlier_images"] == 0
+    assert second.stats.extra["earlier_images"] == 1 and second.stats.extra["image_tokens"] == 4
+    assert second.stats.reused_tokens == 0 and second.stats.prompt_tokens > first.stats.prompt_tokens
+
+    reopened = Chat(history, data, vision_model)  # a new engine process and a new store connection
+    try:
+        _, third = reopened.ask(conversation, "Is there any text in it?")
+    finally:
+        reopened.close()
+    [request] = reopened.client.requests
+    assert request.earlier_images == ((1, (red,)),) and request.images == ()
+    assert third.stats.extra["earlier_images"] == 1
+
+
+def test_earlier_images_are_bounded_and_a_text_model_gets_none(
+    vision_model: Path, smollm2_path: Path, tmp_path: Path
+) -> None:
+    data, history = tmp_path / "data", tmp_path / "history.sqlite3"
+    shots = [keep_colour(data, (40 * i, 200 - 30 * i, 90)) for i in range(6)]
+    with Store(history) as store:  # three questions with two screenshots each, stored as the window does
+        conversation = store.create_conversation("screenshots")
+        for n in range(3):
+            pair = shots[2 * n: 2 * n + 2]
+            groundings = [Grounding("image", f"shot{i}.png", "", image=Path(p).stem)
+                          for i, p in enumerate(pair)]
+            store.add_message(conversation, "user", f"Compare these two, part {n}.",
+                              prompt=grounded_question(groundings, f"Compare these two, part {n}."),
+                              groundings=groundings)
+            store.add_message(conversation, "assistant", f"They differ ({n}).")
+    chat = Chat(history, data, vision_model)
+    try:
+        _, done = chat.ask(conversation, "Which of all these screenshots is the greenest?")
+        chat.session.apply_settings(dataclasses.replace(chat.session.settings, model=str(smollm2_path)))
+        _, text_done = chat.ask(conversation, "Which one was the first?")
+    finally:
+        chat.close()
+    vision_request, text_request = chat.client.requests
+    # At most MAX_EARLIER_IMAGES, the most recent ones, each with its own question (system prompt first).
+    assert MAX_EARLIER_IMAGES == 4
+    assert vision_request.earlier_images == ((3, tuple(shots[2:4])), (5, tuple(shots[4:6])))
+    assert done.stats.extra["earlier_images"] == 4 and done.stats.extra["image_tokens"] == 16
+    assert text_request.earlier_images == () and text_request.images == ()
+    assert text_done.stats.template == "gguf" and "earlier_images" not in text_done.stats.extra
