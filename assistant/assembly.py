@@ -187,6 +187,25 @@ def status(entry: ModelEntry, data_dir: Path) -> tuple[str, str]:
     return WILL_ASSEMBLE, "verified on first use" if entry.in_place else "assembled on first use"
 
 
+def verify_now(entry: ModelEntry, data_dir: Path, tick: Callable[[int], None]) -> tuple[bool | None, str]:
+    """Hashes the files of ``entry`` that are on disk now, trusting no sidecar (the Models dialog's
+    Verify), and records the verdicts. (None, reason): nothing there to check yet."""
+    records = _load_records(entry, data_dir)
+    checked: list[bool] = []
+    for spec in entry.file_specs():
+        path = _use_path(entry, spec, data_dir)
+        if path is None or not path.is_file():
+            continue
+        records[spec.target] = _record(spec, path, _hash_file(path, tick))
+        checked.append(bool(records[spec.target]["ok"]))
+    if not checked:
+        return None, status(entry, data_dir)[1] or "not on disk yet"
+    _save_records(entry, data_dir, records)
+    if all(checked):
+        return True, "sha256 matches the catalogue" if entry.sha256 or entry.is_folder else "sound GGUF"
+    return False, status(entry, data_dir)[1]
+
+
 # --- ensure ---------------------------------------------------------------------------------------
 
 def ensure(entry: ModelEntry, data_dir: Path, progress: Progress | None = None) -> Path:

@@ -43,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--float32", action="store_true",
         help="keep the image tower in float32: embeddings equal torch's, ~1.6x slower on batches "
              "(default: int8 matrix products, within a cosine of 0.99 of float32)")
+    add = models_commands.add_parser("add", help="copy (or link) GGUF files into the models folder")
+    add.add_argument("paths", nargs="+", help=".gguf files (a vision model's projector comes along)")
+    add.add_argument("--link", choices=["hardlink", "symlink"], help="link instead of copying")
+    remove = models_commands.add_parser("remove", help="delete one of your own models")
+    remove.add_argument("name", help="its name in `assistant models`")
+    models_commands.add_parser("verify", help="re-check every model file against its checksum")
+    download = models_commands.add_parser(
+        "download", help="download a GGUF from the Hugging Face hub (resumes; Ctrl+C keeps the part)")
+    download.add_argument("repo", help="repository id, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF")
+    download.add_argument("file", help="file name in the repository")
+    download.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    download.add_argument("--sha256", help="expected sha256 (default: the hub's own)")
 
     search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
     search_images.add_argument("text", nargs="*", help="what the image shows")
@@ -64,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
-    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision"], help="what to measure")
+    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download"],
+                       help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
 
@@ -89,9 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return import_clip_command(args.arch, args.checkpoint, args.name, args.force,
                                        int8=not args.float32)
+        if args.models_command in ("add", "remove", "verify", "download"):
+            return _manage_models(args)
         return _models()
     if args.command == "search-images":
         from assistant.cli_search_images import search_images_command
+
 
         return search_images_command(" ".join(args.text), model=args.model, k=args.k, similar=args.similar)
     if args.command == "ask":
@@ -136,7 +152,24 @@ def _models() -> int:
     return 0
 
 
+def _manage_models(args: argparse.Namespace) -> int:
+    from assistant import cli_models
+
+    if args.models_command == "add":
+        return cli_models.add_command(args.paths, args.link or "copy")
+    if args.models_command == "remove":
+        return cli_models.remove_command(args.name)
+    if args.models_command == "verify":
+        return cli_models.verify_command()
+    return cli_models.download_command(args.repo, args.file, args.revision, args.sha256)
+
+
 def _bench(suite: str, argv: list[str]) -> int:
+
+    if suite == "download":
+        from assistant.bench.download import main as bench_download
+
+        return bench_download(argv)
     if suite == "llm":
         from assistant.bench.llm import main as bench_llm
 

@@ -41,6 +41,7 @@ class Settings:
     translate_to_english: bool = False  # Whisper's own translation of the speech into English
     answer_in_spoken_language: bool = False
     read_aloud: bool = False  # speak each answer sentence by sentence as it streams (Piper voice)
+    hub_endpoint: str = ""  # where Models ▸ Download fetches from; "": https://huggingface.co
 
     def validated(self) -> Settings:
         """A copy with every field clamped to a range the engine accepts."""
@@ -59,6 +60,7 @@ class Settings:
             translate_to_english=bool(self.translate_to_english),
             answer_in_spoken_language=bool(self.answer_in_spoken_language),
             read_aloud=bool(self.read_aloud),
+            hub_endpoint=str(self.hub_endpoint or "").strip(),
         )
 
 

@@ -98,6 +98,9 @@ class MainWindow(QMainWindow):
         # The image library: shared images found again by what they show (assistant/ui/image_search.py).
         self.search_images_action = _action(self, "Search &images…", "Ctrl+Shift+F")
         view_menu.addAction(self.search_images_action)
+        models_menu = self.menuBar().addMenu("&Models")  # wired in ui/window_actions.py (ui/models_dialog.py)
+        self.manage_models_action = _action(self, "&Manage models…", "Ctrl+M")
+        models_menu.addAction(self.manage_models_action)
 
     def show_history_unavailable(self, reason: str) -> None:
         self.history_notice.setText(f"History is unavailable, so this session will not be saved. {reason}")

@@ -39,6 +39,7 @@ class WindowActions(QObject):
         self.window.export_markdown_action.triggered.connect(lambda: self.export(".md"))
         self.window.export_json_action.triggered.connect(lambda: self.export(".json"))
         self.window.settings_action.triggered.connect(self.open_settings)
+        self.window.manage_models_action.triggered.connect(self.open_models)
         self.window.model_picker.model_chosen.connect(self.choose_model)
 
     @property
@@ -53,6 +54,14 @@ class WindowActions(QObject):
     def choose_model(self, model: str) -> None:
         if model != self.settings.model:
             self.apply(dataclasses.replace(self.settings, model=model), save=True)
+
+    def open_models(self) -> None:
+        """Models ▸ Manage models…; the picker is refilled whenever a file comes or goes."""
+        from assistant.ui.models_dialog import ModelsDialog  # deferred: only needed when opened
+
+        dialog = ModelsDialog(self._data_dir, self.settings.hub_endpoint, self.window)
+        dialog.models_changed.connect(self.refresh_models)
+        dialog.exec()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self.choices, self.window, self._settings_path)
