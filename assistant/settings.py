@@ -41,6 +41,8 @@ class Settings:
     translate_to_english: bool = False  # Whisper's own translation of the speech into English
     answer_in_spoken_language: bool = False
     read_aloud: bool = False  # speak each answer sentence by sentence as it streams (Piper voice)
+    global_push_to_talk: bool = False  # the push-to-talk key works in other apps too (X11 only)
+    keep_in_tray: bool = False  # closing the window hides it in the tray instead of quitting
     hub_endpoint: str = ""  # where Models ▸ Download fetches from; "": https://huggingface.co
 
     def validated(self) -> Settings:
@@ -60,6 +62,8 @@ class Settings:
             translate_to_english=bool(self.translate_to_english),
             answer_in_spoken_language=bool(self.answer_in_spoken_language),
             read_aloud=bool(self.read_aloud),
+            global_push_to_talk=bool(self.global_push_to_talk),
+            keep_in_tray=bool(self.keep_in_tray),
             hub_endpoint=str(self.hub_endpoint or "").strip(),
         )
 

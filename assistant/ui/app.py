@@ -24,14 +24,19 @@ from assistant.host.client import EngineClient
 from assistant.session import ChatSession
 from assistant.settings import Settings
 from assistant.store import Store, StoreError
+from assistant.ui.app_icon import app_icon
 from assistant.ui.bridge import EngineBridge
 from assistant.ui.controller import ChatController
+from assistant.ui.global_hotkey import GlobalPushToTalk
 from assistant.ui.image_search import ImageSearch
 from assistant.ui.main_window import MainWindow
 from assistant.ui.push_to_talk import PushToTalk
 from assistant.ui.qt_compat import protect_singletons
 from assistant.ui.read_aloud import ReadAloud
+from assistant.ui.shortcuts_sheet import wire_help_menu
+from assistant.ui.single_instance import SingleInstance, ask_primary_to_activate, bring_forward, server_name
 from assistant.ui.theme import apply_theme
+from assistant.ui.tray import Tray, create_tray
 from assistant.ui.window_actions import WindowActions
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,8 @@ class AssistantApp:
     voice: PushToTalk | None = None
     engine_requested: bool = False
     image_search: ImageSearch | None = None
+    tray: Tray | None = None
+    global_voice: GlobalPushToTalk | None = None
 
     def start_engine(self) -> None:
         """Fill the model list, start the engine process, preload the model (after the window shows)."""
@@ -70,6 +77,8 @@ class AssistantApp:
             self.voice.check_availability()
 
     def shutdown(self) -> None:
+        if self.global_voice is not None:
+            self.global_voice.hotkey.stop()  # the key reaches other apps again
         self.controller.shutdown()
 
 
@@ -117,23 +126,41 @@ def build(
     controller.read_aloud = ReadAloud(session, client, data_dir, window.status, sound_device, controller)
     image_search = ImageSearch(controller, data_dir)  # the panel itself is built when first opened
     window.closing.connect(controller.shutdown)
+    # Desktop integration: tray, global push-to-talk key, Help menu (README "Design").
+    tray = create_tray(window, lambda: session.settings.keep_in_tray)
+    global_voice = GlobalPushToTalk(voice, lambda: session.settings)
+    # Connected after WindowActions.open_settings, so it runs once the dialog's settings apply.
+    window.settings_action.triggered.connect(global_voice.sync)
+    global_voice.sync()
+    wire_help_menu(window, lambda: session.settings)
     if store_error:
         window.show_history_unavailable(store_error)
         window.status.show_error(store_error)
     controller.refresh_sidebar()
     return AssistantApp(
         window, controller, actions, session, client, bridge, store, store_error, voice,
-        image_search=image_search,
+        image_search=image_search, tray=tray, global_voice=global_voice,
     )
 
 
 def run_gui(argv: Sequence[str]) -> int:
     """Open the window and run until it closes; returns the exit code."""
+    # Before anything heavy (even the QApplication): a running instance shows its window instead.
+    instance_name = server_name(settings_module.data_dir())
+    answered = ask_primary_to_activate(instance_name)
+    if answered is not None:
+        return _already_running(answered)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setApplicationName("Assistant")
-    app.setDesktopFileName("assistant")
+    app.setDesktopFileName("assistant")  # matches packaging/assistant.desktop
+    app.setWindowIcon(app_icon())
+    instance = SingleInstance(instance_name, app)
+    if not instance.listen() and (answered := ask_primary_to_activate(instance_name)) is not None:
+        return _already_running(answered)  # another launch became the primary a moment ago
+    app.aboutToQuit.connect(instance.close)
     parts = build(app)
+    instance.activation_requested.connect(lambda: _bring_forward(parts))
     if os.environ.get(EXIT_AFTER_SHOWN_ENV) == "1":
         # Start-up benchmark: report when the window first paints, then quit without an engine.
         parts.window.first_painted.connect(lambda: _report_shown(app))
@@ -149,6 +176,22 @@ def run_gui(argv: Sequence[str]) -> int:
     app.aboutToQuit.connect(parts.shutdown)
     _quit_on_signals(app)
     return app.exec()
+
+
+def _bring_forward(parts: AssistantApp) -> None:
+    bring_forward(parts.window)
+    parts.window.composer.editor.setFocus()
+    logger.info("Window brought forward for a second launch")
+
+
+def _already_running(answered: bool) -> int:
+    if answered:
+        logger.info("Assistant is already running: its window was brought forward")
+        return 0
+    sys.stderr.write(
+        "Assistant is already running but did not answer. If it is stuck, end it and start again.\n"
+    )
+    return 1
 
 
 def _quit_on_signals(app: QApplication) -> None:

@@ -24,6 +24,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Assistant")
         self.resize(*DEFAULT_SIZE)
+        self.quitting = False  # set by Quit: a close that must not merely hide the window in the tray
         self._paint_probe = _FirstPaint(self)
         self.installEventFilter(self._paint_probe)
 
@@ -84,7 +85,7 @@ class MainWindow(QMainWindow):
         self.export_json_action = QAction("Export as &JSON…", self)
         self.settings_action = _action(self, "&Settings…", "Ctrl+,")
         self.quit_action = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
+        self.quit_action.triggered.connect(self.quit)
         file_menu.addAction(self.new_action)
         file_menu.addAction(self.attach_action)
         export_menu = file_menu.addMenu("&Export")
@@ -101,6 +102,16 @@ class MainWindow(QMainWindow):
         models_menu = self.menuBar().addMenu("&Models")  # wired in ui/window_actions.py (ui/models_dialog.py)
         self.manage_models_action = _action(self, "&Manage models…", "Ctrl+M")
         models_menu.addAction(self.manage_models_action)
+        help_menu = self.menuBar().addMenu("&Help")  # wired in app.py (ui/shortcuts_sheet.py, ui/about.py)
+        self.shortcuts_action = _action(self, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents)
+        self.about_action = QAction("&About Assistant", self)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
+    def quit(self) -> None:
+        """File ▸ Quit: close for good, even when closing the window would keep it in the tray."""
+        self.quitting = True
+        self.close()
 
     def show_history_unavailable(self, reason: str) -> None:
         self.history_notice.setText(f"History is unavailable, so this session will not be saved. {reason}")

@@ -23,11 +23,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSpinBox,
+    QSystemTrayIcon,
     QVBoxLayout,
     QWidget,
 )
 
 from assistant.settings import Settings, save_settings
+from assistant.ui.global_hotkey import availability as global_key_availability
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,12 @@ class SettingsDialog(QDialog):
         form.addRow("CPU threads", self.threads)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("Theme", self.theme)
+        self.keep_in_tray = QCheckBox("Keep running in the tray when the window is closed")
+        self.keep_in_tray.setChecked(settings.keep_in_tray)
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            self.keep_in_tray.setEnabled(False)
+            self.keep_in_tray.setToolTip("This desktop has no system tray, so closing the window quits.")
+        form.addRow("", self.keep_in_tray)
 
         voice = self._voice_group(settings)
 
@@ -122,6 +130,8 @@ class SettingsDialog(QDialog):
             translate_to_english=self.translate.isChecked(),
             answer_in_spoken_language=self.answer_in_language.isChecked(),
             read_aloud=self.read_aloud.isChecked(),
+            global_push_to_talk=self.global_key.isChecked(),
+            keep_in_tray=self.keep_in_tray.isChecked(),
         ).validated()
 
     def _key_text(self) -> str:
@@ -132,6 +142,14 @@ class SettingsDialog(QDialog):
         self.push_to_talk_key = QKeySequenceEdit(QKeySequence(settings.push_to_talk_key))
         self.push_to_talk_key.setMaximumSequenceLength(1)  # one key (with modifiers) to hold down
         self.push_to_talk_key.setToolTip("Hold this key to talk; release it to stop.")
+        # Global key: only where the platform lets an app see keys typed into other apps (X11).
+        global_ok, global_note = global_key_availability()
+        self.global_key = QCheckBox("The key works in every app, not only in this window")
+        self.global_key.setChecked(settings.global_push_to_talk)  # kept for the next X11 session
+        self.global_key.setEnabled(global_ok)
+        self.global_key_note = QLabel(global_note)
+        self.global_key_note.setWordWrap(True)
+        self.global_key_note.setObjectName("settingsNote")
         self.send_on_release = QCheckBox("Send the question when the key or button is released")
         self.send_on_release.setChecked(settings.send_on_release)
         self.speech_language = _choice(LANGUAGES, settings.speech_language)
@@ -146,6 +164,8 @@ class SettingsDialog(QDialog):
         form = QFormLayout(group)
         form.addRow("Speech model", self.speech_model)
         form.addRow("Push-to-talk key", self.push_to_talk_key)
+        form.addRow("", self.global_key)
+        form.addRow("", self.global_key_note)
         form.addRow("", self.send_on_release)
         form.addRow("Spoken language", self.speech_language)
         form.addRow("", self.translate)
