@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     search_images.add_argument("--similar", metavar="IMAGE", help="images like this file or stored hash")
     search_images.add_argument("--model", help="installed CLIP model (default: the first)")
     search_images.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    search_images.add_argument("--reindex", action="store_true",
+                               help="embed the images shared before the CLIP model was installed")
 
     transcribe = commands.add_parser("transcribe", help="print the transcript of an audio file")
     transcribe.add_argument("file", help="wav, mp3, flac, ogg, m4a or webm")
@@ -108,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "search-images":
         from assistant.cli_search_images import search_images_command
 
+        if args.reindex:  # then the search, when text (or --similar) was given too
+            from assistant.cli_search_images import reindex_command
 
+            code = reindex_command(model=args.model)
+            if code or not (args.text or args.similar):
+                return code
         return search_images_command(" ".join(args.text), model=args.model, k=args.k, similar=args.similar)
     if args.command == "ask":
         from assistant.cli_ask import ask

@@ -1,7 +1,8 @@
 """`assistant search-images TEXT`: the image library searched by text, best match first.
 
 Runs the CLIP text tower in this process: one short text, no model that could hang or crash worth
-isolating, and the command ends right after.
+isolating, and the command ends right after. `--reindex` embeds the images shared before the CLIP model
+was installed (`assistant.image_indexing`), here too, with progress on stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from assistant import settings
 from assistant.catalog import ModelError
+from assistant.image_indexing import IndexReport, index_unindexed
 from assistant.image_library import ImageHit, ImageLibrary
 from assistant.store_types import StoreError
 
@@ -44,6 +46,34 @@ def search_images_command(text: str, *, model: str | None = None, k: int = 10,
         return 1
     for rank, hit in enumerate(hits, 1):
         print(format_hit(rank, hit))
+    return 0
+
+
+def reindex_command(*, model: str | None = None, data_dir: Path | None = None) -> int:
+    """Embeds every unindexed kept image with the installed CLIP model; exit 0, or 1 with the reason."""
+    from assistant.clip.folder import find_model
+    from assistant.engines.clip_onnx import ClipModel
+
+    data_dir = data_dir or settings.data_dir()
+    if not (data_dir / "image_library").is_dir():  # nothing shared yet: do not create an empty library
+        print("no images in the library yet: nothing to index", file=sys.stderr)
+        return 0
+
+    def progress(report: IndexReport) -> bool:
+        done = report.indexed + report.skipped
+        print(f"indexing images: {done}/{report.total}", file=sys.stderr, flush=True)
+        return True
+
+    try:
+        clip = ClipModel.load(find_model(model, data_dir))
+        with ImageLibrary(data_dir, clip) as library:
+            report = index_unindexed(library, clip, after_batch=progress)
+    except (ModelError, StoreError) as exc:  # a damaged tower names its file; what is indexed stays
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    skipped = (f", {report.skipped} skipped (their kept copies are missing or damaged)"
+               if report.skipped else "")
+    print(f"indexed {report.indexed} of {report.total} images with {clip.name}{skipped}", file=sys.stderr)
     return 0
 
 

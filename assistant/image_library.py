@@ -212,16 +212,12 @@ class ImageLibrary:
             "ORDER BY added_at", (self._model(model),))]
 
     def reindex(self, batch_size: int = 16) -> int:
-        """Embeds every unindexed image with the encoder; returns how many."""
+        """Embeds every unindexed image with the encoder; returns how many (`image_indexing`)."""
         if self.encoder is None:
             raise RuntimeError("reindex needs an encoder")
-        missing = self.unindexed()
-        for i in range(0, len(missing), batch_size):
-            chunk = missing[i:i + batch_size]
-            vectors = self.encoder.embed_images([self.path(h) for h in chunk])
-            for digest, vector in zip(chunk, vectors, strict=True):
-                self.set_embedding(digest, vector)
-        return len(missing)
+        from assistant.image_indexing import index_unindexed
+
+        return index_unindexed(self, self.encoder, batch_size=batch_size).indexed
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -246,6 +242,15 @@ class ImageLibrary:
         rows = self._db.query("SELECT conversation_id, message_id FROM uses WHERE hash = ? "
                               "ORDER BY added_at, conversation_id, message_id", (digest,))
         return tuple(ImageUse(c, m) for c, m in rows)
+
+    def in_use(self, digests: Sequence[str]) -> set[str]:
+        """Those of `digests` that some conversation still shares (their kept files must stay)."""
+        digests = list(digests)
+        if not digests:
+            return set()
+        marks = ",".join("?" * len(digests))
+        return {h for (h,) in self._db.query(f"SELECT DISTINCT hash FROM uses WHERE hash IN ({marks})",
+                                             digests)}
 
     def __len__(self) -> int:
         return int(self._db.query("SELECT COUNT(*) FROM images")[0][0])

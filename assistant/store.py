@@ -321,6 +321,12 @@ class Store:
             for row in rows
         ]
 
+    def image_hashes(self, conversation_id: int | None = None) -> set[str]:
+        """The kept images (by sha256) the chat's messages show; every chat's when None. Deleting a
+        chat deletes only the kept files no remaining message shows (`assistant.image_cleanup`)."""
+        with self._guard("your history could not be read"):
+            return store_attachments.image_hashes(self._conn, conversation_id)
+
     def mark_unfinished_interrupted(self) -> int:
         """At start-up: answers a crash left 'streaming' become 'interrupted'. Returns how many."""
         with self._guard("unfinished answers could not be marked as interrupted"):

@@ -11,9 +11,11 @@ import json
 import logging
 import sqlite3
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from assistant.attachments import Attachment
 from assistant.grounding import Grounding
+from assistant.images.kept import is_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,32 @@ def groundings_of(conn: sqlite3.Connection, conversation_id: int) -> dict[int, l
             seen=extra.get("seen") is True,
         )
         found.setdefault(message_id, []).append(grounding)
+    return found
+
+
+def image_hashes(conn: sqlite3.Connection, conversation_id: int | None = None) -> set[str]:
+    """The sha256 names of the kept images (`images.kept`) that messages refer to; all conversations'
+    when `conversation_id` is None. A message refers to an image through its grounding's hash, or
+    through an attachment file named by its hash (a pasted image, or a kept copy attached again)."""
+    scope, params = ("m.conversation_id = ? AND ", (conversation_id,)) if conversation_id is not None \
+        else ("", ())
+    found: set[str] = set()
+    for message_id, details in conn.execute(
+        "SELECT g.message_id, g.details FROM groundings AS g JOIN messages AS m ON m.id = g.message_id"
+        f" WHERE {scope}g.kind = 'image'",
+        params,
+    ):
+        digest = _load_details(details, message_id).get("image")
+        if isinstance(digest, str) and is_sha256(digest):
+            found.add(digest)
+    for (path,) in conn.execute(
+        "SELECT a.path FROM attachments AS a JOIN messages AS m ON m.id = a.message_id"
+        f" WHERE {scope}a.kind = 'image'",
+        params,
+    ):
+        stem = PurePath(path).stem
+        if is_sha256(stem):
+            found.add(stem)
     return found
 
 

@@ -88,6 +88,11 @@ class BlockingEngine:
         request_id = self.client.embed_text(text, data_dir)
         yield from self._stream(request_id)
 
+    def index_images(self, data_dir: str | Path, *, batch_size: int = 8) -> Iterator[Event]:
+        """Yield Progress events, then the Done or Failed (see EngineClient.index_images)."""
+        request_id = self.client.index_images(data_dir, batch_size=batch_size)
+        yield from self._stream(request_id)
+
     def _stream(self, request_id: int) -> Iterator[Event]:
         finished = False
         try:

@@ -26,6 +26,7 @@ from assistant.host.messages import (
     EngineConfig,
     Event,
     Failed,
+    IndexImagesRequest,
     LoadRequest,
     PerceiveRequest,
     Request,
@@ -176,6 +177,16 @@ class EngineClient:
         """
         request_id = next(self._ids)
         self._submit(EmbedTextRequest(request_id, text, str(data_dir)), request_id)
+        return request_id
+
+    def index_images(self, data_dir: str | Path, *, batch_size: int = 8) -> int:
+        """Embed the image library's unindexed images with the installed CLIP model, a batch at a time.
+
+        Events: Progress (stage 'index') per batch, then Done (stats.extra: indexed, skipped,
+        remaining; remaining > 0 when it stepped aside for a queued request) or Failed in words.
+        """
+        request_id = next(self._ids)
+        self._submit(IndexImagesRequest(request_id, str(data_dir), batch_size), request_id)
         return request_id
 
     def synthesize(self, voice: str, data_dir: str | Path, text: str, *, threads: int = 1) -> int:

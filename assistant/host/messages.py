@@ -34,6 +34,7 @@ class EngineConfig:
     gpu_layers: int = -1  # -1: all layers when the llama.cpp build can offload, else 0
     prefix_reuse: bool = True  # keep the KV cache of the shared prompt prefix between turns
 
+
     @classmethod
     def from_settings(cls, settings: Settings, data_dir: Path) -> EngineConfig:
         return cls(
@@ -133,6 +134,20 @@ class EmbedTextRequest:
 
 
 @dataclass(frozen=True)
+class IndexImagesRequest:
+    """Embed the image library's unindexed images with the installed CLIP model, in small batches.
+
+    Answered by Progress (stage 'index': images done of total) per batch, then Done, whose
+    stats.extra holds indexed, skipped and remaining: remaining > 0 when the engine stepped aside for
+    another request that arrived (ask again later). Failed when the CLIP model is missing or broken.
+    """
+
+    request_id: int
+    data_dir: str  # the image library (image_library/) and CLIP models (models/clip/) under it
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int
 
@@ -149,6 +164,7 @@ Request = (
     | SynthesizeRequest
     | PerceiveRequest
     | EmbedTextRequest
+    | IndexImagesRequest
     | CancelRequest
     | ShutdownRequest
 )

@@ -171,6 +171,13 @@ class Perception:
         labels = tuple((label.label, round(label.probability, 4)) for label in best)
         return labels, embedding[0], model.fingerprint
 
+    def clip_model(self, data_dir: Path) -> Any:
+        """The first installed CLIP model (the one images are labelled with); ModelError without one.
+        For the library's background indexing (`host.indexing`): one model in memory, not two."""
+        from assistant.clip.folder import find_model
+
+        return self._clip_model(find_model(None, data_dir), data_dir)[0]
+
     def _clip_model(self, folder: Path, data_dir: Path) -> tuple[Any, Any]:
         if folder not in self._clip:
             from assistant.clip.labels import ZeroShotLabeler

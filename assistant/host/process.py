@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from assistant import catalog, gguf, network_audit
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.conversation import PromptTooLong
+from assistant.host.indexing import ImageIndexing
 from assistant.host.messages import (
     CancelRequest,
     ChatRequest,
@@ -31,6 +32,7 @@ from assistant.host.messages import (
     EngineConfig,
     Event,
     Failed,
+    IndexImagesRequest,
     LoadRequest,
     ModelLoaded,
     PerceiveRequest,
@@ -102,6 +104,9 @@ class _Server:
         self.voice = SpeechWorker(self.send)
         # Images: OCR (and CLIP) models load on the first image and stay next to the chat model.
         self.perception = Perception(self.send, self.check_cancel)
+        # The library's unindexed images, a batch at a time; steps aside when a request is queued.
+        self.indexing = ImageIndexing(self.send, self.check_cancel, lambda: bool(self.pending),
+                                      self.perception.clip_model)
 
     # ---- pipe ------------------------------------------------------------------------------------
 
@@ -180,7 +185,9 @@ class _Server:
         logger.info("Engine process %d exiting", os.getpid())
 
     def handle(
-        self, request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest | EmbedTextRequest
+        self,
+        request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest | EmbedTextRequest
+        | IndexImagesRequest,
     ) -> None:
         rid = request.request_id
         try:
@@ -192,6 +199,9 @@ class _Server:
                 return
             if isinstance(request, EmbedTextRequest):  # the image library's search (milliseconds)
                 self.perception.embed_text(request)
+                return
+            if isinstance(request, IndexImagesRequest):  # background work: small batches
+                self.indexing.index(request)
                 return
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):

@@ -72,6 +72,8 @@ class AssistantApp:
         self.engine_requested = True
         self.actions.refresh_models()
         self.controller.start_engine()
+        if self.image_search is not None:  # images shared before the CLIP model: queued after the load
+            self.image_search.engine_started()
         if self.voice is not None:
             # After the engine starts (its spawn is the slower part); imports numpy and sounddevice.
             self.voice.check_availability()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject
 
@@ -246,29 +247,34 @@ class ChatController(QObject):
         if turn is not None and turn.conversation_id == conversation_id:
             self.session.stop()  # its answer would have nowhere to go
         try:
+            shown = self.store.image_hashes(conversation_id)  # read while its messages still exist
             self.store.delete_conversation(conversation_id)
         except StoreError as error:
             self.window.status.show_error(str(error))
         else:
-            self.forget_images(conversation_id)
+            self.forget_images(conversation_id, shown)
         if conversation_id == self.current_conversation_id:
             self.new_chat()
         self.refresh_sidebar()
 
-    def forget_images(self, conversation_id: int) -> None:
-        """A deleted conversation's images leave the image library's results.
+    def forget_images(self, conversation_id: int, shown: set[str]) -> None:
+        """A deleted conversation's images leave the image library, and their kept files the disk
+        unless another message (or the composer's draft) still shows them (`image_cleanup`)."""
+        from assistant.image_cleanup import forget_conversation_images
 
-        The kept copies stay in images/: other messages (or an export) may still show them.
-        """
-        from assistant.image_library import ImageLibrary  # numpy: only when a chat is deleted
+        forget_conversation_images(self.store, self.session.data_dir, conversation_id, shown,
+                                   keep=self._drafted_images())
 
-        if not (self.session.data_dir / "image_library").is_dir():
-            return  # no image was ever shared: do not create an empty library
-        try:
-            with ImageLibrary(self.session.data_dir) as library:
-                library.forget_conversation(conversation_id)
-        except (StoreError, OSError) as error:
-            logger.warning("Images of conversation %d stay in the image library: %s", conversation_id, error)
+    def _drafted_images(self) -> set[str]:
+        """Hashes of the images attached in the composer (read early, or pasted and named by hash):
+        their kept copies are about to be shown by the question being written."""
+        hashes = set()
+        for attachment in self.window.composer.attachments():
+            early = self.attachments.early(attachment.path)
+            if early is not None and early.found is not None:
+                hashes.add(early.found.sha256)
+            hashes.add(Path(attachment.path).stem)
+        return hashes
 
     def search(self, query: str) -> None:
         sidebar = self.window.sidebar

@@ -6,7 +6,10 @@ back through the controller's events to `handle_event`, on the GUI thread. The s
 itself is a few milliseconds of numpy here. "Find similar" needs no engine: the stored image's own
 vector is the query. A result opens the conversation it was shared in, scrolled to the question.
 
-Without a CLIP model the panel says how to install one and is otherwise inert.
+Results are shown ranked, captioned with their conversation's title and date and a match strength
+relative to the other results (raw cosine similarities mean little to a reader and differ between
+models). Without a CLIP model the panel says how to install one and is otherwise inert; images shared
+before the model was installed are indexed in the engine meanwhile (`ui.image_indexing`).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from PySide6.QtWidgets import (
 
 from assistant.clip.folder import installed_models, read_config
 from assistant.host.messages import Done, Event, Failed, TextEmbedded
+from assistant.image_match import STRENGTH_DOTS, STRENGTH_WORDS, match_strengths, shared_date
 from assistant.images import kept
 from assistant.store_types import StoreError
+from assistant.ui.image_indexing import BackgroundIndexing
 
 if TYPE_CHECKING:
     from assistant.image_library import ImageHit, ImageLibrary
@@ -42,13 +47,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESULTS = 24
-THUMB_PX = 128
+THUMB_PX = 144  # kept thumbnails are 256 px: sharp at this size on a 2x display too
+CELL = QSize(THUMB_PX + 32, THUMB_PX + 64)  # room for three caption lines under the picture
 NO_CLIP = (
     "Searching images needs a CLIP model, and none is installed. Install one with "
     "`assistant models import-clip ARCH CHECKPOINT` (see the README), then open this panel again. "
     "Images you share meanwhile are kept and will be searchable then."
 )
 NOTHING = "No shared image matches yet."
+EMPTY = (
+    "No images yet. Images you attach to a question are kept in your library and can be found here "
+    "by what they show: try \"a receipt\" or \"a red car\"."
+)
+READY = "Search the images shared in your conversations."
+INDEXING = ("{count} shared images are still being indexed with the CLIP model; they appear in results "
+            "as soon as they are done.")
 
 
 @dataclass(frozen=True)
@@ -56,19 +69,22 @@ class Result:
     """One result as shown: the image and the (first still existing) message that shared it."""
 
     hash: str
-    score: float
+    score: float  # cosine similarity: for ranking and the strength only, never shown as a number
     conversation_id: int
     message_id: int
     title: str
+    date: str  # the conversation's last activity, as a caption
 
 
 class ImageSearchPanel(QDialog):
-    def __init__(self, controller: ChatController, data_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: ChatController, data_dir: Path, parent: QWidget | None = None,
+                 indexing: BackgroundIndexing | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Search images")
-        self.resize(720, 520)
+        self.resize(800, 600)
         self.controller = controller
         self.data_dir = Path(data_dir)
+        self.indexing = indexing
         self.request_id: int | None = None
         self.results: list[Result] = []
         self._library: ImageLibrary | None = None
@@ -85,6 +101,8 @@ class ImageSearchPanel(QDialog):
         self.grid = QListWidget()
         self.grid.setViewMode(QListWidget.ViewMode.IconMode)
         self.grid.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.grid.setGridSize(CELL)
+        self.grid.setUniformItemSizes(True)
         self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.grid.setMovement(QListWidget.Movement.Static)
         self.grid.setWordWrap(True)
@@ -125,11 +143,37 @@ class ImageSearchPanel(QDialog):
         else:
             self.notice.setText(NO_CLIP)
         if self._model:
-            self.notice.setText("Search the images shared in your conversations.")
+            self.notice.setText(self._library_notice())
         for widget in (self.query, self.search_button, self.grid, self.similar_button, self.open_button):
             widget.setEnabled(self.available)
         if self.available:
             self.query.setFocus()
+
+    def _library_notice(self) -> str:
+        """What the library holds for the installed model: nothing yet, images still to index, or ready."""
+        if not (self.data_dir / "image_library").is_dir():
+            return EMPTY  # nothing shared yet: the library is not created just to say so
+        try:
+            library = self.library()
+            if len(library) == 0:
+                return EMPTY
+            waiting = len(library.unindexed(self._model))
+        except (StoreError, OSError) as error:
+            return str(error)
+        if not waiting:
+            return READY
+        if self.indexing is not None:
+            self.indexing.start()  # a model installed while the window was open: index now
+        return INDEXING.format(count=waiting)
+
+    def indexing_finished(self, indexed: int) -> None:
+        """Background indexing ended: a search already shown is run again to include the new images."""
+        if not self.isVisible() or not self.available:
+            return
+        if indexed and self.results and self.query.text().strip():
+            self.search()
+        elif self.request_id is None:
+            self.notice.setText(self._library_notice())
 
     def showEvent(self, event: Any) -> None:  # Qt override
         self.refresh()
@@ -198,9 +242,13 @@ class ImageSearchPanel(QDialog):
             return
         self.results = self._results(hits)
         self.grid.clear()
-        for result in self.results:
-            item = QListWidgetItem(f"{result.score:.2f} · {result.title}")
-            item.setToolTip(f"{result.title}\nsimilarity {result.score:.3f}")
+        strengths = match_strengths([r.score for r in self.results])
+        for rank, (result, strength) in enumerate(zip(self.results, strengths, strict=True), 1):
+            dots = "●" * strength + "○" * (STRENGTH_DOTS - strength)
+            item = QListWidgetItem(f"{rank}. {result.title}\n{result.date}\n{dots}")
+            item.setToolTip(f"{result.title} ({result.date})\nMatch {dots}: {STRENGTH_WORDS[strength]}, "
+                            "compared with the other results.\nDouble-click to open the conversation.")
+            item.setSizeHint(CELL)
             digest = result.hash
             thumbnail = kept.thumbnail_path(digest, self.data_dir) or kept.kept_path(digest, self.data_dir)
             if thumbnail is not None:
@@ -212,19 +260,20 @@ class ImageSearchPanel(QDialog):
 
     def _results(self, hits: list[ImageHit]) -> list[Result]:
         """Hits with a conversation that still exists (the history may have lost one the library kept)."""
-        titles: dict[int, str] = {}
+        conversations = {}
         store = self.controller.store
         if store is not None:
             try:
-                titles = {c.id: c.title for c in store.list_conversations()}
+                conversations = {c.id: c for c in store.list_conversations()}
             except StoreError as error:
                 logger.warning("Conversation titles unavailable: %s", error)
         results = []
         for hit in hits:
-            use = next((u for u in hit.uses if u.conversation_id in titles), None)
+            use = next((u for u in hit.uses if u.conversation_id in conversations), None)
             if use is not None:
-                title = titles[use.conversation_id] or "Untitled conversation"
-                results.append(Result(hit.hash, hit.score, use.conversation_id, use.message_id, title))
+                found = conversations[use.conversation_id]
+                results.append(Result(hit.hash, hit.score, use.conversation_id, use.message_id,
+                                      found.title or "Untitled conversation", shared_date(found.updated_at)))
         return results
 
     # ---- opening -----------------------------------------------------------------------------------
@@ -256,16 +305,29 @@ class ImageSearch:
         self.controller = controller
         self.data_dir = Path(data_dir)
         self.panel: ImageSearchPanel | None = None
+        # Images shared before a CLIP model was installed: indexed in the engine (see `start_engine`).
+        self.indexing = BackgroundIndexing(controller, self.data_dir)
+        self.indexing.finished.append(self._indexing_finished)
         controller.image_search_handler = self.handle_event
         controller.window.search_images_action.triggered.connect(self.open)
 
+    def engine_started(self) -> None:
+        self.indexing.start()
+
+    def _indexing_finished(self, indexed: int) -> None:
+        if self.panel is not None:
+            self.panel.indexing_finished(indexed)
+
     def open(self) -> ImageSearchPanel:
         if self.panel is None:
-            self.panel = ImageSearchPanel(self.controller, self.data_dir, self.controller.window)
+            self.panel = ImageSearchPanel(self.controller, self.data_dir, self.controller.window,
+                                          self.indexing)
         self.panel.show()
         self.panel.raise_()
         self.panel.activateWindow()
         return self.panel
 
     def handle_event(self, event: Event) -> bool:
+        if self.indexing.handle_event(event):
+            return True
         return self.panel is not None and self.panel.handle_event(event)

@@ -13,8 +13,12 @@ from clip_install import install, shape_png, train_and_import
 from PySide6.QtCore import Qt
 
 from assistant import settings as settings_module
+from assistant.grounding import Grounding
+from assistant.image_library import ImageLibrary
+from assistant.images.kept import kept_path, thumbnail_path
+from assistant.store import Store
 from assistant.ui.app import AssistantApp
-from assistant.ui.image_search import NO_CLIP, ImageSearchPanel
+from assistant.ui.image_search import EMPTY, NO_CLIP, READY, ImageSearchPanel
 
 pytest.importorskip("open_clip")
 pytest.importorskip("rapidocr_onnxruntime")
@@ -77,8 +81,13 @@ def test_search_by_text_open_find_similar_and_forget(qtbot, make_app, tmp_path: 
     panel.grid.itemDoubleClicked.emit(panel.grid.item(0))
     assert parts.controller.current_conversation_id == second
 
+    data = settings_module.data_dir()
+    assert kept_path(red, data) is not None and thumbnail_path(red, data) is not None
     parts.controller.delete(first)
     assert search(qtbot, panel, "a red circle") == [blue]
+    # Its only image left the disk with it; the other chat's image stayed.
+    assert kept_path(red, data) is None and thumbnail_path(red, data) is None
+    assert kept_path(blue, data) is not None and thumbnail_path(blue, data) is not None
 
 
 def test_without_a_clip_model_the_panel_says_how_to_install_one(qtbot, make_app) -> None:
@@ -90,3 +99,44 @@ def test_without_a_clip_model_the_panel_says_how_to_install_one(qtbot, make_app)
     assert not panel.available and not panel.query.isEnabled() and not panel.grid.isEnabled()
     panel.search()  # inert: nothing is sent to an engine
     assert panel.request_id is None
+
+
+def test_images_shared_before_clip_are_indexed_when_the_engine_starts(qtbot, make_app, tmp_path: Path,
+                                                                     clip_model: Path) -> None:
+    # Two chats whose images were kept while no CLIP model was installed: in the library, unindexed.
+    hashes = {}
+    with Store(settings_module.history_path()) as store, ImageLibrary(settings_module.data_dir()) as library:
+        for colour, shape in (("red", "circle"), ("blue", "square")):
+            picture = tmp_path / f"{colour}.png"
+            digest = shape_png(colour, shape, picture)
+            conversation = store.create_conversation(f"About the {colour} {shape}")
+            message = store.add_message(conversation, "user", "What is this?",
+                                        groundings=[Grounding("image", picture.name, "", image=digest)])
+            assert library.add(picture, conversation, message) == digest
+            hashes[colour] = digest
+    install(clip_model, settings_module.data_dir())
+
+    parts = make_app(max_answer_tokens=4)  # starts the engine: the images are indexed behind the load
+    indexing = parts.image_search.indexing if parts.image_search is not None else None
+    assert indexing is not None
+    qtbot.waitUntil(lambda: indexing.request_id is None, timeout=WAIT_MS)
+    assert indexing.last_error is None and indexing.indexed == 2
+
+    parts.window.search_images_action.trigger()
+    panel = parts.image_search.panel
+    assert panel is not None and panel.notice.text() == READY
+    assert search(qtbot, panel, "a red circle") == [hashes["red"], hashes["blue"]]
+    captions = [panel.grid.item(row).text() for row in range(panel.grid.count())]
+    assert captions[0].startswith("1. About the red circle\n") and captions[0].endswith("●●●●")
+    assert captions[1].startswith("2. About the blue square\n") and captions[1].endswith("●○○○")
+    assert panel.grid.iconSize().width() >= 128 and not panel.grid.item(0).icon().isNull()
+
+
+def test_with_a_clip_model_but_no_images_the_panel_says_what_it_is_for(qtbot, make_app,
+                                                                       clip_model: Path) -> None:
+    install(clip_model, settings_module.data_dir())
+    parts = make_app(engine=False)
+    parts.window.search_images_action.trigger()
+    panel = parts.image_search.panel if parts.image_search is not None else None
+    assert panel is not None and panel.available and panel.notice.text() == EMPTY
+    assert not (settings_module.data_dir() / "image_library").exists()  # not created to say so
