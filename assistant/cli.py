@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
-    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download"],
+    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download",
+                                          "remote"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
@@ -172,7 +173,6 @@ def _manage_models(args: argparse.Namespace) -> int:
 
 
 def _bench(suite: str, argv: list[str]) -> int:
-
     if suite == "download":
         from assistant.bench.download import main as bench_download
 
@@ -185,6 +185,10 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.voice import main as bench_voice
 
         return bench_voice(argv)
+    if suite == "remote":  # tokens/s from an OpenAI-compatible server: through the app vs direct
+        from assistant.bench.remote import main as bench_remote
+
+        return bench_remote(argv)
     if suite == "vision":
         from assistant.bench.vision import main as bench_vision
 

@@ -105,14 +105,8 @@ class ChatSession:
         self._settings = settings
 
     def engine_config(self) -> EngineConfig:
-        s = self._settings
-        return EngineConfig(
-            model=s.model,
-            data_dir=str(self._data_dir),
-            context_size=s.context_size,
-            threads=s.threads,
-            gpu_layers=s.gpu_layers,
-        )
+        # from_settings also carries the remote server's endpoint when it is the chosen model.
+        return EngineConfig.from_settings(self._settings, self._data_dir)
 
     def send(
         self,

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ class Settings:
     read_aloud: bool = False  # speak each answer sentence by sentence as it streams (Piper voice)
     global_push_to_talk: bool = False  # the push-to-talk key works in other apps too (X11 only)
     keep_in_tray: bool = False  # closing the window hides it in the tray instead of quitting
+    # An OpenAI-compatible server (llama.cpp server, vLLM) answers when model == remote_config.REMOTE_MODEL.
+    remote_url: str = ""  # e.g. http://192.168.1.20:8080; nothing connects while model is local
+    remote_model: str = ""  # the server's model id; "" lets the server pick
+    # Kept in settings.json, which save_settings writes with 0600 permissions; repr=False keeps it out
+    # of any log line that prints the settings.
+    remote_api_key: str = field(default="", repr=False)
+    first_run_done: bool = False  # the hardware and models panel was shown once (Help menu reopens it)
     hub_endpoint: str = ""  # where Models ▸ Download fetches from; "": https://huggingface.co
 
     def validated(self) -> Settings:
@@ -64,6 +71,10 @@ class Settings:
             read_aloud=bool(self.read_aloud),
             global_push_to_talk=bool(self.global_push_to_talk),
             keep_in_tray=bool(self.keep_in_tray),
+            remote_url=str(self.remote_url or "").strip(),
+            remote_model=str(self.remote_model or "").strip(),
+            remote_api_key=str(self.remote_api_key or "").strip(),
+            first_run_done=bool(self.first_run_done),
             hub_endpoint=str(self.hub_endpoint or "").strip(),
         )
 
@@ -135,6 +146,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
 def write_atomically(path: Path, text: str) -> None:
     """Temp file in the same folder + fsync + os.replace: readers see the old or the new file, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file with 0600 permissions, kept by os.replace: settings.json may hold the
+    # remote server's API key, so only its owner may read it.
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

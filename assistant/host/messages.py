@@ -18,6 +18,7 @@ from assistant.protocols import (
     TextLine,
     TranscriptionOptions,
 )
+from assistant.remote_config import RemoteEndpoint, endpoint_from_settings
 from assistant.settings import Settings
 
 # ---- requests: GUI -> engine ------------------------------------------------------------------
@@ -33,7 +34,8 @@ class EngineConfig:
     threads: int = 0  # 0: one per physical core
     gpu_layers: int = -1  # -1: all layers when the llama.cpp build can offload, else 0
     prefix_reuse: bool = True  # keep the KV cache of the shared prompt prefix between turns
-
+    # Set when model is remote_config.REMOTE_MODEL: an OpenAI-compatible server answers instead.
+    remote: RemoteEndpoint | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, data_dir: Path) -> EngineConfig:
@@ -43,6 +45,7 @@ class EngineConfig:
             context_size=settings.context_size,
             threads=settings.threads,
             gpu_layers=settings.gpu_layers,
+            remote=endpoint_from_settings(settings),
         )
 
 

@@ -50,6 +50,7 @@ from assistant.host.speech import SpeechWorker
 from assistant.images import kept
 from assistant.images.errors import ImageError
 from assistant.protocols import GenerationStats, TranscriptionInfo
+from assistant.remote_config import RemoteError
 from assistant.vision_pairing import chat_model_pair
 
 if TYPE_CHECKING:
@@ -223,6 +224,9 @@ class _Server:
             self.send(Failed(rid, str(error), kind="too_long"))
         except (AudioError, LanguageError, ImageError) as error:  # names the file and what to do
             self.send(Failed(rid, str(error), kind="engine"))
+        except RemoteError as error:  # the remote server's problem in words (refused, 401, timeout...)
+            logger.warning("Request %d: remote server: %s", rid, error)
+            self.send(Failed(rid, str(error), kind="engine"))
         except Exception as error:  # the process must survive any engine failure
             logger.exception("Request %d failed", rid)
             summary = f"{type(error).__name__}: {error}"
@@ -241,10 +245,10 @@ class _Server:
             self.model.prefix_reuse = config.prefix_reuse
             self.config = config
             return 0.0
-        if self.model is not None:
-            # Free the old model first: two models side by side may not fit in memory.
-            self.model.close()
-            self.model, self.config, self.vision = None, None, False
+        # Free the old model first: two models side by side may not fit in memory.
+        self.unload_chat_model()
+        if config.remote is not None:
+            return self.use_remote(request_id, config)
         data_dir = Path(config.data_dir)
         entry = catalog.find_model(config.model, data_dir)
         path = catalog.ensure_model(entry, data_dir, self.assembly_progress(request_id))
@@ -276,6 +280,21 @@ class _Server:
         )
         return model.load_s
 
+    def use_remote(self, request_id: int, config: EngineConfig) -> float:
+        """Answer with an OpenAI-compatible server: nothing loads and nothing connects yet."""
+        from assistant.engines.remote_chat import RemoteChatModel  # standard library only
+
+        assert config.remote is not None
+        model = RemoteChatModel(config.remote, context_size=config.context_size)
+        self.model, self.config, self.vision = model, config, False  # type: ignore[assignment]
+        self.send(ModelLoaded(request_id, model.name, 0.0, model.context_size, model.gpu_layers))
+        return 0.0
+
+    def unload_chat_model(self) -> None:
+        if self.model is not None:
+            self.model.close()
+            self.model, self.config, self.vision = None, None, False
+
     def assembly_progress(self, request_id: int) -> catalog.Progress:
         last_percent = -1
 
@@ -302,7 +321,19 @@ class _Server:
             self.send(Done(rid, "complete", stats))
             return
         status: str = "complete"
-        if self.vision:
+        stop_seen = False
+
+        def stop_requested() -> bool:  # sticky: check_cancel reads a CancelRequest off the pipe once
+            nonlocal stop_seen
+            stop_seen = stop_seen or self.check_cancel(rid)
+            return stop_seen
+
+        if getattr(self.model, "watches_cancel", False):
+            # The remote model waits on the network between tokens: it asks for Stop while it waits.
+            pieces = self.model.stream(  # type: ignore[call-arg]
+                request.messages, request.options, stats, stop_requested  # type: ignore[arg-type]
+            )
+        elif self.vision:
             from assistant.engines.llama_vision import load_images
 
             images = load_images(self.kept_images(request))
@@ -315,11 +346,12 @@ class _Server:
         try:
             for piece in pieces:
                 self.send(Token(rid, piece))
-                if self.check_cancel(rid):
-                    status = "stopped"
+                if stop_requested():
                     break
         finally:
             pieces.close()
+        if stop_seen:
+            status = "stopped"
         self.send(Done(rid, "stopped" if status == "stopped" else "complete", stats))
 
     @staticmethod

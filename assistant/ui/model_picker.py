@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox
+
+from assistant.remote_config import REMOTE_MODEL, REMOTE_PREFIX
 
 logger = logging.getLogger(__name__)
 
 STATUS_NOTES = {"will assemble": "prepared on first use", "missing": "missing", "bad checksum": "damaged"}
 
 
-def model_choices(data_dir: Path, current: str) -> list[tuple[str, str]]:
+def model_choices(
+    data_dir: Path, current: str, extra: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
     """(value, label) pairs; value is what Settings.model holds (a catalogue name or a file path).
 
     The catalogue also lists the user's own .gguf files (models folder); those are chosen by path.
+    `extra` are entries from elsewhere: the remote server (`remote_config.remote_choice`).
     """
     choices: list[tuple[str, str]] = []
     try:
@@ -30,13 +36,18 @@ def model_choices(data_dir: Path, current: str) -> list[tuple[str, str]]:
             choices.append((value, f"{entry.title} ({note})" if note else entry.title))
     except Exception as error:  # a broken catalogue must not keep the window from working
         logger.warning("Could not read the model catalogue: %s", error)
+    choices.extend(extra)
     if current and current not in {value for value, _ in choices}:
         choices.append((current, display_name(current)))
     return choices
 
 
 def display_name(model: str) -> str:
-    """A catalogue name as is; a path as its file name."""
+    """A catalogue name as is; a path as its file name; the remote server by its label."""
+    if model == REMOTE_MODEL:
+        return "Remote server"
+    if model.startswith(REMOTE_PREFIX):  # ModelLoaded's "Remote: <model> @ host" (the id may be a path)
+        return model
     return Path(model).name if ("/" in model or "\\" in model) else model
 
 

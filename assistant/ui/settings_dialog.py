@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from assistant.settings import Settings, save_settings
 from assistant.ui.global_hotkey import availability as global_key_availability
+from assistant.ui.remote_settings import RemoteServerGroup
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.keep_in_tray)
 
         voice = self._voice_group(settings)
+        self.remote = RemoteServerGroup(settings)
 
         self.error = QLabel()
         self.error.setObjectName("composerError")
@@ -109,6 +111,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(voice)
+        layout.addWidget(self.remote)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
@@ -132,6 +135,7 @@ class SettingsDialog(QDialog):
             read_aloud=self.read_aloud.isChecked(),
             global_push_to_talk=self.global_key.isChecked(),
             keep_in_tray=self.keep_in_tray.isChecked(),
+            **self.remote.values(),
         ).validated()
 
     def _key_text(self) -> str:
@@ -172,6 +176,10 @@ class SettingsDialog(QDialog):
         form.addRow("", self.answer_in_language)
         form.addRow("", self.read_aloud)
         return group
+
+    def done(self, result: int) -> None:  # Qt override: every way the dialog closes
+        self.remote.stop_testing()  # a connection test still running gives up
+        super().done(result)
 
     def accept(self) -> None:
         """Save first; close only when the file is written."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog
 
+from assistant.remote_config import remote_choice
 from assistant.settings import Settings, save_settings
 from assistant.store import StoreError
 from assistant.ui.controller import ChatController
@@ -18,7 +19,8 @@ from assistant.ui.theme import apply_theme
 
 logger = logging.getLogger(__name__)
 
-ENGINE_FIELDS = ("model", "context_size", "threads", "gpu_layers")
+ENGINE_FIELDS = ("model", "context_size", "threads", "gpu_layers", "remote_url", "remote_model",
+                 "remote_api_key")
 EXPORT_FILTERS = {".md": "Markdown (*.md)", ".json": "JSON (*.json)"}
 
 
@@ -48,7 +50,7 @@ class WindowActions(QObject):
 
     def refresh_models(self) -> None:
         """Fill the model list (reads the catalogue; run after the window is shown)."""
-        self.choices = model_choices(self._data_dir, self.settings.model)
+        self.choices = model_choices(self._data_dir, self.settings.model, remote_choice(self.settings))
         self.window.model_picker.set_choices(self.choices, self.settings.model)
 
     def choose_model(self, model: str) -> None:
@@ -90,6 +92,8 @@ class WindowActions(QObject):
             self.window.model_picker.set_choices(self.choices, new.model)
             if self.window.model_picker.current_model() != new.model:
                 self.refresh_models()
+        elif remote_choice(new) != remote_choice(old):  # the remote entry appeared or was renamed
+            self.refresh_models()
         self.window.status.set_model(display_name(new.model))
         if any(getattr(new, name) != getattr(old, name) for name in ENGINE_FIELDS):
             self.controller.preload()

@@ -14,6 +14,7 @@ CORE_MODULES = [
     "assistant.cli_ask",
     "assistant.selftest",
     "assistant.settings",
+    "assistant.remote_config",
     "assistant.conversation",
     "assistant.prompts",
     "assistant.protocols",
