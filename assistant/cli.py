@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
-    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download",
+    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
                                           "remote"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
@@ -173,6 +173,10 @@ def _manage_models(args: argparse.Namespace) -> int:
 
 
 def _bench(suite: str, argv: list[str]) -> int:
+    if suite == "fit":  # the first-run benchmark of each installed chat model
+        from assistant.bench.fit import main as bench_fit
+
+        return bench_fit(argv)
     if suite == "download":
         from assistant.bench.download import main as bench_download
 

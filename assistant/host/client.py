@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.host.messages import (
+    BenchmarkRequest,
     CancelRequest,
     ChatRequest,
     Done,
@@ -29,6 +30,7 @@ from assistant.host.messages import (
     IndexImagesRequest,
     LoadRequest,
     PerceiveRequest,
+    PrepareRequest,
     Request,
     ShutdownRequest,
     SynthesizeRequest,
@@ -177,6 +179,30 @@ class EngineClient:
         """
         request_id = next(self._ids)
         self._submit(EmbedTextRequest(request_id, text, str(data_dir)), request_id)
+        return request_id
+
+    def benchmark(
+        self,
+        model: str,
+        data_dir: str | Path,
+        *,
+        threads: int = 0,
+        gpu_layers: int = -1,
+        budget_s: float = 12.0,
+    ) -> int:
+        """Measure a chat model on this machine (`host/benchmark.py`); unloads the chat model.
+
+        Events: Progress (assembly, 'load', 'benchmark'), ModelBenchmarked, then Done; or Failed.
+        """
+        request_id = next(self._ids)
+        request = BenchmarkRequest(request_id, model, str(data_dir), threads, gpu_layers, budget_s=budget_s)
+        self._submit(request, request_id)
+        return request_id
+
+    def prepare(self, model: str, data_dir: str | Path) -> int:
+        """Assemble and verify a bundled model without loading it. Events: Progress, then Done or Failed."""
+        request_id = next(self._ids)
+        self._submit(PrepareRequest(request_id, model, str(data_dir)), request_id)
         return request_id
 
     def index_images(self, data_dir: str | Path, *, batch_size: int = 8) -> int:

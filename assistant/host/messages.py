@@ -137,6 +137,34 @@ class EmbedTextRequest:
 
 
 @dataclass(frozen=True)
+class BenchmarkRequest:
+    """Measure one chat model on this machine (the first-run panel, `bench fit`): load it, evaluate a
+    short prompt, decode a few tokens (`host/benchmark.py`). Answered by Progress events (assembly,
+    'load', 'benchmark'), one ModelBenchmarked, then Done; the chat model is unloaded first."""
+
+    request_id: int
+    model: str  # catalogue name or a path to a .gguf
+    data_dir: str  # where bundled models are assembled
+    threads: int = 0  # 0: one per physical core, as for chat
+    gpu_layers: int = -1
+    prompt_tokens: int = 64
+    decode_tokens: int = 32
+    # Load + prompt + decode stop early past this many seconds (at least 2 tokens are decoded), so a
+    # busy or slow machine still gets its answer within the first run's 15 s per model.
+    budget_s: float = 12.0
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    """Assemble and verify a catalogue model of any role without loading it (first run).
+    Answered by Progress (stage 'assemble', bytes) and Done, or Failed with what to reinstall."""
+
+    request_id: int
+    model: str
+    data_dir: str
+
+
+@dataclass(frozen=True)
 class IndexImagesRequest:
     """Embed the image library's unindexed images with the installed CLIP model, in small batches.
 
@@ -168,6 +196,8 @@ Request = (
     | PerceiveRequest
     | EmbedTextRequest
     | IndexImagesRequest
+    | BenchmarkRequest
+    | PrepareRequest
     | CancelRequest
     | ShutdownRequest
 )
@@ -195,6 +225,23 @@ class ModelLoaded:
     context_size: int
     gpu_layers: int
     vision: bool = False  # loaded with its projector: it sees the images of a ChatRequest
+
+
+@dataclass(frozen=True)
+class ModelBenchmarked:
+    """The result of a BenchmarkRequest (sent just before its Done); rates are tokens per second."""
+
+    request_id: int
+    model: str  # as requested
+    load_s: float
+    prompt_tokens: int
+    prompt_tokens_per_s: float
+    decode_tokens: int
+    decode_tokens_per_s: float
+    total_s: float  # the whole request: assembly (if any), load, prompt and decode
+    gpu_offload: bool  # this llama.cpp build can offload layers to a GPU
+    gpu_layers: int  # layers actually offloaded (0 on a CPU build)
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -292,6 +339,7 @@ class Failed:
 Event = (
     Progress
     | ModelLoaded
+    | ModelBenchmarked
     | Token
     | TranscriptionStarted
     | Transcript

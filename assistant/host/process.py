@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Literal
 from assistant import catalog, gguf, network_audit
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.conversation import PromptTooLong
+from assistant.host import benchmark
 from assistant.host.indexing import ImageIndexing
 from assistant.host.messages import (
+    BenchmarkRequest,
     CancelRequest,
     ChatRequest,
     Done,
@@ -36,6 +38,7 @@ from assistant.host.messages import (
     LoadRequest,
     ModelLoaded,
     PerceiveRequest,
+    PrepareRequest,
     Progress,
     Request,
     ShutdownRequest,
@@ -188,7 +191,7 @@ class _Server:
     def handle(
         self,
         request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest | EmbedTextRequest
-        | IndexImagesRequest,
+        | BenchmarkRequest | PrepareRequest | IndexImagesRequest,
     ) -> None:
         rid = request.request_id
         try:
@@ -203,6 +206,14 @@ class _Server:
                 return
             if isinstance(request, IndexImagesRequest):  # background work: small batches
                 self.indexing.index(request)
+                return
+            if isinstance(request, PrepareRequest):  # first run: assemble a bundled model, load nothing
+                benchmark.prepare(request, self.send, self.assembly_progress(rid))
+                return
+            if isinstance(request, BenchmarkRequest):  # first run: speed of a model on this machine
+                self.unload_chat_model()  # two models side by side may not fit; the next chat reloads
+                benchmark.benchmark(request, self.send, lambda: self.check_cancel(rid),
+                                    self.assembly_progress(rid))
                 return
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):

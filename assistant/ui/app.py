@@ -27,6 +27,7 @@ from assistant.store import Store, StoreError
 from assistant.ui.app_icon import app_icon
 from assistant.ui.bridge import EngineBridge
 from assistant.ui.controller import ChatController
+from assistant.ui.first_run import FirstRun
 from assistant.ui.global_hotkey import GlobalPushToTalk
 from assistant.ui.image_search import ImageSearch
 from assistant.ui.main_window import MainWindow
@@ -64,6 +65,8 @@ class AssistantApp:
     image_search: ImageSearch | None = None
     tray: Tray | None = None
     global_voice: GlobalPushToTalk | None = None
+    first_run: FirstRun | None = None
+    first_run_requested: bool = False
 
     def start_engine(self) -> None:
         """Fill the model list, start the engine process, preload the model (after the window shows)."""
@@ -77,6 +80,18 @@ class AssistantApp:
         if self.voice is not None:
             # After the engine starts (its spawn is the slower part); imports numpy and sounddevice.
             self.voice.check_availability()
+
+    def start_first_run(self) -> None:
+        """First start: the hardware and models panel prepares the bundled models and measures each
+        chat model, then the engine preloads the chosen one (a benchmark would unload it anyway)."""
+        if self.first_run_requested or self.engine_requested:
+            return  # the fallback timer after the first paint already did it
+        if self.first_run is None:
+            self.start_engine()
+            return
+        self.first_run_requested = True
+        self.actions.refresh_models()
+        self.first_run.open(on_finished=self.start_engine)
 
     def shutdown(self) -> None:
         if self.global_voice is not None:
@@ -127,6 +142,7 @@ def build(
     # Answers read aloud: synthesised in the engine process, played through the same sound module.
     controller.read_aloud = ReadAloud(session, client, data_dir, window.status, sound_device, controller)
     image_search = ImageSearch(controller, data_dir)  # the panel itself is built when first opened
+    first_run = FirstRun(controller, actions, data_dir)  # Help ▸ Hardware and models…; run_gui's first start
     window.closing.connect(controller.shutdown)
     # Desktop integration: tray, global push-to-talk key, Help menu (README "Design").
     tray = create_tray(window, lambda: session.settings.keep_in_tray)
@@ -141,7 +157,7 @@ def build(
     controller.refresh_sidebar()
     return AssistantApp(
         window, controller, actions, session, client, bridge, store, store_error, voice,
-        image_search=image_search, tray=tray, global_voice=global_voice,
+        image_search=image_search, tray=tray, global_voice=global_voice, first_run=first_run,
     )
 
 
@@ -171,8 +187,10 @@ def run_gui(argv: Sequence[str]) -> int:
         parts.shutdown()
         return code
     # The engine starts after the first paint, so the window is on screen before any model work.
-    parts.window.first_painted.connect(lambda: QTimer.singleShot(0, parts.start_engine))
-    QTimer.singleShot(ENGINE_START_FALLBACK_MS, parts.start_engine)  # in case no paint event arrives
+    # The very first start opens the hardware and models panel instead; it starts the engine when done.
+    start = parts.start_engine if parts.session.settings.first_run_done else parts.start_first_run
+    parts.window.first_painted.connect(lambda: QTimer.singleShot(0, start))
+    QTimer.singleShot(ENGINE_START_FALLBACK_MS, start)  # in case no paint event arrives
     parts.window.show()
     parts.window.composer.editor.setFocus()
     app.aboutToQuit.connect(parts.shutdown)

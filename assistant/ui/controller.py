@@ -44,6 +44,8 @@ class ChatController(QObject):
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
         # The image search panel's handler: True when the event answers its search (set by app.build).
         self.image_search_handler: Callable[[Event], bool] | None = None
+        # The hardware and models panel's handler: True for its prepare/benchmark requests (app.build).
+        self.first_run_handler: Callable[[Event], bool] | None = None
         # Questions with attached recordings are transcribed (and grounded) there before they are sent.
         self.attachments = AttachmentQuestions(self)
 
@@ -95,6 +97,8 @@ class ChatController(QObject):
             return  # speech audio: the chat and the status bar have nothing to do with it
         if self.image_search_handler is not None and self.image_search_handler(event):
             return  # the image search panel's text embedding
+        if self.first_run_handler is not None and self.first_run_handler(event):
+            return  # model preparation and benchmarks: progress is shown in that panel
         status = self.window.status
         if isinstance(event, Progress):
             status.set_progress(event.stage, event.done, event.total)

@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
         self.shortcuts_action = _action(self, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents)
         self.about_action = QAction("&About Assistant", self)
         help_menu.addAction(self.shortcuts_action)
+        self.hardware_action = QAction("&Hardware and models…", self)  # the first-run panel, ui/first_run.py
+        help_menu.addAction(self.hardware_action)
         help_menu.addAction(self.about_action)
 
     def quit(self) -> None:

@@ -42,6 +42,9 @@ CORE_MODULES = [
     # The window process imports the engine host to start it: perception must load OCR lazily.
     "assistant.host.process",
     "assistant.host.perception",
+    "assistant.host.benchmark",  # the first run's engine side: llama.cpp loads only inside a request
+    "assistant.hardware",
+    "assistant.model_fit",
     # The window and `ask` record shared images through it: numpy loads only when one is recorded.
     "assistant.image_library_shared",
 ]

@@ -1,0 +1,98 @@
+"""The first-run benchmark and preparation through a real engine process on SmolLM2-135M."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from model_files import smollm2_path
+
+from assistant.host.blocking import BlockingEngine
+from assistant.host.messages import Done, EngineConfig, Failed, ModelBenchmarked, ModelLoaded, Progress
+
+pytest.importorskip("llama_cpp")
+
+pytestmark = pytest.mark.timeout(180)
+
+SMOLLM2 = "smollm2-135m-instruct"  # the catalogue entry: a pypi-file model verified in place
+
+
+def events_of(engine: BlockingEngine, request_id: int) -> list:
+    return list(engine._until_terminal(request_id))
+
+
+def test_benchmark_of_a_catalogue_model_reports_positive_speeds(tmp_path: Path) -> None:
+    smollm2_path()  # skips when the package is missing
+    with BlockingEngine() as engine:
+        request_id = engine.client.benchmark(SMOLLM2, tmp_path, threads=1)
+        events = events_of(engine, request_id)
+    done = events[-1]
+    assert isinstance(done, Done) and done.status == "complete", events[-3:]
+    [result] = [e for e in events if isinstance(e, ModelBenchmarked)]
+    assert result.model == SMOLLM2
+    assert result.load_s > 0
+    # 64 and 32, unless a very busy machine hit the deadline (then at least half the prompt and 2 tokens)
+    assert result.prompt_tokens in (32, 64) and result.prompt_tokens_per_s > 0
+    assert 2 <= result.decode_tokens <= 32 and result.decode_tokens_per_s > 0
+    assert result.total_s >= result.load_s
+    assert result.threads == 1
+    assert result.gpu_offload is (result.gpu_layers != 0)  # a CPU build offloads nothing
+    stages = [e.stage for e in events if isinstance(e, Progress)]
+    assert "assemble" in stages  # verified in place on first use, with progress
+    assert "load" in stages and "benchmark" in stages
+
+
+def test_a_spent_budget_cuts_the_work_to_the_least_that_gives_rates(tmp_path: Path) -> None:
+    smollm2_path()
+    with BlockingEngine() as engine:
+        events = events_of(engine, engine.client.benchmark(SMOLLM2, tmp_path, threads=1, budget_s=0.0))
+    [result] = [e for e in events if isinstance(e, ModelBenchmarked)]
+    assert (result.prompt_tokens, result.decode_tokens) == (32, 2)
+    assert result.prompt_tokens_per_s > 0 and result.decode_tokens_per_s > 0
+
+
+def test_benchmark_unloads_the_chat_model_and_the_next_question_reloads_it(tmp_path: Path) -> None:
+    config = EngineConfig(str(smollm2_path()), str(tmp_path), context_size=1024, threads=1)
+    with BlockingEngine() as engine:
+        assert isinstance(engine.load(config), ModelLoaded)
+        events = events_of(engine, engine.client.benchmark(str(smollm2_path()), tmp_path, threads=1))
+        assert any(isinstance(e, ModelBenchmarked) for e in events)
+        reloaded = engine.load(config)
+        assert isinstance(reloaded, ModelLoaded) and reloaded.seconds > 0  # loaded again, not cached
+
+
+def test_cancel_stops_a_benchmark_without_a_result(tmp_path: Path) -> None:
+    smollm2_path()
+    with BlockingEngine() as engine:
+        request_id = engine.client.benchmark(SMOLLM2, tmp_path, threads=1)
+        engine.client.drop(request_id)  # what closing the panel does: no kill deadline
+        events = events_of(engine, request_id)
+        assert isinstance(events[-1], Done) and events[-1].status == "stopped"
+        assert not any(isinstance(e, ModelBenchmarked) for e in events)
+        # The engine goes on serving.
+        again = events_of(engine, engine.client.benchmark(SMOLLM2, tmp_path, threads=1))
+        assert any(isinstance(e, ModelBenchmarked) for e in again)
+
+
+def test_bad_requests_fail_with_a_message(tmp_path: Path) -> None:
+    with BlockingEngine() as engine:
+        unknown = events_of(engine, engine.client.benchmark("no-such-model", tmp_path))
+        speech = events_of(engine, engine.client.benchmark("whisper-tiny.en", tmp_path))
+        missing = events_of(engine, engine.client.prepare("qwen2.5-coder-1.5b-instruct", tmp_path))
+    assert isinstance(unknown[-1], Failed) and "unknown model" in unknown[-1].message
+    assert isinstance(speech[-1], Failed) and "not a chat model" in speech[-1].message
+    assert isinstance(missing[-1], Failed) and missing[-1].kind == "bad_model"
+
+
+def test_prepare_verifies_a_bundled_model_with_progress_then_it_is_ready(tmp_path: Path) -> None:
+    from assistant import catalog
+
+    smollm2_path()
+    entry = catalog.find_model(SMOLLM2, tmp_path)
+    assert catalog.model_status(entry, tmp_path) == catalog.WILL_ASSEMBLE
+    with BlockingEngine() as engine:
+        events = events_of(engine, engine.client.prepare(SMOLLM2, tmp_path))
+    assert isinstance(events[-1], Done) and events[-1].status == "complete"
+    progress = [e for e in events if isinstance(e, Progress) and e.stage == "assemble"]
+    assert progress and progress[-1].done == progress[-1].total > 0
+    assert catalog.model_status(entry, tmp_path) == catalog.READY
