@@ -266,18 +266,29 @@ class ChatSession:
         return None
 
     def prefill(
-        self, conversation_id: int | None, text: str, *, spoken_language: str | None = None
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        spoken_language: str | None = None,
+        grounded: GroundedQuestion | None = None,
     ) -> int | None:
         """Have the engine evaluate the prompt `send(conversation_id, text, ...)` would send, now.
 
         Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
         when they let go without saying more, the question's prompt is already in the KV cache and the
-        first token comes without evaluating it. None when nothing was sent (an answer is streaming).
+        first token comes without evaluating it. The window calls it with `grounded` while the user
+        types about perceived images (`ui/typing_prefill.py`). None when nothing was sent: an answer
+        is streaming, the prompt is too long to send, or the model sees images (the vision handlers
+        evaluate every question afresh, so there is nothing to prepare).
         """
+        prompt = grounded.prompt if grounded is not None else text
         if self._active is not None or not text.strip():
             return None
+        if len(prompt) > self._settings.context_size * MAX_CHARS_PER_TOKEN or self.images_for(grounded):
+            return None
         history = self._history(conversation_id) if conversation_id is not None else self._system()
-        history = self._with_language([*history, ChatMessage("user", text)], spoken_language)
+        history = self._with_language([*history, ChatMessage("user", prompt)], spoken_language)
         options = GenerationOptions(
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
         )

@@ -15,7 +15,9 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
   The first run after the engine starts also loads the OCR models ("cold"); the chat model is loaded
   before it, as the window preloads it. With `--after S` the image is perceived from the drop, as the
   window does when no answer is streaming, and the user types for S seconds before pressing Send; the
-  job then reuses the result (or waits for the reading still in flight).
+  job then reuses the result (or waits for the reading still in flight). Each run then asks twice, on
+  two new screenshots in alternating order: once typed without a prefill, once with the window's
+  prefill while typing (`vision_typing`), and prints Send -> first token for both and their ratio.
 
 - clip, search: CLIP image embedding, app path vs OpenCLIP torch eager, and the image library's top-10
   scan over 100,000 embeddings (see `assistant.bench.vision_clip`).
@@ -28,6 +30,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.bench.text_images import element_accuracy, render_screenshot
@@ -96,44 +99,43 @@ def _numbered_screenshot(run: int, folder: Path) -> Path:
     return path
 
 
+@dataclass
+class _Drop:
+    """One drop-and-ask, timed from the drop."""
+
+    prefill: bool  # the question was prefilled while typed (--after only)
+    grounded_s: float  # the grounding is ready
+    sent_s: float  # Send was pressed
+    first_s: float  # the first answer token came
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # of them, found in the KV cache at Send
+    prefills: int = 0
+    held_s: float | None = None  # a prefill was still in the engine at Send: Send -> its end
+    read_s: float | None = None  # --after: the image was read this long after the drop
+
+
 def _bench_drop(args: argparse.Namespace) -> list[str]:
     import queue
 
     from assistant import settings as settings_module
     from assistant.attachments import from_path
-    from assistant.grounding_job import EarlyPerception, GroundingJob
+    from assistant.bench.vision_typing import type_question
+    from assistant.grounding_job import GroundingJob
     from assistant.host.client import EngineClient
-    from assistant.host.messages import Done, Event, Failed, ImagePerceived, Token
+    from assistant.host.messages import Done, Event, Failed, Token
     from assistant.session import ChatSession
 
     settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
     model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)
     question = "What went wrong, and what should I do?"
     events: queue.Queue[Event] = queue.Queue()
-    client = EngineClient(events.put)  # dispatcher thread -> this thread
-    timings: list[tuple[float, float]] = []
-    sent_at: list[float] = []  # seconds from the drop to Send (--after)
-
-    def perceive_while_typing(shot: Path, library: Path, until: float) -> dict[int, EarlyPerception]:
-        """The window's early perception: started at the drop, its events taken until Send."""
-        request = client.perceive(str(shot), library, threads=settings.threads)
-        found: ImagePerceived | None = None
-        while True:
-            left = until - time.perf_counter()
-            try:
-                event = events.get(timeout=left) if left > 0 else events.get_nowait()
-            except queue.Empty:
-                return {0: EarlyPerception(request, found)}  # still reading: the job waits for it
-            if getattr(event, "request_id", None) != request:
-                continue
-            if isinstance(event, ImagePerceived):
-                found = event
-            elif isinstance(event, Failed):
-                return {0: EarlyPerception(error=event.message)}
-            elif isinstance(event, Done):
-                time.sleep(max(0.0, until - time.perf_counter()))  # the user is still typing
-                return {0: EarlyPerception(found=found)}
-    prompt_tokens: list[float] = []
+    # Dispatcher thread -> this thread. A busy machine may take seconds to notice the stop after the
+    # first token: it must not be killed for that (the next run would reload the model).
+    client = EngineClient(events.put, stop_timeout_s=60.0)
+    runs: list[list[_Drop]] = []
+    # With --after, each run asks twice (new screenshots, so neither warms the other's cache), in
+    # alternating order: typed without and with the prefill.
+    variants = [False, True] if args.after > 0 else [False]
     with tempfile.TemporaryDirectory() as folder:
         # Images are kept in a throw-away library, not in the user's.
         library = Path(folder)
@@ -145,57 +147,90 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
             _wait_for(events, loading)
             load_s = time.perf_counter() - started
             for run in range(args.runs + 1):
-                shot = _numbered_screenshot(run, library)
-                started = time.perf_counter()
-                early = None
-                if args.after > 0:
-                    early = perceive_while_typing(shot, library, started + args.after)
-                sent_at.append(time.perf_counter() - started)
-                job = GroundingJob(client, settings, library, [from_path(shot)], question, perceived=early)
-                update = job.start()
-                while not update.finished:
-                    update = job.handle(events.get()) or update
-                if update.result is None:
-                    raise RuntimeError(update.error or "the screenshot was not read")
-                grounded_s = time.perf_counter() - started
-                turn = session.send(None, question, grounded=update.result)
-                while True:
-                    event = events.get()
-                    session.handle(event)
-                    if event.request_id != turn.request_id:
-                        continue
-                    if isinstance(event, Failed):
-                        raise RuntimeError(event.message)
-                    if isinstance(event, Token):
-                        break
-                first_s = time.perf_counter() - started
-                session.stop()
-                while session.active_turn is not None:
-                    finished = session.handle(events.get())
-                    if finished is not None and finished.finished:
-                        prompt_tokens.append(finished.timings.get("prompt_tokens", 0))
-                timings.append((grounded_s, first_s))
+                runs.append([])
+                for index, prefill in enumerate(variants if run % 2 == 0 else variants[::-1]):
+                    shot = _numbered_screenshot(run * len(variants) + index, library)
+                    started = time.perf_counter()
+                    typed = None
+                    if args.after > 0:
+                        typed = type_question(client, session, events, shot, library, question,
+                                              started + args.after, prefill=prefill)
+                    sent_s = time.perf_counter() - started
+                    job = GroundingJob(client, settings, library, [from_path(shot)], question,
+                                       perceived=typed.perceived if typed else None)
+                    update = job.start()
+                    while not update.finished:
+                        update = job.handle(events.get()) or update
+                    if update.result is None:
+                        raise RuntimeError(update.error or "the screenshot was not read")
+                    grounded_s = time.perf_counter() - started
+                    turn = session.send(None, question, grounded=update.result)
+                    held_s = None
+                    while True:
+                        event = events.get()
+                        session.handle(event)
+                        if typed and event.request_id == typed.in_flight and isinstance(event, Done):
+                            held_s = time.perf_counter() - started - sent_s
+                        if event.request_id != turn.request_id:
+                            continue
+                        if isinstance(event, Failed):
+                            raise RuntimeError(event.message)
+                        if isinstance(event, Token):
+                            break
+                    drop = _Drop(prefill, grounded_s, sent_s, time.perf_counter() - started,
+                                 prefills=typed.prefills if typed else 0, held_s=held_s,
+                                 read_s=typed.read_s if typed else None)
+                    session.stop()
+                    while session.active_turn is not None:
+                        finished = session.handle(events.get())
+                        if finished is not None and finished.finished:
+                            drop.prompt_tokens = finished.timings.get("prompt_tokens", 0)
+                            drop.reused_tokens = finished.timings.get("reused_tokens", 0)
+                    runs[-1].append(drop)
         finally:
             client.shutdown()
-    cold, warm = timings[0], timings[1:]
-    grounded = statistics.median(t[0] for t in warm)
-    first = statistics.median(t[1] for t in warm)
-    after = [
-        f"  typing after the drop (perceived meanwhile)      {args.after * 1000:7.0f} ms",
-        f"  Send -> first token                              "
-        f"{statistics.median(t[1] - s for t, s in zip(warm, sent_at[1:], strict=True)) * 1000:7.0f} ms",
-    ] if args.after > 0 else []
+    cold = runs[0][0]
+    warm = [d for run in runs[1:] for d in run if not d.prefill]
+    grounded = statistics.median(d.grounded_s for d in warm)
+    first = statistics.median(d.first_s for d in warm)
     return [
         f"Drop -> first answer token, 1920x1080 screenshot, {settings.model} + RapidOCR, "
         f"threads={args.threads or 'auto'}, median of {len(warm)} (through the engine process)",
         f"  chat model load (preloaded, as the window does)  {load_s * 1000:7.0f} ms",
-        f"  cold (OCR models load): read / first token       {cold[0] * 1000:7.0f} / {cold[1] * 1000:.0f} ms",
+        f"  cold (OCR models load): read / first token       {cold.grounded_s * 1000:7.0f} / "
+        f"{cold.first_s * 1000:.0f} ms",
         f"  decode + keep + OCR (grounding ready)            {grounded * 1000:7.0f} ms",
         f"  prompt evaluation to the first token             {(first - grounded) * 1000:7.0f} ms  "
-        f"({statistics.median(prompt_tokens):.0f} prompt tokens)",
+        f"({statistics.median(d.prompt_tokens for d in warm):.0f} prompt tokens)",
         f"  drop -> first token                              {first * 1000:7.0f} ms",
-        *after,
+        *(_typing_lines(args.after, [d for run in runs[1:] for d in run]) if args.after > 0 else []),
     ]
+
+
+def _typing_lines(after: float, drops: list[_Drop]) -> list[str]:
+    """Send -> first token after S seconds of typing, without and with the prefill, and their ratio."""
+    read = [d.read_s for d in drops if d.read_s is not None]
+    when = f"{statistics.median(read) * 1000:.0f} ms after the drop in {len(read)}" if read else "in none"
+    lines = [f"  typing after the drop (perceived meanwhile)      {after * 1000:7.0f} ms  "
+             f"(image read {when} of {len(drops)} before Send)"]
+    medians = {}
+    for prefill in (False, True):
+        chosen = [d for d in drops if d.prefill == prefill]
+        medians[prefill] = statistics.median(d.first_s - d.sent_s for d in chosen)
+        evaluated = statistics.median(d.prompt_tokens - d.reused_tokens for d in chosen)
+        label = "prefill while typing" if prefill else "no prefill          "
+        each = ", ".join(f"{(d.first_s - d.sent_s) * 1000:.0f}"
+                         + (f" [prefill ended +{d.held_s * 1000:.0f}]" if d.held_s is not None else "")
+                         + f" ({d.prompt_tokens - d.reused_tokens} tok)" for d in chosen)
+        lines.append(f"  Send -> first token, {label}        {medians[prefill] * 1000:7.0f} ms  "
+                     f"({evaluated:.0f} prompt tokens left to evaluate at Send; runs: {each} ms)")
+        if prefill:
+            held = [d.held_s for d in chosen if d.held_s is not None]
+            lines.append(f"    prefills per question {statistics.median(d.prefills for d in chosen):.0f}; "
+                         f"one still in the engine at Send in {len(held)} of {len(chosen)} runs"
+                         + (f", ending {statistics.median(held) * 1000:.0f} ms after Send" if held else ""))
+    lines.append(f"  with prefill / without                           {medians[True] / medians[False]:7.2f}x")
+    return lines
 
 
 def _wait_for(events: object, request_id: int) -> None:

@@ -14,7 +14,9 @@ Once the question is stored, its images go into the image library with their CLI
 An image is perceived as soon as it is attached (drop, pick or paste) when no answer is being written:
 the result (or the failure, shown on its chip) is kept by the file's path, size and modification time,
 and the job reuses it at send, or waits for the request still in flight instead of asking again.
-Removing the chip cancels it. While an answer streams nothing is started early (the engine is serial).
+Removing the chip cancels it. While an answer streams nothing is started early (the engine is serial):
+images attached meanwhile are read as soon as it ends (`answer_finished`). Once every image is read,
+`TypingPrefill` has the engine evaluate the question's prompt while the user types it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from assistant.grounding_job import EarlyPerception, GroundingError, GroundingJo
 from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded
 from assistant.image_library_shared import SharedImages
 from assistant.ui.model_picker import display_name
+from assistant.ui.typing_prefill import TypingPrefill
 
 if TYPE_CHECKING:
     from assistant.ui.controller import ChatController
@@ -80,6 +83,7 @@ class AttachmentQuestions(QObject):
         self._ignored: set[int] = set()  # cancelled early requests whose last events are still to come
         self.early_requests: list[int] = []  # every early perceive started (for tests and logs)
         self.window.composer.attachments_changed.connect(self._attachments_changed)
+        self.typing_prefill = TypingPrefill(self)  # the question's prompt evaluated while it is typed
 
     @property
     def busy(self) -> bool:
@@ -113,6 +117,7 @@ class AttachmentQuestions(QObject):
             self._refuse(str(error))
             return True
         self._job, self._spoken_language, self.last_error = job, spoken_language, None
+        self.typing_prefill.send_started()
         self._images = SharedImages()
         for index, early in perceived.items():  # handed over to the job
             self._early.pop(fresh[index].path, None)
@@ -130,6 +135,8 @@ class AttachmentQuestions(QObject):
     def handle_event(self, event: Event) -> bool:
         """Take the events of the job's requests and of early perception; False for everyone else's."""
         request_id = getattr(event, "request_id", None)
+        if self.typing_prefill.handle_event(event):
+            return True
         if request_id in self._ignored:
             if isinstance(event, (Done, Failed)):
                 self._ignored.discard(request_id)
@@ -202,6 +209,11 @@ class AttachmentQuestions(QObject):
                 self._early[attachment.path] = _Early(key, request_id)
         self._show_early()
 
+    def answer_finished(self) -> None:
+        """Images attached while the answer streamed are read now, so they are ready by Send."""
+        self._attachments_changed()
+        self.typing_prefill.answer_finished()
+
     def _early_event(self, request_id: int | None, event: Event) -> bool:
         early = next((e for e in self._early.values() if e.request_id == request_id), None)
         if early is None or request_id is None:
@@ -220,6 +232,7 @@ class AttachmentQuestions(QObject):
             if event.status != "complete" or early.found is None:
                 self._early.pop(early.key[0], None)  # read again at send
             self._show_early()
+            self.typing_prefill.perceived()
         return True
 
     def _forget(self, path: str) -> None:

@@ -141,6 +141,7 @@ class ChatController(QObject):
             status.show_info(FINISHED_INFO.get(update.status, ""))
             status.set_stats(update.timings)
         self.refresh_sidebar()
+        self.attachments.answer_finished()  # the engine is free: read images attached meanwhile
 
     # ---- questions -----------------------------------------------------------------------------
 
