@@ -335,7 +335,7 @@ def _assemble(entry: ModelEntry, spec: FileSpec, dest: Path, tick: Callable[[int
         if not spec.sha256 and not _structure_ok(tmp, spec.target):
             raise _mismatch(entry, spec, sha)
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
         log.info("assembled %s (%d bytes, sha256 %s)", dest, needed, sha)
         return sha
     except OSError as exc:
@@ -358,7 +358,7 @@ def _remove_stale_partials(dest: Path) -> None:
             pass
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Makes the rename durable; not possible (nor needed) on every platform."""
     try:
         fd = os.open(folder, os.O_RDONLY)

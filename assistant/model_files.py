@@ -156,7 +156,7 @@ def _add_one(source: Path, models_dir: Path, mode: str, tick: Callable[[int], No
         os.replace(tmp, dest)
         tmp = None
         hash_sidecar(dest).write_text(f"{sha}  {dest.name}\n", encoding="utf-8")
-        _fsync_dir(models_dir)
+        assembly.fsync_dir(models_dir)
         log.info("added %s (sha256 %s)", dest, sha)
         return dest
     except OSError as exc:
@@ -181,20 +181,6 @@ def _copy(source: Path, fd: int, tick: Callable[[int], None], cancel: threading.
                 raise Cancelled()
         os.fsync(out.fileno())
     return hasher.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Makes the rename durable where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _disk_error(exc: OSError, folder: Path, action: str) -> ModelError:
