@@ -27,7 +27,7 @@ from assistant.store import Store, StoreError
 from assistant.ui.app_icon import app_icon
 from assistant.ui.bridge import EngineBridge
 from assistant.ui.controller import ChatController
-from assistant.ui.first_run import FirstRun
+from assistant.ui.first_run_entry import FirstRun
 from assistant.ui.global_hotkey import GlobalPushToTalk
 from assistant.ui.image_search import ImageSearch
 from assistant.ui.main_window import MainWindow
