@@ -57,7 +57,7 @@ class ModelsDialog(QDialog):
     def __init__(self, data_dir: Path, hub_endpoint: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(820, 440)
+        self.resize(940, 460)
         self.setAcceptDrops(True)
         self._data_dir = data_dir
         self._endpoint = hub_endpoint
@@ -77,7 +77,12 @@ class ModelsDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(STATUS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(STATUS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):  # role, size, licence: as wide as their words
+            if column != STATUS_COLUMN:
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnWidth(0, 320)  # model titles are long; the status wraps instead
         self.table.verticalHeader().hide()
         hint = QLabel("Drop .gguf files here to add them (a vision model's projector comes along).")
         self.add_button = QPushButton("Add…")

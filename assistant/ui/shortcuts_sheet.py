@@ -41,11 +41,15 @@ def key_text(sequence: QKeySequence | str) -> str:
 def action_label(action: QAction) -> str:
     """The menu text as a reader sees it: no & mnemonics, no trailing dots, with its menu in front."""
     text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip(".…")
-    menus = [m for m in action.associatedObjects() if isinstance(m, QMenu)]
-    if menus:
-        title = menus[0].title().replace("&", "")
-        return f"{title} ▸ {text}"
-    return text
+    path = [text]
+    for _ in range(8):  # up through submenus: File ▸ Export ▸ Export as Markdown
+        # A titled menu only: the window's own popups (the toolbar's context menu) list menus too.
+        menus = [m for m in action.associatedObjects() if isinstance(m, QMenu) and m.title()]
+        if not menus:
+            return " ▸ ".join(path)
+        path.insert(0, menus[0].title().replace("&", ""))
+        action = menus[0].menuAction()
+    return " ▸ ".join(path)
 
 
 def collect_shortcuts(window: QMainWindow, settings: Settings) -> list[tuple[str, str]]:
@@ -71,6 +75,7 @@ class ShortcutsSheet(QDialog):
         super().__init__(parent or window)
         self.setWindowTitle("Keyboard shortcuts")
         self.setMinimumSize(520, 420)
+        self.resize(620, 560)  # every row visible without scrolling
         self.rows = collect_shortcuts(window, settings)
         self.table = QTableWidget(len(self.rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys", "Does"])

@@ -40,6 +40,7 @@ def test_f1_sheet_lists_every_shortcut_of_the_window(qtbot, app_dirs: Path) -> N
             assert any(key_text(action.shortcut()) in k for k in keys), action.text()
         assert ("Ctrl+Alt+J", "File ▸ Frobnicate") in rows
         assert ("F1", "Help ▸ Keyboard shortcuts") in rows
+        assert ("Ctrl+E", "File ▸ Export ▸ Export as Markdown") in rows  # a submenu keeps its whole path
         for key in ("Enter", "Shift+Enter", "Esc"):
             assert key_text(key) in keys
         assert "Hold F8" in keys  # the push-to-talk key from the settings...
