@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSpinBox,
     QSystemTrayIcon,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -108,10 +109,15 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        # Tabs keep the dialog within a small laptop screen (one long form was ~760 px tall).
+        general = QWidget()
+        general.setLayout(form)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(general, "General")
+        self.tabs.addTab(voice, "Voice")
+        self.tabs.addTab(self.remote, "Remote server")
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(voice)
-        layout.addWidget(self.remote)
+        layout.addWidget(self.tabs)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
