@@ -6,15 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from assistant.bench.remote import local_server
 
 
 def free_port() -> int:
@@ -28,42 +26,11 @@ def closed_port() -> int:
     return free_port()
 
 
-@contextlib.contextmanager
-def llama_server(model: Path, *, api_key: str | None = None, timeout_s: float = 90.0) -> Iterator[str]:
-    """`python -m llama_cpp.server` on the given GGUF; yields its base URL once /v1/models answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
-    if api_key:
-        command += ["--api_key", api_key]
-    # llama.cpp logs a lot: into a file, since a full, unread pipe would block the server.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, in the finally below
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"llama_cpp.server exited: {log.read().decode()[-2000:]}")
-            try:
-                headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-                request = urllib.request.Request(f"{base}/v1/models", headers=headers)
-                with urllib.request.urlopen(request, timeout=2):
-                    break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
+def llama_server(model: Path, *, api_key: str | None = None, timeout_s: float = 90.0,
+                 ) -> contextlib.AbstractContextManager[str]:
+    """`python -m llama_cpp.server` on the given GGUF, one thread; yields its base URL once it answers.
+    The same launcher `assistant bench remote` uses."""
+    return local_server(model, 1, api_key=api_key, timeout_s=timeout_s)
 
 
 def complete(base: str, body: dict) -> dict:

@@ -72,33 +72,43 @@ def direct(base_url: str, model: str, max_tokens: int) -> float:
 
 
 @contextlib.contextmanager
-def local_server(gguf: Path, threads: int) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on a free port of 127.0.0.1."""
+def local_server(gguf: Path, threads: int = 1, *, api_key: str | None = None,
+                 timeout_s: float = 120.0) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on a free port of 127.0.0.1; yields its base URL
+    once /v1/models answers (the remote-backend tests start theirs here too)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads)]
+    if api_key:
+        command += ["--api_key", api_key]
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     with tempfile.TemporaryFile() as log:  # a full, unread stderr pipe would block the server
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + timeout_s
             while True:
                 if process.poll() is not None:
                     log.seek(0)
-                    raise SystemExit(f"llama_cpp.server did not start:\n{log.read().decode()[-2000:]}")
+                    raise RuntimeError(f"llama_cpp.server did not start:\n{log.read().decode()[-2000:]}")
                 try:
-                    with urllib.request.urlopen(f"{base}/v1/models", timeout=2):
+                    request = urllib.request.Request(f"{base}/v1/models", headers=headers)
+                    with urllib.request.urlopen(request, timeout=2):
                         break
-                except OSError:
+                except OSError:  # refused while it loads (URLError is an OSError)
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
             yield base
         finally:
             process.terminate()
-            process.wait(10)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
 
 def default_gguf() -> Path | None:
