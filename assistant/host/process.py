@@ -14,11 +14,10 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from assistant import catalog, gguf, network_audit
 from assistant.audio.errors import AudioError, LanguageError
@@ -45,21 +44,19 @@ from assistant.host.messages import (
     SynthesizeRequest,
     Token,
     TranscribeRequest,
-    Transcript,
-    TranscriptionStarted,
 )
 from assistant.host.perception import Perception
 from assistant.host.speech import SpeechWorker
+from assistant.host.transcription import Transcription
 from assistant.images import kept
 from assistant.images.errors import ImageError
-from assistant.protocols import GenerationStats, TranscriptionInfo
+from assistant.protocols import GenerationStats
 from assistant.remote_config import RemoteError
 from assistant.vision_pairing import chat_model_pair
 
 if TYPE_CHECKING:
     from assistant.engines.llama import LlamaChatModel
     from assistant.engines.llama_vision import VisionChatModel
-    from assistant.engines.whisper import WhisperSpeech
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +96,6 @@ class _Server:
         self.model: LlamaChatModel | VisionChatModel | None = None
         self.vision = False  # the model was loaded with its projector: it sees ChatRequest.images
         self.config: EngineConfig | None = None
-        # One speech model per name, kept next to the chat model: push-to-talk must not reload either.
-        self.speech: dict[str, WhisperSpeech] = {}
         self.closing = False
         # The speech thread sends too (SpeechAudio while tokens stream): one sender at a time.
         self.send_lock = threading.Lock()
@@ -108,6 +103,8 @@ class _Server:
         self.voice = SpeechWorker(self.send)
         # Images: OCR (and CLIP) models load on the first image and stay next to the chat model.
         self.perception = Perception(self.send, self.check_cancel)
+        # Whisper models, one per name, kept next to the chat model too (host/transcription.py).
+        self.transcription = Transcription(self.send, self.check_cancel, self.assembly_progress)
         # The library's unindexed images, a batch at a time; steps aside when a request is queued.
         self.indexing = ImageIndexing(self.send, self.check_cancel, lambda: bool(self.pending),
                                       self.perception.clip_model)
@@ -196,7 +193,7 @@ class _Server:
         rid = request.request_id
         try:
             if isinstance(request, TranscribeRequest):
-                self.transcribe(request)
+                self.transcription.transcribe(request)
                 return
             if isinstance(request, PerceiveRequest):
                 self.perception.perceive(request)
@@ -379,54 +376,3 @@ class _Server:
         if outside:
             raise ValueError(f"images for the model must be kept copies in {folder}: {', '.join(outside)}")
         return paths
-
-    def speech_model(self, request: TranscribeRequest) -> tuple[WhisperSpeech, float]:
-        """The cached model for `request.model`, loaded (and assembled) on first use; (model, load_s)."""
-        cached = self.speech.get(request.model)
-        if cached is not None and request.threads in (0, cached.threads):
-            return cached, 0.0
-        from assistant.engines.whisper import WhisperSpeech  # the ML library is imported only here
-
-        self.speech.pop(request.model, None)  # free the old one first (other thread count)
-        progress = self.assembly_progress(request.request_id)
-        model = WhisperSpeech.open(request.model, Path(request.data_dir), request.threads, progress)
-        self.speech[request.model] = model
-        self.send(Progress(request.request_id, "load", 1, 1, f"Loaded {model.name}"))
-        return model, model.load_s
-
-    def transcribe(self, request: TranscribeRequest) -> None:
-        rid = request.request_id
-        speech, load_s = self.speech_model(request)
-        from assistant.engines.audio_decode import open_source  # numpy and PyAV, loaded only here
-
-        # Decoded 30 s at a time and transcribed window by window: memory stays bounded for any length.
-        total, chunks = open_source(request.audio_path, request.audio, chunk_seconds=30.0)
-        started, info, count = time.perf_counter(), TranscriptionInfo(duration_s=total), 0
-        status: Literal["complete", "stopped"] = "complete"
-
-        def on_chunk(seconds: float) -> None:  # between chunks: report and honour Cancel
-            self.send(Progress(rid, "transcribe", round(seconds), round(total), "Transcribing"))
-            if self.check_cancel(rid):
-                raise _Stop()
-
-        segments = speech.transcribe_stream(chunks, request.options, info, on_chunk)
-        try:
-            for segment in segments:
-                if count == 0:
-                    self.send(TranscriptionStarted(rid, info.language, info.language_probability, total))
-                self.send(Transcript(rid, segment))
-                count += 1
-                if self.check_cancel(rid):  # between segments
-                    status = "stopped"
-                    break
-        except _Stop:
-            status = "stopped"
-        finally:
-            segments.close()
-            chunks.close()
-        if count == 0 and status == "complete":  # no speech at all: still say which language it guessed
-            self.send(TranscriptionStarted(rid, info.language, info.language_probability, info.duration_s))
-        stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
-        stats.extra.update(audio_s=info.duration_s or total, segments=float(count))
-        stats.extra["real_time_factor"] = stats.total_s / max(stats.extra["audio_s"], 1e-9)
-        self.send(Done(rid, status, stats))
