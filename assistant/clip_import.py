@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 OPSET = 17  # LayerNormalization is one node from 17 on; onnxruntime >= 1.14 runs it
 PARITY_LIMIT = 1e-3  # max |torch - onnxruntime| on unnormalised embeddings before the import is refused
-INT8_MIN_COSINE = 0.99  # an int8 image tower must point where the float one points
 Report = Callable[[str], None]
 
 
@@ -231,37 +230,6 @@ def _check_parity(torch: Any, towers: tuple[Any, Any], folder: Path, pixels: Any
     return worst, dims.pop()
 
 
-def _quantize_image_tower(path: Path) -> Path:
-    """int8 weights (per channel) for the image tower's matrix products, activations quantized on the fly.
-
-    The image tower does the heavy work (every shared image); int8 matrix products are ~1.6x faster than
-    float32 on an AVX2 CPU at batch 16. ``reduce_range`` keeps products of 7-bit weights from
-    saturating the 16-bit sums of AVX2 CPUs without VNNI, which cost accuracy otherwise. Written next to
-    `path`: the caller keeps it only when its embeddings stay close to torch's.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantized = path.with_name(f"{path.stem}.int8{path.suffix}")
-    with quiet_root_log("Please consider to run pre-processing"):  # static quantization advice
-        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=True, op_types_to_quantize=["MatMul", "Gemm"])
-    return quantized
-
-
-def _int8_cosine(torch: Any, tower: Any, path: Path, pixels: Any) -> float:
-    """Lowest cosine between torch's float embeddings and the int8 tower's, over the sample images."""
-    import numpy as np
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    with torch.inference_mode():
-        expected = tower(pixels).numpy()
-    got = session.run(None, {"pixel_values": pixels.numpy()})[0]
-    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
-    got /= np.linalg.norm(got, axis=1, keepdims=True)
-    return float((expected * got).sum(axis=1).min())
-
-
 def _file_entry(path: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -295,29 +263,12 @@ def _check_preprocess(model: Any, name: str) -> None:
         raise ModelError(f"{name} uses resize mode {pre.get('resize_mode')!r}, which is not supported")
 
 
-def _keep_int8_if_close(torch: Any, tower: Any, path: Path, pixels: Any, report: Report) -> bool:
-    """Replaces the float32 image tower at `path` by its int8 version when that stays within
-    `INT8_MIN_COSINE` of torch; otherwise keeps float32 (an architecture that quantizes badly still
-    imports, only slower). Returns whether int8 was kept."""
-    report("quantizing the image tower to int8")
-    quantized = _quantize_image_tower(path)
-    cosine = _int8_cosine(torch, tower, quantized, pixels)
-    if cosine < INT8_MIN_COSINE:
-        quantized.unlink()
-        report(f"int8 image embeddings stray too far from torch's (cosine {cosine:.3f} < "
-               f"{INT8_MIN_COSINE}): keeping the float32 image tower")
-        return False
-    os.replace(quantized, path)
-    report(f"int8 image embeddings: cosine to torch's at least {cosine:.4f}")
-    return True
-
-
 def import_clip(arch: str, checkpoint: Path, models_dir: Path, name: str | None = None, *,
                 force: bool = False, int8: bool = False, report: Report = log.info) -> Path:
     """Converts `checkpoint` (weights for OpenCLIP `arch`) into ``models_dir/<name>``; returns the folder.
 
     `int8`: the image tower's matrix products get int8 weights (faster, embeddings within a cosine of
-    `INT8_MIN_COSINE` of torch's instead of equal to 1e-4); the text tower stays float32.
+    `clip_quantize.INT8_MIN_COSINE` of torch's instead of equal to 1e-4); the text tower stays float32.
     """
     checkpoint = Path(checkpoint).expanduser()
     name = name or checkpoint.stem
@@ -364,7 +315,9 @@ def import_clip(arch: str, checkpoint: Path, models_dir: Path, name: str | None 
             raise ModelError(f"the exported model differs from torch by {worst:.2e} (limit {PARITY_LIMIT}); "
                              "this architecture does not export correctly")
         if int8:
-            int8 = _keep_int8_if_close(torch, towers[0], staging / "image.onnx", pixels, report)
+            from assistant.clip_quantize import keep_int8_if_close  # onnxruntime.quantization: only here
+
+            int8 = keep_int8_if_close(torch, towers[0], staging / "image.onnx", pixels, report)
         files = {role: _file_entry(staging / f"{role}.{ext}")
                  for role, ext in (("image", "onnx"), ("text", "onnx"), ("tokenizer", "json"))}
         versions = {"torch": torch.__version__, "open_clip": open_clip.__version__,

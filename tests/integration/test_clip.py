@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch")
 
 import clip_shapes as shapes  # noqa: E402
 
-from assistant import clip_import  # noqa: E402
+from assistant import clip_quantize  # noqa: E402
 from assistant.catalog import ModelError  # noqa: E402
 from assistant.clip.folder import clip_models_dir, read_config  # noqa: E402
 from assistant.clip.labels import ZeroShotLabeler, read_labels  # noqa: E402
@@ -283,7 +283,7 @@ def test_search_images_with_a_broken_model_exits_with_the_message(home: Path, tm
 def test_an_int8_tower_that_strays_is_not_kept(trained: shapes.Trained, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An architecture that quantizes badly still imports, with its exact float32 image tower."""
-    monkeypatch.setattr(clip_import, "INT8_MIN_COSINE", 1.0001)  # no int8 tower can reach it
+    monkeypatch.setattr(clip_quantize, "INT8_MIN_COSINE", 1.0001)  # no int8 tower can reach it
     lines: list[str] = []
     folder = import_clip(str(trained.config_path), trained.checkpoint, tmp_path / "models", "strays",
                          int8=True, report=lines.append)
