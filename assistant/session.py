@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import vision_history
-from assistant.attachments import Attachment
 from assistant.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
-from assistant.grounding import GroundedQuestion, Grounding
+from assistant.grounding import GroundedQuestion
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
 from assistant.images import kept
+from assistant.memory_history import MemoryHistory
 from assistant.prompts import conversation_title, spoken_language_instruction
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
-from assistant.store import Store, StoredMessage, StoreError
+from assistant.store import Store, StoreError
 from assistant.vision_pairing import chat_model_pair
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class ChatSession:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Without a store (`ask --no-save`) history lives in memory for this session only.
-        self._store: Store | _MemoryHistory = store if store is not None else _MemoryHistory()
+        self._store: Store | MemoryHistory = store if store is not None else MemoryHistory()
         self._client = client
         self._settings = settings
         self._data_dir = Path(data_dir)
@@ -344,69 +344,3 @@ def _title_text(text: str, grounded: GroundedQuestion | None) -> str:
     if grounded is None or not grounded.attachments:
         return text
     return f"{grounded.attachments[0].name}: {text}"
-
-
-class _MemoryHistory:
-    """The few Store methods a session needs, kept in memory (CLI `ask --no-save`)."""
-
-    def __init__(self) -> None:
-        self._conversations: dict[int, list[StoredMessage]] = {}
-        self._next_id = 1
-
-    def _new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id - 1
-
-    def create_conversation(self, title: str = "New chat") -> int:
-        conversation_id = self._new_id()
-        self._conversations[conversation_id] = []
-        return conversation_id
-
-    def add_message(
-        self,
-        conversation_id: int,
-        role: str,
-        text: str,
-        status: str = "complete",
-        model: str | None = None,
-        timings: dict | None = None,
-        *,
-        prompt: str | None = None,
-        attachments: Sequence[Attachment] = (),
-        groundings: Sequence[Grounding] = (),
-    ) -> int:
-        message = StoredMessage(
-            self._new_id(),
-            conversation_id,
-            role,
-            text,
-            status,
-            model,
-            dict(timings or {}),
-            time.time(),
-            prompt=prompt,
-            attachments=tuple(attachments),
-            groundings=tuple(groundings),
-        )
-        self._conversations[conversation_id].append(message)
-        return message.id
-
-    def update_message(
-        self,
-        message_id: int,
-        *,
-        text: str | None = None,
-        status: str | None = None,
-        timings: dict | None = None,
-    ) -> None:
-        for messages in self._conversations.values():
-            for index, message in enumerate(messages):
-                if message.id == message_id:
-                    changes = {"text": text, "status": status, "timings": timings}
-                    messages[index] = dataclasses.replace(
-                        message, **{k: v for k, v in changes.items() if v is not None}
-                    )
-                    return
-
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
-        return list(self._conversations.get(conversation_id, []))

@@ -14,7 +14,7 @@ import pytest
 from assistant import store_schema
 from assistant.attachments import Attachment
 from assistant.grounding import Grounding
-from assistant.session import _MemoryHistory
+from assistant.memory_history import MemoryHistory
 from assistant.store import Store, StoreError
 
 QUESTION = "What did the guest say about their first restaurant?"
@@ -150,7 +150,7 @@ def test_a_failed_upgrade_leaves_the_version_1_file_untouched(
 
 
 def test_history_kept_in_memory_carries_the_same_fields() -> None:
-    history = _MemoryHistory()
+    history = MemoryHistory()
     chat = history.create_conversation()
     history.add_message(
         chat, "user", QUESTION, prompt=PROMPT, attachments=[ATTACHMENT], groundings=GROUNDINGS
