@@ -1,7 +1,9 @@
 """`assistant models import-clip ARCH CHECKPOINT`: an OpenCLIP checkpoint → the app's ONNX CLIP folder.
 
 Needs the optional ``clip-import`` extra (torch, torchvision, open-clip-torch, onnx); the app itself runs
-the result with onnxruntime only (layout: ``assistant.clip``).
+the result with onnxruntime only (layout: ``assistant.clip``). It lives outside ``assistant/engines/``
+on purpose: it is a converter the user runs once, not a runtime engine; only `models import-clip`
+imports it.
 
 Weights are loaded without running code: ``.safetensors`` files with safetensors, anything else with
 ``torch.load(weights_only=True)``, whose restricted unpickler refuses every object that is not a tensor

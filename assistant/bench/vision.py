@@ -21,6 +21,10 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
 
 - clip, search: CLIP image embedding, app path vs OpenCLIP torch eager, and the image library's top-10
   scan over 100,000 embeddings (see `assistant.bench.vision_clip`).
+
+A benchmark imports the libraries it measures against (RapidOCR's defaults here, torch in
+`vision_clip`) on purpose, inside the part that needs them: it runs in its own process on demand,
+never in the window, so the engines/-only rule for ML libraries does not apply to the baselines.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
 - search: the image library's exact top-10 scan over 100,000 stored 512-d embeddings (memory-mapped
   float32 file), and the same with the hits' paths and conversations looked up.
 
-Needs the clip-import extra (torch, open-clip-torch) for the `clip` part only.
+Needs the clip-import extra (torch, open-clip-torch) for the `clip` part only. numpy at the top on
+purpose: every part here works on arrays, and `bench vision` imports this module only when one runs.
 """
 
 from __future__ import annotations
