@@ -17,6 +17,6 @@ if __name__ == "__main__":
 
     multiprocessing.freeze_support()  # no-op unless frozen; in a frozen engine child it never returns
 
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     raise SystemExit(main())

@@ -14,7 +14,7 @@ from pathlib import Path
 import clip_shapes as shapes
 
 from assistant.clip.folder import clip_models_dir
-from assistant.clip_import import import_clip
+from assistant.clip.importer import import_clip
 
 NAME = "shapes"
 

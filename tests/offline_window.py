@@ -25,7 +25,7 @@ TIMEOUT_MS = 180_000
 
 
 def main(model: str, question: str) -> int:
-    if os.environ.get(network_audit.AUDIT_ENV):  # as `assistant` itself does (assistant/cli.py)
+    if os.environ.get(network_audit.AUDIT_ENV):  # as `assistant` itself does (assistant/cli/main.py)
         network_audit.install_from_env()
     app = QApplication(sys.argv[:1])
     settings = Settings(model=model, temperature=0.0, max_answer_tokens=24, context_size=2048, threads=1)

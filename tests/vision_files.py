@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant.gguf import ValueType
-from assistant.gguf_writer import TensorData, Typed, write_gguf
+from assistant.models.gguf import ValueType
+from assistant.models.gguf_writer import TensorData, Typed, write_gguf
 
 F32, F16 = 0, 1
 

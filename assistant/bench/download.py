@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from assistant.bench.local_hub import LocalHub
-from assistant.download import HubFile, download
+from assistant.models.download import HubFile, download
 
 REPO = "bench/local"
 

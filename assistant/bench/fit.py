@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant import model_fit
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, ModelBenchmarked
+from assistant.models import fit as model_fit
 
 logger = logging.getLogger(__name__)
 

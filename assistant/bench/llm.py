@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant import catalog, settings
+from assistant import settings
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, EngineConfig, Failed, Token
+from assistant.models import catalog
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
 logger = logging.getLogger(__name__)

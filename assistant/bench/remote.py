@@ -25,8 +25,8 @@ from pathlib import Path
 
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import EngineConfig, Failed, Token
+from assistant.models.remote_server import REMOTE_MODEL, RemoteEndpoint, normalise_base_url
 from assistant.protocols import ChatMessage, GenerationOptions
-from assistant.remote_config import REMOTE_MODEL, RemoteEndpoint, normalise_base_url
 
 PROMPT = [
     ChatMessage("system", "You are a helpful assistant."),

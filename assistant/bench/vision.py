@@ -122,12 +122,12 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
     import queue
 
     from assistant import settings as settings_module
-    from assistant.attachments import from_path
     from assistant.bench.vision_typing import type_question
-    from assistant.grounding_job import GroundingJob
+    from assistant.chat.attachments import from_path
+    from assistant.chat.grounding_job import GroundingJob
+    from assistant.chat.session import ChatSession
     from assistant.host.client import EngineClient
     from assistant.host.messages import Done, Event, Failed, Token
-    from assistant.session import ChatSession
 
     settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
     model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)

@@ -78,7 +78,7 @@ def bench_clip(args: argparse.Namespace) -> list[str]:
     import torch
     from safetensors.torch import save_file
 
-    from assistant.clip_import import import_clip, quiet_root_log
+    from assistant.clip.importer import import_clip, quiet_root_log
     from assistant.engines.clip_onnx import ClipModel
 
     threads = args.threads or min(os.cpu_count() or 1, 8)
@@ -139,8 +139,8 @@ def bench_clip(args: argparse.Namespace) -> list[str]:
 
 def _filled_library(folder: Path, count: int, dim: int) -> tuple[object, list[str]]:
     """A library of `count` images (rows only: no image files are needed to scan) with random vectors."""
-    from assistant.image_library import ImageLibrary
-    from assistant.image_library_store import LibraryDb
+    from assistant.library.image_library import ImageLibrary
+    from assistant.library.store import LibraryDb
 
     hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
     db = LibraryDb(folder / "image_library" / "library.sqlite3")

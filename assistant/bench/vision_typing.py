@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.attachments import from_path
-from assistant.grounding_job import EarlyPerception, GroundingJob
+from assistant.chat.attachments import from_path
+from assistant.chat.grounding_job import EarlyPerception, GroundingJob
+from assistant.chat.session import ChatSession
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, ImagePerceived
-from assistant.session import ChatSession
 
 DEBOUNCE_S = 0.5  # ui/typing_prefill.DEBOUNCE_MS (not imported: that module needs Qt)
 

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant import catalog, settings
+from assistant import settings
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token, Transcript
-from assistant.live_transcript import RATE, LiveTranscriber, live_options
+from assistant.models import catalog
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+from assistant.voice.live_transcript import RATE, LiveTranscriber, live_options
 
 logger = logging.getLogger(__name__)
 QUESTION = "What is the capital of France, and which river flows through it?"

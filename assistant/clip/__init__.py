@@ -1,7 +1,7 @@
 """CLIP on onnxruntime: image and text embeddings without torch at run time.
 
 A CLIP model is a folder under ``<data_dir>/models/clip/<name>/`` written by
-``assistant models import-clip ARCH CHECKPOINT`` (``assistant/clip_import.py``)::
+``assistant models import-clip ARCH CHECKPOINT`` (``assistant/clip/importer.py``)::
 
     config.json      what the app needs to run the model (below)
     image.onnx       image tower: pixel_values float32 [batch, 3, H, W] -> image_embeds float32 [batch, D]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.catalog import ModelError, user_models_dir
+from assistant.models.catalog import ModelError, user_models_dir
 
 log = logging.getLogger(__name__)
 

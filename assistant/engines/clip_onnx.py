@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.catalog import ModelError
 from assistant.clip.folder import REIMPORT, ClipConfig, read_config
 from assistant.clip.preprocess import ImageInput, PreprocessSpec, preprocess_batch
 from assistant.clip.tokenizer import ClipTokenizer
+from assistant.models.catalog import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from assistant import gguf
-from assistant.catalog import ModelError
-from assistant.conversation import FittedPrompt, PromptTooLong, fit_to_context
-from assistant.prompts import CHATML_STOP, render_chatml
+from assistant.chat.conversation import FittedPrompt, PromptTooLong, fit_to_context
+from assistant.chat.prompts import CHATML_STOP, render_chatml
+from assistant.models import gguf
+from assistant.models.catalog import ModelError
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
 logger = logging.getLogger(__name__)

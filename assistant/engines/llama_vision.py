@@ -28,9 +28,8 @@ import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from assistant import gguf, vision_history
-from assistant.catalog import ModelError
-from assistant.conversation import PromptTooLong, fit_to_context
+from assistant.chat import vision_history
+from assistant.chat.conversation import PromptTooLong, fit_to_context
 from assistant.engines.llama import (  # the private helper too: one way to tolerate a broken template
     _lenient_template_compilation,
     physical_cores,
@@ -44,10 +43,12 @@ from assistant.engines.vision_images import (
     png_data_uri,
 )
 from assistant.images.safe_image import DecodedImage, open_image
-from assistant.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
+from assistant.models import gguf
+from assistant.models.catalog import ModelError
+from assistant.models.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
+from assistant.models.vision_match import incompatibility, model_facts
+from assistant.models.vision_pairing import VisionPair
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
-from assistant.vision_match import incompatibility, model_facts
-from assistant.vision_pairing import VisionPair
 
 logger = logging.getLogger(__name__)
 

@@ -29,10 +29,10 @@ from typing import Any
 from PIL import Image
 from rapidocr_onnxruntime import RapidOCR
 
-from assistant.catalog import ModelError
 from assistant.images.ocr_text import tidy_line
 from assistant.images.reading_order import reading_order_text
 from assistant.images.safe_image import OCR_MAX_SIDE, fit_within
+from assistant.models.catalog import ModelError
 from assistant.protocols import ReadText, TextLine
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import onnxruntime
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
-from assistant.catalog import ModelError
+from assistant.models.catalog import ModelError
 
 logger = logging.getLogger(__name__)
 

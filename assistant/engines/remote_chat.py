@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from assistant.conversation import fit_to_context
+from assistant.chat.conversation import fit_to_context
 from assistant.engines import remote_http
 from assistant.engines.remote_http import Stopped, never
+from assistant.models.remote_server import RemoteEndpoint, RemoteError, normalise_base_url
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
-from assistant.remote_config import RemoteEndpoint, RemoteError, normalise_base_url
 
 logger = logging.getLogger(__name__)
 

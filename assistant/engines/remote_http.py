@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from assistant.remote_config import RemoteError
+from assistant.models.remote_server import RemoteError
 
 POLL_S = 0.05  # how often a wait looks at should_stop: Stop is confirmed well inside 300 ms
 MAX_HEADER_BYTES = 64 * 1024

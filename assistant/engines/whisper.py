@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from faster_whisper import WhisperModel
 
-from assistant import catalog
 from assistant.audio.errors import LanguageError
-from assistant.catalog import ModelError
 from assistant.engines import whisper_short
 from assistant.engines.audio_decode import SAMPLE_RATE, as_samples
+from assistant.models import catalog
+from assistant.models.catalog import ModelError
 from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant import catalog
 from assistant.host.messages import (
     BenchmarkRequest,
     Done,
@@ -25,6 +24,7 @@ from assistant.host.messages import (
     PrepareRequest,
     Progress,
 )
+from assistant.models import catalog
 from assistant.protocols import GenerationStats
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Indexing the image library in the engine process: images shared before a CLIP model was installed.
 
-The window sends an IndexImagesRequest when the engine starts (`assistant.ui.image_indexing`). The
-engine embeds the unindexed kept copies a small batch at a time (`assistant.image_indexing`) and writes
+The window sends an IndexImagesRequest when the engine starts (`assistant.ui.library.image_indexing`). The
+engine embeds the unindexed kept copies a small batch at a time (`assistant.library.indexing`) and writes
 the vectors into the library itself: the library is safe for two processes (its writes take SQLite's
 write lock, and the window's search notices another process's commit through ``data_version``).
 
@@ -41,9 +41,9 @@ class ImageIndexing:
         self._clip_model = clip_model  # data folder -> the installed ClipModel (ModelError without one)
 
     def index(self, request: IndexImagesRequest) -> None:
-        from assistant.catalog import ModelError
-        from assistant.image_indexing import IndexReport, index_unindexed
-        from assistant.store_types import StoreError
+        from assistant.history.types import StoreError
+        from assistant.library.indexing import IndexReport, index_unindexed
+        from assistant.models.catalog import ModelError
 
         rid, data_dir = request.request_id, Path(request.data_dir)
         started = time.perf_counter()
@@ -63,7 +63,7 @@ class ImageIndexing:
 
         report = IndexReport()
         if (data_dir / "image_library").is_dir():  # else nothing was ever shared: nothing to create
-            from assistant.image_library import ImageLibrary  # numpy: only here
+            from assistant.library.image_library import ImageLibrary  # numpy: only here
 
             try:
                 model = self._clip_model(data_dir)

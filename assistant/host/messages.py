@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
 from assistant.protocols import (
     ChatMessage,
     GenerationOptions,
@@ -18,7 +19,6 @@ from assistant.protocols import (
     TextLine,
     TranscriptionOptions,
 )
-from assistant.remote_config import RemoteEndpoint, endpoint_from_settings
 from assistant.settings import Settings
 
 # ---- requests: GUI -> engine ------------------------------------------------------------------

@@ -11,7 +11,7 @@ it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and 
 
 The image's CLIP embedding travels back in ImagePerceived: the image library records it with the
 conversation and message that shared the image, and those ids exist only once the question is stored,
-in the window's (or `ask`'s) process (`assistant.image_library_shared`). `embed_text` answers the
+in the window's (or `ask`'s) process (`assistant.library.shared`). `embed_text` answers the
 library's text search with the same model.
 """
 
@@ -112,8 +112,8 @@ class Perception:
 
     def embed_text(self, request: EmbedTextRequest) -> None:
         """The CLIP text embedding of a library search; Failed (in words) without a usable model."""
-        from assistant.catalog import ModelError
         from assistant.clip.folder import find_model
+        from assistant.models.catalog import ModelError
 
         rid, data_dir = request.request_id, Path(request.data_dir)
         started = time.perf_counter()

@@ -19,9 +19,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant import catalog, gguf, network_audit
+from assistant import network_audit
 from assistant.audio.errors import AudioError, LanguageError
-from assistant.conversation import PromptTooLong
+from assistant.chat.conversation import PromptTooLong
 from assistant.host import benchmark
 from assistant.host.indexing import ImageIndexing
 from assistant.host.messages import (
@@ -50,9 +50,10 @@ from assistant.host.speech import SpeechWorker
 from assistant.host.transcription import Transcription
 from assistant.images import kept
 from assistant.images.errors import ImageError
+from assistant.models import catalog, gguf
+from assistant.models.remote_server import RemoteError
+from assistant.models.vision_pairing import chat_model_pair
 from assistant.protocols import GenerationStats
-from assistant.remote_config import RemoteError
-from assistant.vision_pairing import chat_model_pair
 
 if TYPE_CHECKING:
     from assistant.engines.llama import LlamaChatModel

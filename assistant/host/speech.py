@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant import catalog
 from assistant.host.messages import Done, Event, Failed, SpeechAudio, SynthesizeRequest
+from assistant.models import catalog
 from assistant.protocols import GenerationStats
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from assistant import catalog
 from assistant.host.messages import Done, Event, Progress, TranscribeRequest, Transcript, TranscriptionStarted
+from assistant.models import catalog
 from assistant.protocols import GenerationStats, TranscriptionInfo
 
 if TYPE_CHECKING:

@@ -20,24 +20,29 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from assistant import settings as settings_module
+from assistant.chat.session import ChatSession
+from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient
-from assistant.session import ChatSession
 from assistant.settings import Settings
-from assistant.store import Store, StoreError
-from assistant.ui.app_icon import app_icon
 from assistant.ui.bridge import EngineBridge
-from assistant.ui.controller import ChatController
-from assistant.ui.first_run_entry import FirstRun
-from assistant.ui.global_hotkey import GlobalPushToTalk
-from assistant.ui.image_search import ImageSearch
+from assistant.ui.chat.controller import ChatController
+from assistant.ui.desktop.app_icon import app_icon
+from assistant.ui.desktop.global_hotkey import GlobalPushToTalk
+from assistant.ui.desktop.shortcuts_sheet import wire_help_menu
+from assistant.ui.desktop.single_instance import (
+    SingleInstance,
+    ask_primary_to_activate,
+    bring_forward,
+    server_name,
+)
+from assistant.ui.desktop.tray import Tray, create_tray
+from assistant.ui.library.image_search import ImageSearch
 from assistant.ui.main_window import MainWindow
-from assistant.ui.push_to_talk import PushToTalk
+from assistant.ui.models.first_run_entry import FirstRun
 from assistant.ui.qt_compat import protect_singletons
-from assistant.ui.read_aloud import ReadAloud
-from assistant.ui.shortcuts_sheet import wire_help_menu
-from assistant.ui.single_instance import SingleInstance, ask_primary_to_activate, bring_forward, server_name
 from assistant.ui.theme import apply_theme
-from assistant.ui.tray import Tray, create_tray
+from assistant.ui.voice.push_to_talk import PushToTalk
+from assistant.ui.voice.read_aloud import ReadAloud
 from assistant.ui.window_actions import WindowActions
 
 logger = logging.getLogger(__name__)

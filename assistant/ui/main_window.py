@@ -6,11 +6,11 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
 
-from assistant.ui.chat_view import ChatView
-from assistant.ui.composer import Composer
-from assistant.ui.file_drop import FileDrop
-from assistant.ui.model_picker import ModelPicker
-from assistant.ui.sidebar import Sidebar
+from assistant.ui.chat.chat_view import ChatView
+from assistant.ui.chat.sidebar import Sidebar
+from assistant.ui.composer.composer import Composer
+from assistant.ui.composer.file_drop import FileDrop
+from assistant.ui.models.model_picker import ModelPicker
 from assistant.ui.status_bar import StatusBar
 
 DEFAULT_SIZE = (1000, 700)
@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        # The image library: shared images found again by what they show (assistant/ui/image_search.py).
+        # The image library: shared images found again by what they show (ui/library/image_search.py).
         self.search_images_action = _action(self, "Search &images…", "Ctrl+Shift+F")
         view_menu.addAction(self.search_images_action)
         models_menu = self.menuBar().addMenu("&Models")  # wired in ui/window_actions.py (ui/models_dialog.py)

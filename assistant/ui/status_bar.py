@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
 
-from assistant.ui.message_bubble import describe_timings
+from assistant.ui.chat.message_bubble import describe_timings
 
 MAX_SHOWN_CHARS = 160  # longer errors are cut here; the tooltip keeps the whole text
 

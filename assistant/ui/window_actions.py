@@ -9,12 +9,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog
 
-from assistant.remote_config import remote_choice
+from assistant.history.store import StoreError
+from assistant.models.remote_server import remote_choice
 from assistant.settings import Settings, save_settings
-from assistant.store import StoreError
-from assistant.ui.controller import ChatController
-from assistant.ui.model_picker import display_name, model_choices
-from assistant.ui.settings_dialog import SettingsDialog
+from assistant.ui.chat.controller import ChatController
+from assistant.ui.models.model_picker import display_name, model_choices
+from assistant.ui.settings.settings_dialog import SettingsDialog
 from assistant.ui.theme import apply_theme
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class WindowActions(QObject):
 
     def open_models(self) -> None:
         """Models ▸ Manage models…; the picker is refilled whenever a file comes or goes."""
-        from assistant.ui.models_dialog import ModelsDialog  # deferred: only needed when opened
+        from assistant.ui.models.models_dialog import ModelsDialog  # deferred: only needed when opened
 
         dialog = ModelsDialog(self._data_dir, self.settings.hub_endpoint, self.window)
         dialog.models_changed.connect(self.refresh_models)
@@ -122,7 +122,7 @@ class WindowActions(QObject):
         self.export_to(path)
 
     def export_to(self, path: Path) -> None:
-        from assistant.export import export_conversation  # deferred: only needed when exporting
+        from assistant.history.export import export_conversation  # deferred: only needed when exporting
 
         conversation_id = self.controller.current_conversation_id
         if self.controller.store is None or conversation_id is None:

@@ -127,8 +127,8 @@ def test_with_a_clip_model_installed_an_image_gets_labels_from_the_vocabulary(tm
     import clip_shapes
 
     from assistant.clip.folder import clip_models_dir
+    from assistant.clip.importer import import_clip
     from assistant.clip.labels import read_labels
-    from assistant.clip_import import import_clip
 
     data = tmp_path / "data"
     trained = clip_shapes.train(tmp_path, steps=30)  # what it learnt does not matter here, only the path

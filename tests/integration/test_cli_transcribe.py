@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_runner import run_assistant
 
-from assistant.cli_transcribe import format_segment, format_time
+from assistant.cli.transcribe import format_segment, format_time
 
 pytestmark = pytest.mark.timeout(120)
 LINE = re.compile(r"^\[(\d\d):(\d\d)\.(\d) → (\d\d):(\d\d)\.(\d)\] (.+)$")

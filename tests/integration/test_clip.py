@@ -23,13 +23,13 @@ torch = pytest.importorskip("torch")
 
 import clip_shapes as shapes  # noqa: E402
 
-from assistant import clip_quantize  # noqa: E402
-from assistant.catalog import ModelError  # noqa: E402
+from assistant.clip import quantize as clip_quantize  # noqa: E402
 from assistant.clip.folder import clip_models_dir, read_config  # noqa: E402
+from assistant.clip.importer import import_clip, load_weights  # noqa: E402
 from assistant.clip.labels import ZeroShotLabeler, read_labels  # noqa: E402
-from assistant.clip_import import import_clip, load_weights  # noqa: E402
 from assistant.engines.clip_onnx import ClipModel  # noqa: E402
-from assistant.image_library import ImageLibrary  # noqa: E402
+from assistant.library.image_library import ImageLibrary  # noqa: E402
+from assistant.models.catalog import ModelError  # noqa: E402
 
 CAPTIONS = [shapes.caption(*c) for c in shapes.CLASSES]
 

@@ -85,7 +85,7 @@ def test_bad_requests_fail_with_a_message(tmp_path: Path) -> None:
 
 
 def test_prepare_verifies_a_bundled_model_with_progress_then_it_is_ready(tmp_path: Path) -> None:
-    from assistant import catalog
+    from assistant.models import catalog
 
     smollm2_path()
     entry = catalog.find_model(SMOLLM2, tmp_path)

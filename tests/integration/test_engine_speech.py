@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from model_files import smollm2_path
 
-from assistant.catalog import find_model, model_status
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Failed, SpeechAudio, Token
+from assistant.models.catalog import find_model, model_status
 from assistant.protocols import GenerationOptions
 
 pytest.importorskip("piper")

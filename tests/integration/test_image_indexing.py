@@ -19,7 +19,7 @@ from assistant.clip.folder import read_config
 from assistant.host.blocking import BlockingEngine
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, Progress, TextEmbedded
-from assistant.image_library import ImageLibrary
+from assistant.library.image_library import ImageLibrary
 
 pytest.importorskip("open_clip")
 pytestmark = pytest.mark.timeout(300)

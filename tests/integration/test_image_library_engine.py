@@ -18,8 +18,8 @@ from clip_install import install, shape_png, train_and_import
 from assistant.clip.labels import read_labels
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, Failed, ImagePerceived, TextEmbedded
-from assistant.image_library import ImageLibrary
-from assistant.image_library_shared import SharedImages
+from assistant.library.image_library import ImageLibrary
+from assistant.library.shared import SharedImages
 
 pytest.importorskip("open_clip")
 pytest.importorskip("rapidocr_onnxruntime")

@@ -24,8 +24,8 @@ from model_files import smollm2_path
 from PIL import Image, ImageDraw
 from vision_files import write_model, write_projector, write_tiny_llava
 
-from assistant.catalog import ModelError
-from assistant.conversation import PromptTooLong, fit_to_context
+from assistant.chat.conversation import PromptTooLong, fit_to_context
+from assistant.chat.vision_history import MAX_EARLIER_IMAGES
 from assistant.engines.llama_vision import (
     VisionChatModel,
     chat_messages,
@@ -34,12 +34,12 @@ from assistant.engines.llama_vision import (
     prepare_load,
     resolve_handler,
 )
-from assistant.gguf_writer import write_gguf_copy
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
+from assistant.models.catalog import ModelError
+from assistant.models.gguf_writer import write_gguf_copy
+from assistant.models.vision_pairing import VisionPair, find_vision_pair, scan_vision
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
-from assistant.vision_history import MAX_EARLIER_IMAGES
-from assistant.vision_pairing import VisionPair, find_vision_pair, scan_vision
 
 
 def png(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:

@@ -17,14 +17,14 @@ import pytest
 import remote_servers
 from remote_servers import ScriptedServer
 
+from assistant.chat.session import ChatSession, TurnUpdate
 from assistant.engines.remote_chat import RemoteChatModel, list_models
+from assistant.history.store import Store
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, ModelLoaded, Token
+from assistant.models.remote_server import REMOTE_MODEL, RemoteEndpoint, RemoteError
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
-from assistant.remote_config import REMOTE_MODEL, RemoteEndpoint, RemoteError
-from assistant.session import ChatSession, TurnUpdate
 from assistant.settings import Settings
-from assistant.store import Store
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (the test extra)")
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.catalog import ModelError, ensure_model, find_model, model_status
-from assistant.speech_out import NO_SPEAKER_NOTE, SpokenReplies
+from assistant.models.catalog import ModelError, ensure_model, find_model, model_status
+from assistant.voice.speech_out import NO_SPEAKER_NOTE, SpokenReplies
 
 pytest.importorskip("piper")
 from assistant.engines import piper_tts

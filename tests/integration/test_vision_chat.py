@@ -19,8 +19,11 @@ from cli_runner import run_assistant
 from PIL import Image
 from vision_files import write_tiny_llava
 
-from assistant.attachments import Attachment
-from assistant.grounding import GroundedQuestion, Grounding, grounded_question
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
+from assistant.chat.session import ChatSession
+from assistant.chat.vision_history import MAX_EARLIER_IMAGES
+from assistant.history.store import Store
 from assistant.host.blocking import BlockingEngine
 from assistant.host.client import EngineClient
 from assistant.host.messages import (
@@ -36,10 +39,7 @@ from assistant.host.messages import (
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
 from assistant.protocols import ChatMessage, GenerationOptions
-from assistant.session import ChatSession
 from assistant.settings import Settings
-from assistant.store import Store
-from assistant.vision_history import MAX_EARLIER_IMAGES
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.timeout(180)

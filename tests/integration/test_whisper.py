@@ -22,8 +22,8 @@ from speech_metrics import word_errors, words
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.host.blocking import BlockingEngine
 from assistant.host.messages import Done, Event, Failed, Progress, Transcript, TranscriptionStarted
-from assistant.live_transcript import live_options
 from assistant.protocols import TranscriptionInfo, TranscriptionOptions
+from assistant.voice.live_transcript import live_options
 
 pytest.importorskip("faster_whisper")
 from assistant.engines.audio_decode import SAMPLE_RATE, decode_file, iter_decode

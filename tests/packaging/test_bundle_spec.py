@@ -97,8 +97,9 @@ def test_bundle_data_folders_match_where_the_app_looks(bundle_plan, monkeypatch,
 
 
 def test_checkout_layout_is_used_when_not_frozen():
-    from assistant import catalog, resources_path
+    from assistant import resources_path
     from assistant.clip import labels
+    from assistant.models import catalog
 
     assert not resources_path.is_frozen()
     assert catalog.CATALOG_PATH == ROOT / "models" / "catalog.toml"
@@ -134,7 +135,7 @@ def test_ico_icns_and_svg_are_valid():
 
 
 def test_window_icon_offers_every_size(qapp):
-    from assistant.ui.app_icon import ICON_SIZES, app_icon
+    from assistant.ui.desktop.app_icon import ICON_SIZES, app_icon
 
     icon = app_icon()
     assert not icon.isNull()

@@ -42,8 +42,8 @@ def run(tmp_path: Path, body: str, **kwargs: object) -> dict[str, object]:
 
 
 DOWNLOAD = """
-from assistant import download as d
-from assistant.download import HubFile, download
+from assistant.models import download as d
+from assistant.models.download import HubFile, download
 {patch}
 try:
     download(HubFile({repo!r}, "weights.bin"), MNT / "models", endpoint={endpoint!r})
@@ -78,8 +78,8 @@ def test_download_into_a_read_only_models_folder(hub: LocalHub, tmp_path: Path) 
 
 
 ADD = """
-from assistant import model_files
-from assistant.gguf_writer import TensorData, write_gguf
+from assistant.models import user_files as model_files
+from assistant.models.gguf_writer import TensorData, write_gguf
 source = write_gguf(Path({src!r}), {{"general.architecture": "llama", "llama.embedding_length": 64}},
                     [TensorData("token_embd.weight", (1024, 1024))])
 {patch}
@@ -106,8 +106,8 @@ def test_adding_a_model_to_a_read_only_folder(tmp_path: Path) -> None:
 
 
 ASSEMBLE = """
-from assistant import assembly
-from assistant.catalog import ModelEntry, PartRef
+from assistant.models import assembly
+from assistant.models.catalog import ModelEntry, PartRef
 parts = (PartRef("a.bin", dir=Path({parts!r})), PartRef("b.bin", dir=Path({parts!r})))
 entry = ModelEntry(name="split", title="Split model", role="chat", filename="split.bin", sha256={sha!r},
                    size=None, ram_mb=None, licence="test", source="pypi-parts", parts=parts)

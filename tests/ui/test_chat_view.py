@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QUrl
 
-from assistant.store import StoredMessage
-from assistant.ui.chat_view import ChatView
-from assistant.ui.message_bubble import SafeTextBrowser
+from assistant.history.store import StoredMessage
+from assistant.ui.chat.chat_view import ChatView
+from assistant.ui.chat.message_bubble import SafeTextBrowser
 
 
 def message(mid: int, role: str, text: str, status: str = "complete", timings: dict | None = None):

@@ -13,9 +13,9 @@ import pytest
 from model_files import smollm2_path
 from PySide6.QtCore import Qt
 
-from assistant import catalog
 from assistant import settings as settings_module
-from assistant.ui.first_run import FirstRunPanel
+from assistant.models import catalog
+from assistant.ui.models.first_run import FirstRunPanel
 
 pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.timeout(300)

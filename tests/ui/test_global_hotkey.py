@@ -19,10 +19,10 @@ from fake_audio_device import FakeSoundDevice
 from windows import Windows
 
 from assistant.settings import Settings, load_settings
-from assistant.ui.global_hotkey import WAYLAND, GlobalHotkey, GlobalPushToTalk, availability
-from assistant.ui.push_to_talk import TOO_SHORT
-from assistant.ui.settings_dialog import SettingsDialog
-from assistant.ui.x11_keys import X11Error, parse_key
+from assistant.ui.desktop.global_hotkey import WAYLAND, GlobalHotkey, GlobalPushToTalk, availability
+from assistant.ui.desktop.x11_keys import X11Error, parse_key
+from assistant.ui.settings.settings_dialog import SettingsDialog
+from assistant.ui.voice.push_to_talk import TOO_SHORT
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]

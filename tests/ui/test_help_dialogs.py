@@ -9,10 +9,10 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from windows import Windows
 
-from assistant.catalog import load_catalog
+from assistant.models.catalog import load_catalog
 from assistant.settings import Settings
-from assistant.ui.about import COMPONENTS, AboutDialog
-from assistant.ui.shortcuts_sheet import ShortcutsSheet, key_text
+from assistant.ui.desktop.about import COMPONENTS, AboutDialog
+from assistant.ui.desktop.shortcuts_sheet import ShortcutsSheet, key_text
 
 
 def sheet_rows(sheet: ShortcutsSheet) -> list[tuple[str, str]]:

@@ -13,12 +13,12 @@ from clip_install import install, shape_png, train_and_import
 from PySide6.QtCore import Qt
 
 from assistant import settings as settings_module
-from assistant.grounding import Grounding
-from assistant.image_library import ImageLibrary
+from assistant.chat.grounding import Grounding
+from assistant.history.store import Store
 from assistant.images.kept import kept_path, thumbnail_path
-from assistant.store import Store
+from assistant.library.image_library import ImageLibrary
 from assistant.ui.app import AssistantApp
-from assistant.ui.image_search import EMPTY, NO_CLIP, READY, ImageSearchPanel
+from assistant.ui.library.image_search import EMPTY, NO_CLIP, READY, ImageSearchPanel
 
 pytest.importorskip("open_clip")
 pytest.importorskip("rapidocr_onnxruntime")

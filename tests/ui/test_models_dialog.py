@@ -12,8 +12,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 from vision_files import write_model, write_projector
 
-from assistant.download import HubFile, partial_path
-from assistant.ui.models_dialog import ModelsDialog
+from assistant.models.download import HubFile, partial_path
+from assistant.ui.models.models_dialog import ModelsDialog
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -28,7 +28,7 @@ from assistant.audio.recorder import BUSY, NO_MICROPHONE
 from assistant.audio.resample import resample
 from assistant.settings import Settings
 from assistant.ui.app import AssistantApp
-from assistant.ui.push_to_talk import NOTHING_HEARD, TOO_SHORT
+from assistant.ui.voice.push_to_talk import NOTHING_HEARD, TOO_SHORT
 
 pytestmark = pytest.mark.timeout(300)
 QUESTION = "Please tell me the name of the capital city of France, in one short sentence."
@@ -263,7 +263,7 @@ def test_a_busy_microphone_is_reported_and_the_window_stays(qtbot, make_app: Mak
 
 
 def test_voice_settings_round_trip_through_the_dialog(qtbot) -> None:
-    from assistant.ui.settings_dialog import SettingsDialog
+    from assistant.ui.settings.settings_dialog import SettingsDialog
 
     settings = Settings(speech_model="whisper-tiny.en", push_to_talk_key="Ctrl+Space", speech_language="de")
     dialog = SettingsDialog(settings, [])

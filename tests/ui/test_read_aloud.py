@@ -15,11 +15,11 @@ from PySide6.QtCore import Qt
 from windows import Windows
 
 from assistant.audio.playback import NO_SPEAKER_NOTE
-from assistant.catalog import find_model, model_status
 from assistant.host.messages import Done, Event, Failed, SpeechAudio
+from assistant.models.catalog import find_model, model_status
 from assistant.settings import Settings
 from assistant.ui.app import AssistantApp
-from assistant.ui.read_aloud import VOICE, ReadAloud
+from assistant.ui.voice.read_aloud import VOICE, ReadAloud
 
 pytest.importorskip("piper")
 pytestmark = pytest.mark.timeout(300)
@@ -177,7 +177,7 @@ def test_without_a_speaker_answers_stay_text_with_one_note(
 
 def test_read_aloud_is_a_saved_setting_off_by_default(qtbot, tmp_path: Path) -> None:
     from assistant.settings import load_settings
-    from assistant.ui.settings_dialog import SettingsDialog
+    from assistant.ui.settings.settings_dialog import SettingsDialog
 
     assert Settings().read_aloud is False
     path = tmp_path / "settings.json"

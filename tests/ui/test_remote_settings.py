@@ -9,8 +9,8 @@ from pathlib import Path
 import remote_servers
 from remote_servers import ScriptedServer
 
-from assistant.remote_config import REMOTE_MODEL
-from assistant.ui.settings_dialog import SettingsDialog
+from assistant.models.remote_server import REMOTE_MODEL
+from assistant.ui.settings.settings_dialog import SettingsDialog
 
 WAIT_MS = 60_000
 

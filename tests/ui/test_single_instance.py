@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 
-from assistant.ui.single_instance import (
+from assistant.ui.desktop.single_instance import (
     SingleInstance,
     _someone_listening,
     ask_primary_to_activate,
@@ -102,7 +102,7 @@ def test_a_stale_socket_from_a_crash_is_replaced(tmp_path: Path) -> None:
         [sys.executable, "-c", textwrap.dedent(f"""
             import os, signal
             from PySide6.QtCore import QCoreApplication
-            from assistant.ui.single_instance import SingleInstance
+            from assistant.ui.desktop.single_instance import SingleInstance
             app = QCoreApplication([])
             instance = SingleInstance({name!r})
             assert instance.listen()

@@ -8,7 +8,7 @@ from pathlib import Path
 from windows import Windows
 
 from assistant.settings import Settings
-from assistant.ui.tray import Tray, create_tray, tray_icon
+from assistant.ui.desktop.tray import Tray, create_tray, tray_icon
 
 
 def open_window(qtbot, app_dirs: Path, **settings: object):

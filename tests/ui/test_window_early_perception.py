@@ -15,7 +15,7 @@ from malformed_images import valid_images
 from window_drops import WAIT_MS, drop, files, support_call, wait_idle
 
 from assistant.ui.app import AssistantApp
-from assistant.ui.attachment_questions import UNREADABLE_NOTE
+from assistant.ui.composer.attachment_questions import UNREADABLE_NOTE
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytestmark = pytest.mark.timeout(300)

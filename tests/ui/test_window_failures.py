@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from assistant.settings import Settings
-from assistant.ui.settings_dialog import SettingsDialog
+from assistant.ui.settings.settings_dialog import SettingsDialog
 
 pytestmark = pytest.mark.timeout(240)
 

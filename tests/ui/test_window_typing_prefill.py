@@ -19,7 +19,7 @@ from window_drops import WAIT_MS, drop, files, wait_idle
 
 from assistant.protocols import ChatMessage
 from assistant.ui.app import AssistantApp
-from assistant.ui.typing_prefill import DEBOUNCE_MS
+from assistant.ui.composer.typing_prefill import DEBOUNCE_MS
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytestmark = pytest.mark.timeout(300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import audio_question as aq
+from assistant.chat import audio_question as aq
 from assistant.protocols import Segment
 
 

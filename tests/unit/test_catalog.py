@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import assembly, catalog
-from assistant.catalog import ModelError
+from assistant.models import assembly, catalog
+from assistant.models.catalog import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
 QWEN_SHA = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -296,7 +296,7 @@ def test_not_enough_space_is_said_before_writing(tmp_path: Path, monkeypatch) ->
 REAL_ENOSPC = """
 import json, sys
 from pathlib import Path
-from assistant import assembly, catalog
+from assistant.models import assembly, catalog
 entry = catalog.load_catalog(Path(sys.argv[1]))[0]
 data, out = Path(sys.argv[2]), {}
 for case in ("precheck", "midway"):

@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.conversation import PromptTooLong, fit_to_context
-from assistant.prompts import conversation_title, render_chatml
+from assistant.chat.conversation import PromptTooLong, fit_to_context
+from assistant.chat.prompts import conversation_title, render_chatml
 from assistant.protocols import ChatMessage
 
 

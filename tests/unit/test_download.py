@@ -12,8 +12,8 @@ import pytest
 from hub_server import REPO, LocalHub, random_file
 from vision_files import write_model
 
-from assistant.download import DownloadCancelled, HubFile, download, partial_path
-from assistant.download_http import DownloadError, file_url, hub_endpoint
+from assistant.models.download import DownloadCancelled, HubFile, download, partial_path
+from assistant.models.download_http import DownloadError, file_url, hub_endpoint
 
 SIZE = 10_000_000  # over two 4 MiB reads, so cancel and resume land mid-file
 

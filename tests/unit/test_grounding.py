@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from assistant import audio_question as aq
-from assistant.attachments import Attachment
-from assistant.grounding import Grounding, default_question, grounded_question
-from assistant.grounding_job import GroundingError, GroundingJob, check_room
+from assistant.chat import audio_question as aq
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import Grounding, default_question, grounded_question
+from assistant.chat.grounding_job import GroundingError, GroundingJob, check_room
 from assistant.host.messages import ChatRequest, Done, Failed, Progress, Token, Transcript
 from assistant.protocols import GenerationStats, Segment
 from assistant.settings import Settings

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import hardware
-from assistant.hardware import Hardware, parse_cpuinfo, parse_meminfo
+from assistant.models import hardware
+from assistant.models.hardware import Hardware, parse_cpuinfo, parse_meminfo
 
 MEMINFO = """MemTotal:       16314020 kB
 MemFree:          612340 kB

@@ -13,11 +13,12 @@ from typing import Any
 
 from PIL import Image
 
-from assistant import audio_question as aq
-from assistant import image_question as iq
-from assistant.attachments import Attachment
-from assistant.grounding import Grounding, default_question, grounded_question, image_hashes
-from assistant.grounding_job import EarlyPerception, GroundingJob
+from assistant.chat import audio_question as aq
+from assistant.chat import image_question as iq
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import Grounding, default_question, grounded_question, image_hashes
+from assistant.chat.grounding_job import EarlyPerception, GroundingJob
+from assistant.history.store import Store
 from assistant.host.messages import (
     Done,
     Event,
@@ -33,7 +34,6 @@ from assistant.images import kept
 from assistant.images.safe_image import decode_image
 from assistant.protocols import GenerationStats, Segment
 from assistant.settings import Settings
-from assistant.store import Store
 
 SHOT = Attachment("image", "/pictures/error.png", "error.png", 2000)
 PHOTO = Attachment("image", "/pictures/receipt.jpg", "receipt.jpg", 9000)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assistant.image_library import ImageLibrary
 from assistant.images.errors import ImageError
+from assistant.library.image_library import ImageLibrary
 
 MODEL = "test-model-0123456789ab"
 DIM = 8
@@ -77,7 +77,7 @@ def test_library_persists_and_sees_other_processes_writes(tmp_path: Path) -> Non
     code = textwrap.dedent(f"""
         import io, numpy as np
         from PIL import Image
-        from assistant.image_library import ImageLibrary
+        from assistant.library.image_library import ImageLibrary
         buf = io.BytesIO(); Image.new("RGB", (5, 5), (0, 200, 0)).save(buf, "PNG")
         v = np.zeros({DIM}, np.float32); v[0] = 1
         with ImageLibrary(__import__("pathlib").Path({str(tmp_path)!r})) as lib:
@@ -153,7 +153,7 @@ def test_the_database_is_a_real_sqlite_file_in_wal_mode(tmp_path: Path) -> None:
 def test_core_clip_modules_import_no_ml_library() -> None:
     code = textwrap.dedent("""
         import sys
-        import assistant.image_library, assistant.cli_search_images, assistant.clip_import
+        import assistant.library.image_library, assistant.cli.search_images, assistant.clip.importer
         import assistant.clip.folder, assistant.clip.labels, assistant.clip.preprocess
         import assistant.clip.tokenizer, assistant.clip.tokenizer_json
         print(",".join(m for m in ("torch", "open_clip", "onnxruntime", "PySide6") if m in sys.modules))

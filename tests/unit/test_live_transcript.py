@@ -16,8 +16,8 @@ import pytest
 from speech_metrics import word_error_rate
 
 from assistant.audio.resample import resample
-from assistant.live_transcript import RATE, LiveTranscriber
 from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
+from assistant.voice.live_transcript import RATE, LiveTranscriber
 
 SPOKEN = (
     "The weather is nice today, so we will walk to the park after lunch. "

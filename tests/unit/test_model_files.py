@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from vision_files import write_model, write_projector
 
-from assistant import catalog
-from assistant.model_files import Cancelled, add_models, hash_sidecar, remove_model, verify_models
+from assistant.models import catalog
+from assistant.models.user_files import Cancelled, add_models, hash_sidecar, remove_model, verify_models
 
 SMOLLM2_SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from assistant.catalog import MISSING, READY, WILL_ASSEMBLE, ModelEntry
-from assistant.hardware import Hardware
-from assistant.model_fit import ModelRow, Speed, fit, reason, recommend, rows, should_measure
+from assistant.models.catalog import MISSING, READY, WILL_ASSEMBLE, ModelEntry
+from assistant.models.fit import ModelRow, Speed, fit, reason, recommend, rows, should_measure
+from assistant.models.hardware import Hardware
 
 MACHINE = Hardware("Linux x86_64", None, 4, 2, total_ram_mb=8000, available_ram_mb=3000, free_disk_mb=9000)
 
@@ -82,8 +82,8 @@ def test_usable_threshold_can_be_changed() -> None:
 
 
 def test_survey_lists_chat_models_and_the_bundled_ones_to_prepare(tmp_path) -> None:
-    from assistant import catalog
-    from assistant.model_fit import survey
+    from assistant.models import catalog
+    from assistant.models.fit import survey
 
     absent = dataclasses.replace(entry("absent", 4400, 5200), parts=(
         catalog.PartRef("absent.gguf", package="no-such-package-for-tests"),))

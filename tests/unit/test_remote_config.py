@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.host.messages import EngineConfig
-from assistant.remote_config import (
+from assistant.models.remote_server import (
     REMOTE_MODEL,
     RemoteEndpoint,
     RemoteError,

@@ -185,7 +185,7 @@ def test_image_error_survives_pickling() -> None:
 def test_image_core_imports_no_gui_or_ml_library() -> None:
     """OpenCV (pulled in by rapidocr) re-points Qt's plugin path on import: never in the window."""
     modules = ["assistant.images.safe_image", "assistant.images.reading_order", "assistant.images.ocr_text",
-               "assistant.cli_describe", "assistant.bench.vision", "assistant.bench.text_images"]
+               "assistant.cli.describe", "assistant.bench.vision", "assistant.bench.text_images"]
     forbidden = ["PySide6", "cv2", "rapidocr_onnxruntime", "onnxruntime", "numpy", "torch"]
     code = textwrap.dedent(
         f"""

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from model_files import smollm2_path
 
-from assistant.attachments import Attachment
-from assistant.grounding import GroundedQuestion, Grounding, grounded_question
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
+from assistant.chat.session import ChatSession, QuestionTooLong, Turn, TurnUpdate
+from assistant.history.store import Store
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
 from assistant.protocols import ChatMessage, GenerationOptions
-from assistant.session import ChatSession, QuestionTooLong, Turn, TurnUpdate
 from assistant.settings import Settings
-from assistant.store import Store
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store_schema
-from assistant.store import (
+from assistant.history import schema as store_schema
+from assistant.history.store import (
     MATCH_END,
     MATCH_START,
     MESSAGE_STATUSES,
@@ -438,7 +438,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from assistant.store import Store
+    from assistant.history.store import Store
 
     store = Store(Path(sys.argv[1]))
     chat = store.create_conversation("crash test")

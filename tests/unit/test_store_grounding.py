@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store_schema
-from assistant.attachments import Attachment
-from assistant.grounding import Grounding
-from assistant.memory_history import MemoryHistory
-from assistant.store import Store, StoreError
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import Grounding
+from assistant.chat.memory_history import MemoryHistory
+from assistant.history import schema as store_schema
+from assistant.history.store import Store, StoreError
 
 QUESTION = "What did the guest say about their first restaurant?"
 TRANSCRIPT = "[00:00] Welcome to the show.\n[00:04] My first restaurant was a tiny quokkaburger stall."

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from assistant.grounding import Grounding
+from assistant.chat.grounding import Grounding
+from assistant.chat.vision_history import choose, in_fitted_window, most_recent, shifted, stored_images
+from assistant.history.store import Store
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
-from assistant.store import Store
-from assistant.vision_history import choose, in_fitted_window, most_recent, shifted, stored_images
 
 
 def test_most_recent_keeps_the_newest_images_oldest_first() -> None:

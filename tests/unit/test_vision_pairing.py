@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from vision_files import int32_list, write_model, write_projector
 
-from assistant import catalog
-from assistant.gguf_writer import TensorData
-from assistant.projector import ProjectorFacts, looks_like_projector_file
-from assistant.vision_match import ModelFacts, choose_handler, name_tokens
-from assistant.vision_pairing import (
+from assistant.models import catalog
+from assistant.models.gguf_writer import TensorData
+from assistant.models.projector import ProjectorFacts, looks_like_projector_file
+from assistant.models.vision_match import ModelFacts, choose_handler, name_tokens
+from assistant.models.vision_pairing import (
     Unpaired,
     VisionPair,
     find_vision_pair,
@@ -344,7 +344,7 @@ def test_every_handler_name_exists_in_the_installed_llama_cpp() -> None:
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("llama-cpp-python is not installed")
     source = (Path(spec.submodule_search_locations[0]) / "llama_chat_format.py").read_text()
-    import assistant.vision_match as vp  # where choose_handler lives
+    import assistant.models.vision_match as vp  # where choose_handler lives
 
     names = set(re.findall(r'return \(?"(\w+ChatHandler)"', Path(vp.__file__).read_text()))
     assert len(names) >= 9
@@ -353,14 +353,15 @@ def test_every_handler_name_exists_in_the_installed_llama_cpp() -> None:
 
 
 def test_pairing_core_imports_no_llama_cpp() -> None:
-    code = ("import sys, assistant.vision_pairing, assistant.projector, assistant.gguf_writer; "
+    code = ("import sys, assistant.models.vision_pairing, assistant.models.projector, "
+            "assistant.models.gguf_writer; "
             "print([m for m in ('llama_cpp', 'PySide6', 'numpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_generated_tensor_sizes_are_checked(tmp_path: Path) -> None:
-    from assistant.gguf_writer import write_gguf
+    from assistant.models.gguf_writer import write_gguf
 
     with pytest.raises(ValueError, match="16 bytes given, 32 expected"):
         write_gguf(tmp_path / "x.gguf", {"general.architecture": "llama"},

@@ -1,0 +1,121 @@
+"""What the model was told about a question's attachments, and the one user message built from it.
+
+A `Grounding` is what perception produced for one attachment: a recording's transcript with timestamps
+(or part summaries of a long one), or the text read in an image with its zero-shot labels. It is stored
+with the question, shown to the user under "What the model was told", and rendered here into the text
+the chat model receives. The rendering is a pure function so the window and `ask` send byte-identical
+prompts.
+
+`sent=False` marks a grounding the user may read but the model did not get as is: a transcript too long
+for the context window, which reached the model as part summaries (a second grounding) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.chat import audio_question, image_question
+from assistant.chat.attachments import Attachment
+
+
+@dataclass(frozen=True)
+class Grounding:
+    kind: str  # "transcript", "summary" or "image"
+    source: str  # the attachment's name, as the user and the model see it
+    text: str  # "image": the OCR text in reading order ("" when none was found)
+    sent: bool = True  # False: shown to the user, but the model got a summary of it instead
+    parts: int = 0  # "summary": how many parts the recording was summarised in
+    # "image": (label, probability) pairs, best first, when a CLIP model was installed
+    labels: tuple[tuple[str, float], ...] = ()
+    image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
+    seen: bool = False  # "image": the image itself went to a model that can see, besides this text
+
+    def heading(self) -> str:
+        """A line that says what this is, for the panel and for exports."""
+        if self.kind == "transcript":
+            if self.sent:
+                return f"Transcript of {self.source}"
+            return f"Transcript of {self.source} (too long to send whole: the model got the summaries)"
+        if self.kind == "summary":
+            return f"Summaries of {self.source} ({self.parts} parts), as the model got them"
+        if self.kind == "image":
+            if self.seen:
+                return f"Text read from the image {self.source} (the image itself was sent to the model too)"
+            return f"Text read from the image {self.source}"
+        return f"{self.kind.capitalize()} of {self.source}"
+
+    def shown_text(self) -> str:
+        """What the panel and exports show: the text, and for an image its labels too."""
+        if self.kind == "image":
+            return image_question.shown_text(self.text, self.labels)
+        return self.text
+
+
+@dataclass(frozen=True)
+class GroundedQuestion:
+    """A question ready to send: the user's words, the message the model gets, and where it came from."""
+
+    question: str  # what the user typed, or the default question when they typed nothing
+    prompt: str  # the user message the model receives (groundings, then the question)
+    attachments: tuple[Attachment, ...]
+    groundings: tuple[Grounding, ...]
+
+
+# How each kind of grounding is put in front of the model, and what the model is asked to do with it.
+_BLOCKS: dict[str, Callable[[Grounding], str]] = {
+    "transcript": lambda g: audio_question.transcript_block(g.text, g.source),
+    "summary": lambda g: audio_question.summaries_block(g.text, g.source, g.parts),
+    "image": lambda g: image_question.image_block(g.text, g.labels, g.source),
+}
+_INSTRUCTIONS = {
+    "transcript": audio_question.TRANSCRIPT_INSTRUCTION,
+    "summary": audio_question.SUMMARIES_INSTRUCTION,
+    "image": image_question.IMAGE_INSTRUCTION,
+}
+MIXED_INSTRUCTION = "Answer using the material above."
+_DEFAULT_QUESTIONS = {"audio": audio_question.DEFAULT_QUESTION, "image": image_question.DEFAULT_QUESTION}
+MIXED_DEFAULT_QUESTION = "Summarise these attachments."
+
+
+def render_block(grounding: Grounding) -> str:
+    render = _BLOCKS.get(grounding.kind)
+    if render is None:  # a kind this version does not know (a newer file): still clearly delimited
+        return f"{grounding.heading()}:\n<<<\n{grounding.text.strip()}\n>>>"
+    return render(grounding)
+
+
+def default_question(attachments: Sequence[Attachment]) -> str:
+    """What is asked when the user attached something and typed nothing."""
+    kinds = {attachment.kind for attachment in attachments}
+    if len(kinds) != 1:
+        return MIXED_DEFAULT_QUESTION
+    kind = kinds.pop()
+    question = _DEFAULT_QUESTIONS.get(kind, MIXED_DEFAULT_QUESTION)
+    if len(attachments) > 1:
+        return "Summarise these recordings." if kind == "audio" else "Describe these images."
+    return question
+
+
+def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
+    """The user message: every grounding the model gets, between markers, then the question.
+
+    With one transcript (or one set of summaries) this is exactly what `audio_question.build_question`
+    (or `build_final_question`) makes, so the CLI and the window ask the same way.
+    """
+    sent = [g for g in groundings if g.sent]
+    if not sent:
+        return question
+    blocks = "\n\n".join(render_block(g) for g in sent)
+    instruction = _INSTRUCTIONS.get(sent[0].kind, MIXED_INSTRUCTION) if len(sent) == 1 else MIXED_INSTRUCTION
+    return f"{blocks}\n\n{instruction}\nQuestion: {question.strip() or audio_question.DEFAULT_QUESTION}"
+
+
+def image_hashes(attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> list[str]:
+    """The kept copy's hash for each attachment that is an image ("" for the others, or when unknown).
+
+    Image groundings are made and stored in the order of the images, so the n-th image grounding
+    belongs to the n-th image attachment.
+    """
+    hashes = iter([g.image for g in groundings if g.kind == "image"])
+    return [next(hashes, "") if a.kind == "image" else "" for a in attachments]

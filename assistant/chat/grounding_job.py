@@ -1,0 +1,401 @@
+"""A question's attachments turned into grounding: recordings transcribed (long ones summarised), images
+read (OCR text, and CLIP labels when a CLIP model is installed).
+
+Shared by the window and `ask --audio/--image`, and like `ChatSession` it has no threads and no Qt: the
+caller hands every engine event to `handle()` on its own thread (the GUI thread, or the CLI's main
+thread) and shows the `JobUpdate` it returns. The steps are written as one generator (`_run`) that
+yields the id of the engine request it waits for and receives that request's events, so the order of
+the work reads top to bottom even though it runs one event at a time.
+
+Transcription and image perception run in the engine process (each file is decoded there, so a
+corrupt file can never hurt the window). A transcript longer than the context window is never cut: see
+`audio_question`. The part summaries are chat requests outside the session, so these intermediate
+answers are not saved. Images, recordings and the typed text can come together: the groundings keep
+the order of the attachments, and the text read from images is sent whole, so recordings that do not
+fit share what is left of the context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.chat import audio_question
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import (
+    GroundedQuestion,
+    Grounding,
+    default_question,
+    grounded_question,
+    render_block,
+)
+from assistant.host.client import EngineClient
+from assistant.host.messages import (
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    ImagePerceived,
+    Progress,
+    Token,
+    Transcript,
+)
+from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+from assistant.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Guards the reduce loop: each round shrinks the summaries; a run this deep means something is off.
+MAX_REDUCE_ROUNDS = 4
+EMPTY_PART = "(nothing relevant in this part)"
+
+# The generator's type: yields request ids, receives their events, returns the finished question.
+Steps = Generator[int, Event, GroundedQuestion]
+
+
+class GroundingError(Exception):
+    """The attachments could not become grounding; str() is the user-facing message."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class EarlyPerception:
+    """An image perceived before the question was sent (the window starts it when the image is attached).
+
+    Finished: `found` (or `error`, the engine's message) and no request. In flight: `request_id`, whose
+    remaining events the job then waits for instead of asking again; `found` when ImagePerceived came.
+    """
+
+    request_id: int | None = None
+    found: ImagePerceived | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """Where the job is, for a status line; the last one has `finished` and one of result/error/cancelled."""
+
+    message: str  # "Transcribing interview.mp3", "Summarising part 2/5 of interview.mp3", "Reading shot.png"
+    done: int = 0
+    total: int = 0  # 0: unknown (a busy indicator)
+    attachment: int | None = None  # index of the attachment being worked on
+    step: int = 0  # counts the engine requests started: a new step is a new line in a log
+    finished: bool = False
+    result: GroundedQuestion | None = None
+    error: str | None = None
+    exit_code: int = 0  # for the CLI: 1 failed, 2 settings leave no room, 130 cancelled
+    cancelled: bool = False
+
+
+def check_room(settings: Settings) -> None:
+    """Refuse before any work when the context window leaves too little room for any grounding."""
+    budget = audio_question.prompt_budget(
+        settings.context_size, settings.max_answer_tokens, settings.system_prompt
+    )
+    if budget < 4 * audio_question.MIN_SUMMARY_TOKENS:
+        raise GroundingError(
+            f"The context window ({settings.context_size} tokens, {settings.max_answer_tokens} kept for "
+            "the answer) leaves too little room for a transcript or an image's text. Raise the context "
+            "size or lower the "
+            "answer length in Settings.",
+            exit_code=2,
+        )
+
+
+class GroundingJob:
+    """One question's perception: start(), then handle() every event until an update is `finished`."""
+
+    def __init__(
+        self,
+        client: EngineClient,
+        settings: Settings,
+        data_dir: Path,
+        attachments: Sequence[Attachment],
+        question: str,
+        perceived: Mapping[int, EarlyPerception] | None = None,
+    ) -> None:
+        """`perceived`: attachment index -> an image already perceived, or being perceived, for it."""
+        if not attachments:
+            raise ValueError("a grounding job needs at least one attachment")
+        unsupported = [a.name for a in attachments if a.kind not in ("audio", "image")]
+        if unsupported:
+            raise GroundingError(f"Only recordings and images can be attached: {', '.join(unsupported)}.")
+        self._client = client
+        self._settings = settings
+        self._data_dir = Path(data_dir)
+        self._attachments = tuple(attachments)
+        self._perceived = dict(perceived or {})
+        self._question = question.strip() or default_question(self._attachments)
+        self._budget = audio_question.prompt_budget(
+            settings.context_size, settings.max_answer_tokens, settings.system_prompt
+        )
+        self._steps: Steps | None = None
+        self._request_id: int | None = None
+        self._cancel_requested = False
+        self._update = JobUpdate("Preparing")
+
+    @property
+    def question(self) -> str:
+        return self._question
+
+    @property
+    def request_id(self) -> int | None:
+        """The engine request the job waits for now (None before start and once finished)."""
+        return self._request_id
+
+    @property
+    def finished(self) -> bool:
+        return self._update.finished
+
+    def start(self) -> JobUpdate:
+        """Check the settings and send the first request; the update may already be `finished`."""
+        try:
+            check_room(self._settings)
+            self._steps = self._run()
+            self._request_id = next(self._steps)
+        except StopIteration as stop:  # cannot happen with attachments, but must not escape
+            return self._finish(result=stop.value)
+        except Exception as error:
+            return self._fail(error)
+        return self._update
+
+    def handle(self, event: Event) -> JobUpdate | None:
+        """Apply one engine event; None when it belongs to another request."""
+        if self._steps is None or self.finished or getattr(event, "request_id", None) != self._request_id:
+            return None
+        try:
+            self._request_id = self._steps.send(event)
+        except StopIteration as stop:
+            return self._finish(result=stop.value)
+        except Exception as error:
+            return self._fail(error)
+        return self._update
+
+    def cancel(self) -> bool:
+        """Ask the engine to stop the current step; a finished, cancelled update follows."""
+        if self.finished or self._request_id is None:
+            return False
+        self._cancel_requested = True
+        self._client.cancel(self._request_id)
+        return True
+
+    # ---- the steps ---------------------------------------------------------------------------------
+
+    def _run(self) -> Steps:
+        images: dict[int, Grounding] = {}  # attachment index -> what was read in it
+        recordings: dict[int, list[Segment]] = {}
+        for index, attachment in enumerate(self._attachments):
+            if attachment.kind == "image":
+                images[index] = yield from self._perceive(index, attachment)
+                continue
+            segments = yield from self._transcribe(index, attachment)
+            if not audio_question.has_speech(segments):
+                raise GroundingError(f"No speech was recognised in {attachment.path}.")
+            recordings[index] = segments
+        transcripts = {
+            index: Grounding("transcript", self._attachments[index].name, audio_question.format_transcript(s))
+            for index, s in recordings.items()
+        }
+        prompt = grounded_question(self._in_order(images, transcripts), self._question)
+        if audio_question.fits(prompt, self._budget):
+            return self._result(prompt, self._in_order(images, transcripts))
+        if not recordings:
+            names = ", ".join(a.name for a in self._attachments)
+            raise GroundingError(
+                f"The text read from {names} is too long for this context window. Raise the context size "
+                "in Settings, or crop the images to the part you are asking about."
+            )
+
+        # Too long together. The images' text is sent whole; each recording gets an equal share of what
+        # is left, and one longer than its share is summarised in parts (for a single recording and no
+        # image this is exactly `ask --audio`'s plan).
+        image_tokens = sum(audio_question.estimate_tokens(render_block(g)) for g in images.values())
+        share = (self._budget - image_tokens) // len(recordings)
+        if share < 4 * audio_question.MIN_SUMMARY_TOKENS:
+            raise GroundingError(
+                "The text read from the images leaves too little room for the recordings in this context "
+                "window. Ask about them separately, or raise the context size in Settings."
+            )
+        groundings: dict[int, list[Grounding]] = {}
+        for index, segments in recordings.items():
+            attachment, transcript = self._attachments[index], transcripts[index]
+            plan = audio_question.plan_parts(
+                segments,
+                attachment.name,
+                self._question,
+                budget_tokens=share,
+                max_answer_tokens=self._settings.max_answer_tokens,
+            )
+            if plan.direct is not None:
+                groundings[index] = [transcript]
+                continue
+            summaries = yield from self._summarise(index, attachment, plan, share)
+            joined = audio_question.join_summaries(summaries)
+            groundings[index] = [
+                dataclasses.replace(transcript, sent=False),
+                Grounding("summary", attachment.name, joined, parts=len(summaries)),
+            ]
+        ordered = self._in_order(images, groundings)
+        prompt = grounded_question(ordered, self._question)
+        if not audio_question.fits(prompt, self._budget):
+            names = ", ".join(a.name for a in self._attachments)
+            raise GroundingError(
+                f"The attachments ({names}) are too long to use together with this context window."
+            )
+        return self._result(prompt, ordered)
+
+    def _in_order(
+        self, images: dict[int, Grounding], recordings: dict[int, Grounding] | dict[int, list[Grounding]]
+    ) -> list[Grounding]:
+        """Every grounding in the order the files were attached (a recording may have two)."""
+        ordered: list[Grounding] = []
+        for index in range(len(self._attachments)):
+            if index in images:
+                ordered.append(images[index])
+            found = recordings.get(index)
+            if isinstance(found, Grounding):
+                ordered.append(found)
+            elif found:
+                ordered.extend(found)
+        return ordered
+
+    def _result(self, prompt: str, groundings: Sequence[Grounding]) -> GroundedQuestion:
+        return GroundedQuestion(self._question, prompt, self._attachments, tuple(groundings))
+
+    def _transcribe(self, index: int, attachment: Attachment) -> Generator[int, Event, list[Segment]]:
+        settings = self._settings
+        options = TranscriptionOptions(
+            language=settings.speech_language or None,
+            task="translate" if settings.translate_to_english else "transcribe",
+        )
+        label = f"Transcribing {attachment.name}"
+        self._begin(label, attachment=index)
+        request_id = self._client.transcribe(
+            settings.speech_model,
+            self._data_dir,
+            options,
+            audio_path=attachment.path,
+            threads=settings.threads,
+        )
+        segments: list[Segment] = []
+        while True:
+            event = yield request_id
+            if isinstance(event, Transcript):
+                segments.append(event.segment)
+            elif isinstance(event, Progress):
+                # 'transcribe' counts seconds of audio; 'assemble'/'load' prepare the speech model first.
+                message = label if event.stage == "transcribe" else event.message or "Loading speech model"
+                self._status(message, event.done, event.total, index)
+            elif isinstance(event, (Done, Failed)):
+                self._end_of_step(event)
+                logger.info("Transcribed %s: %d segments", attachment.path, len(segments))
+                return segments
+
+    def _perceive(self, index: int, attachment: Attachment) -> Generator[int, Event, Grounding]:
+        """Read the image in the engine process: its text in reading order, and labels with CLIP."""
+        label = f"Reading {attachment.name}"
+        self._begin(label, attachment=index)
+        early = self._perceived.pop(index, None)
+        found: ImagePerceived | None = early.found if early is not None else None
+        if early is not None and early.error is not None:
+            raise GroundingError(early.error)
+        if early is not None and early.request_id is None and found is not None:
+            logger.info("Read %s before the question was sent", attachment.path)
+            return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
+        if early is not None and early.request_id is not None:
+            request_id = early.request_id  # in flight since the image was attached: wait for it
+        else:
+            request_id = self._client.perceive(
+                attachment.path, self._data_dir, threads=self._settings.threads
+            )
+        while True:
+            event = yield request_id
+            if isinstance(event, ImagePerceived):
+                found = event
+            elif isinstance(event, Progress):
+                # A few uneven steps (OCR is most of the time): a busy indicator, not a percentage.
+                self._status(event.message or label, attachment=index)
+            elif isinstance(event, (Done, Failed)):
+                self._end_of_step(event)
+                break
+        if found is None:  # a Done without a result: only a broken engine does that
+            raise GroundingError(f"The engine did not say what it found in {attachment.path}.")
+        logger.info("Read %s: %d lines, %d labels", attachment.path, len(found.lines), len(found.labels))
+        return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
+
+    def _summarise(
+        self, index: int, attachment: Attachment, plan: audio_question.AudioQuestionPlan, share: int
+    ) -> Generator[int, Event, list[str]]:
+        """Map the parts to summaries, reducing in rounds until they fit `share` together."""
+        prompts = list(plan.parts)
+        for round_number in range(MAX_REDUCE_ROUNDS):
+            what = "Summarising part" if round_number == 0 else "Combining summaries"
+            summaries: list[str] = []
+            for number, prompt in enumerate(prompts, start=1):
+                step = f"{what} {number}/{len(prompts)} of {attachment.name}"
+                self._begin(step, number - 1, len(prompts), index)
+                text = yield from self._chat(prompt, plan.summary_tokens)
+                summaries.append(text.strip() or EMPTY_PART)
+            final = audio_question.build_final_question(summaries, attachment.name, plan.question)
+            if audio_question.fits(final, share):
+                return summaries
+            prompts = audio_question.reduce_prompts(summaries, attachment.name, plan.question, share)
+            logger.info("Part summaries too long together; reducing %d summaries", len(summaries))
+        raise GroundingError(
+            f"The recording {attachment.path} is too long to summarise with this context window."
+        )
+
+    def _chat(self, prompt: str, max_tokens: int) -> Generator[int, Event, str]:
+        settings = self._settings
+        messages = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
+        messages.append(ChatMessage("user", prompt))
+        options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
+        config = EngineConfig.from_settings(settings, self._data_dir)
+        request_id = self._client.chat(config, messages, options)
+        text = ""
+        while True:
+            event = yield request_id
+            if isinstance(event, Token):
+                text += event.text
+            elif isinstance(event, (Done, Failed)):
+                self._end_of_step(event)
+                return text
+
+    def _end_of_step(self, event: Done | Failed) -> None:
+        """A request ended: go on only when it completed and the user has not pressed Cancel since."""
+        if isinstance(event, Failed):
+            raise GroundingError(event.message)
+        if event.status != "complete" or self._cancel_requested:
+            raise _Cancelled()
+
+    # ---- updates -----------------------------------------------------------------------------------
+
+    def _begin(self, message: str, done: int = 0, total: int = 0, attachment: int | None = None) -> None:
+        self._update = JobUpdate(message, done, total, attachment, step=self._update.step + 1)
+
+    def _status(self, message: str, done: int = 0, total: int = 0, attachment: int | None = None) -> None:
+        self._update = JobUpdate(message, done, total, attachment, step=self._update.step)
+
+    def _finish(self, **outcome: object) -> JobUpdate:
+        self._request_id = None
+        self._steps = None
+        self._update = dataclasses.replace(self._update, finished=True, **outcome)  # type: ignore[arg-type]
+        return self._update
+
+    def _fail(self, error: Exception) -> JobUpdate:
+        if isinstance(error, _Cancelled):
+            return self._finish(cancelled=True, exit_code=130)
+        if isinstance(error, GroundingError):
+            return self._finish(error=str(error), exit_code=error.exit_code)
+        logger.exception("Preparing the attachments failed")
+        return self._finish(error=f"The attachments could not be used: {error}", exit_code=1)

@@ -1,0 +1,346 @@
+"""One conversation turn from question to stored answer, shared by the window and the CLI.
+
+Plain Python with no threads and no Qt: the caller delivers engine events to `handle()` on its own
+thread (the GUI thread in the window, the main thread in the CLI). The question is saved before
+anything is sent to the engine, and the answer is saved while it streams, so neither a crash of the
+engine nor of the window loses more than the last half second of text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.chat import vision_history
+from assistant.chat.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
+from assistant.chat.grounding import GroundedQuestion
+from assistant.chat.memory_history import MemoryHistory
+from assistant.chat.prompts import conversation_title, spoken_language_instruction
+from assistant.history.store import Store, StoreError
+from assistant.host.client import EngineClient
+from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
+from assistant.images import kept
+from assistant.models.vision_pairing import chat_model_pair
+from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Messages the model may see again as history; a failed answer holds an error text, not an answer.
+HISTORY_STATUSES = ("complete", "stopped", "interrupted")
+FLUSH_INTERVAL_S = 0.5
+
+
+class QuestionTooLong(ValueError):
+    """Refused before saving: the question alone cannot fit the model's context window."""
+
+
+@dataclass
+class Turn:
+    """The answer being written now; `text` is everything streamed so far (the source of truth)."""
+
+    request_id: int
+    conversation_id: int
+    user_message_id: int
+    assistant_message_id: int
+    text: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TurnUpdate:
+    """What changed after one event, for the caller to show."""
+
+    turn: Turn
+    status: str  # "streaming" while tokens arrive, then the final stored status
+    finished: bool
+    error: str | None = None  # user-facing: why the answer failed, or why it could not be saved
+    store_failed: bool = False  # the answer is intact in `turn.text` but not (fully) on disk
+    timings: dict = field(default_factory=dict)
+
+
+class ChatSession:
+    """Sends questions to the engine and keeps the store in step with what streams back."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        client: EngineClient,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Without a store (`ask --no-save`) history lives in memory for this session only.
+        self._store: Store | MemoryHistory = store if store is not None else MemoryHistory()
+        self._client = client
+        self._settings = settings
+        self._data_dir = Path(data_dir)
+        self._flush_interval_s = flush_interval_s
+        self._clock = clock
+        self._active: Turn | None = None
+        self._last_flush = 0.0
+        self._flushed_text = ""
+        self._store_error_reported = False
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
+    @property
+    def active_turn(self) -> Turn | None:
+        return self._active
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Used from the next question on; an answer already streaming keeps its settings."""
+        self._settings = settings
+
+    def engine_config(self) -> EngineConfig:
+        # from_settings also carries the remote server's endpoint when it is the chosen model.
+        return EngineConfig.from_settings(self._settings, self._data_dir)
+
+    def send(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        spoken_language: str | None = None,
+        grounded: GroundedQuestion | None = None,
+        images: Sequence[str] = (),
+    ) -> Turn:
+        """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
+
+        The caller keeps the user's draft on either exception: the question was not (fully) saved.
+        `spoken_language` is the language Whisper heard when the question was spoken; with the setting
+        "answer in the language I spoke" the model is told to answer in it. With `grounded` (attachments
+        already perceived, see `grounding_job`) the model gets `grounded.prompt`, while the history keeps
+        `text` as what the user asked and stores the attachments and groundings beside it. `images`
+        (kept copies, see `images_for`) go to a model that can see them, with the newest message; their
+        groundings are marked as seen, so "What the model was told" says the image itself was sent.
+        """
+        if not text.strip():
+            raise ValueError("Type a question first.")
+        if self._active is not None:
+            raise ValueError("An answer is still being written: wait for it or press Stop.")
+        prompt = grounded.prompt if grounded is not None else text
+        budget = self._settings.context_size
+        if len(prompt) > budget * MAX_CHARS_PER_TOKEN:
+            # Cheap bound (no tokenizer): refusing here keeps a megabyte paste out of the history.
+            raise QuestionTooLong(str(PromptTooLong(len(prompt) // MAX_CHARS_PER_TOKEN, budget)))
+
+        store = self._store
+        if conversation_id is None:
+            conversation_id = store.create_conversation(conversation_title(_title_text(text, grounded)))
+        shared: list[tuple[int, tuple[str, ...]]] = []  # earlier questions' images, by message index
+        history = self._history(conversation_id, shared)  # read before writing: a read error leaves no trace
+        if grounded is not None and images:
+            sent = {Path(path).stem for path in images}  # a kept copy is named by its sha256
+            grounded = dataclasses.replace(grounded, groundings=tuple(
+                dataclasses.replace(g, seen=True) if g.kind == "image" and g.image in sent else g
+                for g in grounded.groundings
+            ))
+        if grounded is None:
+            user_id = store.add_message(conversation_id, "user", text)
+        else:
+            user_id = store.add_message(
+                conversation_id,
+                "user",
+                text,
+                prompt=prompt if prompt != text else None,
+                attachments=grounded.attachments,
+                groundings=grounded.groundings,
+            )
+        assistant_id = store.add_message(
+            conversation_id, "assistant", "", status="streaming", model=self._settings.model
+        )
+        history.append(ChatMessage("user", prompt))
+        length = len(history)
+        history = self._with_language(history, spoken_language)
+        earlier = self._earlier_images(shared, offset=len(history) - length)
+        options = GenerationOptions(
+            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
+        )
+        # Only a vision model gets `earlier_images` (a follow-up can look at them again).
+        extra = {"earlier_images": earlier} if earlier else {}
+        try:
+            request_id = self._client.chat(
+                self.engine_config(), history, options, images=tuple(images), **extra
+            )
+        except Exception as error:
+            logger.exception("The engine did not accept the question")
+            self._safe_update(assistant_id, text=f"The engine could not start: {error}", status="failed")
+            raise
+        self._active = Turn(request_id, conversation_id, user_id, assistant_id, model=self._settings.model)
+        self._last_flush = self._clock()
+        self._flushed_text = ""
+        self._store_error_reported = False
+        return self._active
+
+    def images_for(self, grounded: GroundedQuestion | None) -> tuple[str, ...]:
+        """The kept copies of the question's images when the chat model can see images, else ().
+
+        A text-only model gets only the images' grounding text; a vision GGUF with its projector (the
+        engine loads it so, by the same `chat_model_pair`) gets the images themselves as well.
+        """
+        hashes = [g.image for g in grounded.groundings if g.kind == "image" and g.image] if grounded else []
+        if not hashes or chat_model_pair(self._settings.model, self._data_dir) is None:
+            return ()
+        paths = [kept.kept_path(sha, self._data_dir) for sha in hashes]
+        return tuple(str(path) for path in paths if path is not None)
+
+    def stop(self) -> bool:
+        """Ask the engine to stop; a Done(status='stopped') follows and keeps the partial answer."""
+        if self._active is None:
+            return False
+        self._client.cancel(self._active.request_id)
+        return True
+
+    def handle(self, event: Event) -> TurnUpdate | None:
+        """Apply one engine event; None when it is not about the answer being written."""
+        turn = self._active
+        if turn is None or getattr(event, "request_id", None) != turn.request_id:
+            return None  # a late event of an older request, or load progress: not ours
+        if isinstance(event, Token):
+            turn.text += event.text
+            error = None
+            if self._clock() - self._last_flush >= self._flush_interval_s:
+                error = self._flush(turn)
+            return TurnUpdate(turn, "streaming", False, error=error, store_failed=error is not None)
+        if isinstance(event, Done):
+            return self._finish(turn, event.status, event.stats.as_dict(), None)
+        if isinstance(event, Failed):
+            status = "interrupted" if event.kind == "crashed" else "failed"
+            timings = {"error": event.message, "error_kind": event.kind}
+            return self._finish(turn, status, timings, event.message)
+        return None
+
+    def close(self) -> None:
+        """The window is closing mid-answer: keep what streamed, marked interrupted."""
+        turn, self._active = self._active, None
+        if turn is not None:
+            self._safe_update(turn.assistant_message_id, text=turn.text, status="interrupted")
+
+    def _finish(self, turn: Turn, status: str, timings: dict, error: str | None) -> TurnUpdate:
+        self._active = None
+        text = turn.text
+        if status == "failed" and not text.strip() and error:
+            text = error  # nothing streamed: the stored message says why instead of staying blank
+        store_error = self._safe_update(turn.assistant_message_id, text=text, status=status, timings=timings)
+        if store_error:
+            error = f"{error}\n{store_error}" if error else store_error
+        return TurnUpdate(
+            turn, status, True, error=error, store_failed=store_error is not None, timings=timings
+        )
+
+    def _flush(self, turn: Turn) -> str | None:
+        """Write the partial answer; returns a store error only the first time it happens."""
+        self._last_flush = self._clock()
+        if turn.text == self._flushed_text:
+            return None
+        try:
+            self._store.update_message(turn.assistant_message_id, text=turn.text)
+        except StoreError as error:
+            logger.warning("Partial answer not saved: %s", error)
+            if self._store_error_reported:
+                return None
+            self._store_error_reported = True
+            return str(error)
+        self._flushed_text = turn.text
+        return None
+
+    def _safe_update(self, message_id: int, **changes: object) -> str | None:
+        try:
+            self._store.update_message(message_id, **changes)  # type: ignore[arg-type]
+        except StoreError as error:
+            logger.warning("Answer not saved: %s", error)
+            return str(error)
+        return None
+
+    def prefill(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        spoken_language: str | None = None,
+        grounded: GroundedQuestion | None = None,
+    ) -> int | None:
+        """Have the engine evaluate the prompt `send(conversation_id, text, ...)` would send, now.
+
+        Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
+        when they let go without saying more, the question's prompt is already in the KV cache and the
+        first token comes without evaluating it. The window calls it with `grounded` while the user
+        types about perceived images (`ui/typing_prefill.py`). None when nothing was sent: an answer
+        is streaming, the prompt is too long to send, or the model sees images (the vision handlers
+        evaluate every question afresh, so there is nothing to prepare).
+        """
+        prompt = grounded.prompt if grounded is not None else text
+        if self._active is not None or not text.strip():
+            return None
+        if len(prompt) > self._settings.context_size * MAX_CHARS_PER_TOKEN or self.images_for(grounded):
+            return None
+        history = self._history(conversation_id) if conversation_id is not None else self._system()
+        history = self._with_language([*history, ChatMessage("user", prompt)], spoken_language)
+        options = GenerationOptions(
+            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
+        )
+        return self._client.prefill(self.engine_config(), history, options)
+
+    def _system(self) -> list[ChatMessage]:
+        prompt = self._settings.system_prompt
+        return [ChatMessage("system", prompt)] if prompt.strip() else []
+
+    def _with_language(self, history: list[ChatMessage], spoken_language: str | None) -> list[ChatMessage]:
+        s = self._settings
+        # Translated speech arrives in English, so the spoken language no longer says what to answer in.
+        if not s.answer_in_spoken_language or s.translate_to_english:
+            return history
+        instruction = spoken_language_instruction(spoken_language)
+        if instruction is None:
+            return history
+        if history and history[0].role == "system":
+            system = ChatMessage("system", f"{history[0].content}\n\n{instruction}")
+            return [system, *history[1:]]
+        return [ChatMessage("system", instruction), *history]
+
+    def _history(
+        self, conversation_id: int, shared: list[tuple[int, tuple[str, ...]]] | None = None
+    ) -> list[ChatMessage]:
+        """The conversation as the model sees it; with `shared`, also collects the kept copies of the
+        images each user message was sent with (from the store), as (index in the result, paths)."""
+        messages = self._system()
+        for message in self._store.messages(conversation_id):
+            if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
+                continue
+            # A grounded question goes back as the model first saw it, transcript included, so a
+            # follow-up ("and what did she say next?") can still be answered from the recording.
+            if message.text.strip():
+                if shared is not None and message.role == "user":
+                    paths = vision_history.stored_images(message, self._data_dir)
+                    if paths:
+                        shared.append((len(messages), paths))
+                messages.append(ChatMessage(message.role, message.sent_text))  # type: ignore[arg-type]
+        return messages
+
+    def _earlier_images(
+        self, shared: list[tuple[int, tuple[str, ...]]], offset: int
+    ) -> vision_history.EarlierImages:
+        """The most recent earlier images (rule: `vision_history`) for a vision model, else ()."""
+        if not shared or chat_model_pair(self._settings.model, self._data_dir) is None:
+            return ()
+        return vision_history.shifted(vision_history.most_recent(shared), offset)
+
+
+def _title_text(text: str, grounded: GroundedQuestion | None) -> str:
+    """A chat that starts from a recording is named after it: "interview.mp3: Summarise this…"."""
+    if grounded is None or not grounded.attachments:
+        return text
+    return f"{grounded.attachments[0].name}: {text}"

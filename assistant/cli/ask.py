@@ -1,0 +1,166 @@
+"""`assistant ask`: one question through the same session, engine process and store as the window.
+
+With `--audio FILE` the recording is transcribed first (in the engine process, like `transcribe`) and
+with `--image IMAGE` the image's text is read (OCR, and CLIP labels when a CLIP model is installed);
+both may be repeated and combined. The question is then asked about what was found, by the same
+`GroundingJob` the window uses; see `audio_question` for how long recordings are handled. What the
+user typed is stored as the question, the groundings beside it and each image's copy in the data
+folder, exactly as when the files are dropped on the window; the images also go into the image library
+(with their CLIP embeddings) for `search-images` and the window's image search.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant import settings as settings_module
+from assistant.chat import attachments
+from assistant.chat.grounding import GroundedQuestion
+from assistant.chat.grounding_job import GroundingError, GroundingJob, check_room
+from assistant.chat.session import ChatSession
+from assistant.history.store import Store, StoreError
+from assistant.host.client import EngineClient
+from assistant.host.messages import Done, Event, Failed, Progress, Token
+from assistant.library.shared import SharedImages
+from assistant.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def ask(
+    text: str,
+    *,
+    model: str | None = None,
+    save: bool = True,
+    audio: str | Sequence[str] | None = None,
+    images: Sequence[str] = (),
+) -> int:
+    """Stream the answer to stdout; progress and errors go to stderr. Exit code 0 on a full answer."""
+    recordings = [audio] if isinstance(audio, str) else list(audio or ())
+    settings = settings_module.load_settings()
+    if model:
+        settings.model = model
+    data_dir = settings_module.data_dir()
+
+    # The client calls back on its reader thread; the queue hands events to this (main) thread.
+    events: queue.Queue[Event] = queue.Queue()
+    client = EngineClient(on_event=events.put)
+    store: Store | None = None
+    try:
+        grounded: GroundedQuestion | None = None
+        shared = SharedImages()
+        if recordings or images:
+            # Perceive (and summarise) before opening the store: a failure there leaves no trace.
+            try:
+                grounded = _ground(client, events, settings, data_dir, recordings, images, text, shared)
+            except GroundingError as error:
+                print(f"assistant: {error}", file=sys.stderr)
+                return error.exit_code
+            text = grounded.question
+        try:
+            store = Store(settings_module.history_path()) if save else None
+        except StoreError as error:
+            print(f"assistant: {error} (answering without saving)", file=sys.stderr)
+        session = ChatSession(store, client, settings, data_dir)
+        try:
+            turn = session.send(None, text, grounded=grounded, images=session.images_for(grounded))
+        except (ValueError, StoreError) as error:
+            print(f"assistant: {error}", file=sys.stderr)
+            return 2
+        if store is not None:  # the library points at stored messages: none without the history
+            shared.record(data_dir, turn.conversation_id, turn.user_message_id)
+        return _print_stream(session, events, turn.request_id)
+    finally:
+        client.shutdown()
+        if store is not None:
+            store.close()
+
+
+def _print_stream(session: ChatSession, events: queue.Queue[Event], request_id: int) -> int:
+    stopping = False
+    while True:
+        try:
+            event = events.get()
+        except KeyboardInterrupt:
+            # Ctrl+C is Stop: the partial answer is kept (status "stopped"), then we exit.
+            if not stopping:
+                session.stop()
+                stopping = True
+            continue
+        session.handle(event)
+        if getattr(event, "request_id", None) != request_id:
+            continue
+        if isinstance(event, Token):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, Progress) and event.total:
+            _show_progress(event)
+        elif isinstance(event, Done):
+            print()
+            return 0 if event.status == "complete" else 130
+        elif isinstance(event, Failed):
+            print(f"\nassistant: {event.message}", file=sys.stderr)
+            return 1
+
+
+def _show_progress(event: Progress) -> None:
+    percent = min(100, 100 * event.done // event.total)
+    print(f"\r{event.stage}: {percent}%", end="", file=sys.stderr, flush=True)
+    if event.done >= event.total:
+        print(file=sys.stderr)
+
+
+# ---- asking about recordings and images -----------------------------------------------------------
+
+
+def _ground(
+    client: EngineClient,
+    events: queue.Queue[Event],
+    settings: Settings,
+    data_dir: Path,
+    audio: Sequence[str],
+    images: Sequence[str],
+    question: str,
+    shared: SharedImages,
+) -> GroundedQuestion:
+    """Transcribe the recordings and read the images: the same job the window runs.
+
+    The images' engine reports are noted in `shared`, for the image library once the question is stored.
+    """
+    try:
+        # Checked here so a typo, a folder or a URL is refused before the engine and its models start.
+        files = [attachments.from_path(path, kinds=("audio",)) for path in audio]
+        files += [attachments.from_path(path, kinds=("image",)) for path in images]
+        check_room(settings)
+    except attachments.AttachmentRefused as error:
+        raise GroundingError(str(error)) from error
+    job = GroundingJob(client, settings, data_dir, files, question)
+    update = job.start()
+    step = update.step
+    if not update.finished:
+        print(f"{update.message}…", file=sys.stderr, flush=True)
+    while not update.finished:
+        try:
+            event = events.get()
+        except KeyboardInterrupt:
+            job.cancel()  # Ctrl+C: the request's Done("stopped") still arrives and ends the job
+            continue
+        if getattr(event, "request_id", None) == job.request_id:
+            shared.note(event)
+        update = job.handle(event) or update
+        if update.step != step and not update.finished:  # a new transcription or part summary
+            step = update.step
+            print(f"{update.message}…", file=sys.stderr, flush=True)
+        # Seconds of audio make a useful percentage; an image's few steps are named above instead.
+        ours = isinstance(event, Progress) and event.request_id == job.request_id
+        if ours and isinstance(event, Progress) and event.total and event.stage != "perceive":
+            _show_progress(event)
+    if update.cancelled:
+        raise GroundingError("stopped", exit_code=130)
+    if update.error is not None or update.result is None:
+        raise GroundingError(update.error or "The attachments could not be used.", exit_code=update.exit_code)
+    return update.result

@@ -1,0 +1,203 @@
+"""Command line: no arguments opens the window; subcommands share the same core as the GUI.
+
+Heavy modules (Qt, the engine client) are imported inside the command that needs them so that
+`assistant models` stays instant and the window path loads nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Offline desktop assistant. Without a command, opens the window."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    commands = parser.add_subparsers(dest="command")
+
+    ask = commands.add_parser("ask", help="ask a question and stream the answer to stdout")
+    ask.add_argument("text", nargs="*", help="the question (optional with --audio/--image: summarises)")
+    ask.add_argument("--no-save", action="store_true", help="do not keep this question in the history")
+    ask.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
+    ask.add_argument("--audio", metavar="FILE", action="append", default=[],
+                     help="ask about this recording (transcribed first); repeat for several")
+    ask.add_argument("--image", metavar="IMAGE", action="append", default=[],
+                     help="ask about this image (its text read first); repeat for several")
+
+    models = commands.add_parser("models", help="list known models and whether they are ready")
+    models_commands = models.add_subparsers(dest="models_command")
+    import_clip = models_commands.add_parser(
+        "import-clip", help="convert an OpenCLIP checkpoint to ONNX (needs the clip-import extra)")
+    import_clip.add_argument("arch", help="OpenCLIP architecture (e.g. ViT-B-32) or a model config .json")
+    import_clip.add_argument("checkpoint", help=".safetensors, or a .pt/.bin of plain tensors")
+    import_clip.add_argument("--name", help="name of the installed model (default: the checkpoint's)")
+    import_clip.add_argument("--force", action="store_true", help="replace a model of the same name")
+    import_clip.add_argument(
+        "--float32", action="store_true",
+        help="keep the image tower in float32: embeddings equal torch's, ~1.6x slower on batches "
+             "(default: int8 matrix products, within a cosine of 0.99 of float32)")
+    add = models_commands.add_parser("add", help="copy (or link) GGUF files into the models folder")
+    add.add_argument("paths", nargs="+", help=".gguf files (a vision model's projector comes along)")
+    add.add_argument("--link", choices=["hardlink", "symlink"], help="link instead of copying")
+    remove = models_commands.add_parser("remove", help="delete one of your own models")
+    remove.add_argument("name", help="its name in `assistant models`")
+    models_commands.add_parser("verify", help="re-check every model file against its checksum")
+    download = models_commands.add_parser(
+        "download", help="download a GGUF from the Hugging Face hub (resumes; Ctrl+C keeps the part)")
+    download.add_argument("repo", help="repository id, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF")
+    download.add_argument("file", help="file name in the repository")
+    download.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    download.add_argument("--sha256", help="expected sha256 (default: the hub's own)")
+
+    search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
+    search_images.add_argument("text", nargs="*", help="what the image shows")
+    search_images.add_argument("--similar", metavar="IMAGE", help="images like this file or stored hash")
+    search_images.add_argument("--model", help="installed CLIP model (default: the first)")
+    search_images.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    search_images.add_argument("--reindex", action="store_true",
+                               help="embed the images shared before the CLIP model was installed")
+
+    transcribe = commands.add_parser("transcribe", help="print the transcript of an audio file")
+    transcribe.add_argument("file", help="wav, mp3, flac, ogg, m4a or webm")
+    transcribe.add_argument("--translate", action="store_true", help="translate the speech into English")
+    transcribe.add_argument("--language", help="the spoken language as a code such as 'de' (default: detect)")
+    transcribe.add_argument("--model", help="speech model name (default: whisper-base)")
+
+    describe = commands.add_parser("describe", help="print the text in an image (and its labels with CLIP)")
+    describe.add_argument("image", help="png, jpeg, webp, gif, bmp or tiff (checked by content)")
+    describe.add_argument("--json", action="store_true", help="print text, boxes and labels as JSON")
+
+    selftest = commands.add_parser("selftest", help="load the default model offline and answer one question")
+    selftest.add_argument("--model", help="catalogue name or path to a .gguf (default: from settings)")
+
+    bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
+    bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
+                                          "remote"],
+                       help="what to measure")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if os.environ.get("ASSISTANT_NETWORK_AUDIT"):  # the offline proof: count every network attempt
+        from assistant import network_audit
+
+        network_audit.install_from_env()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        from assistant.ui.app import run_gui
+
+        return run_gui(sys.argv[:1])
+    if args.command == "models":
+        if args.models_command == "import-clip":
+            from assistant.clip.importer import import_clip_command
+
+            return import_clip_command(args.arch, args.checkpoint, args.name, args.force,
+                                       int8=not args.float32)
+        if args.models_command in ("add", "remove", "verify", "download"):
+            return _manage_models(args)
+        return _models()
+    if args.command == "search-images":
+        from assistant.cli.search_images import search_images_command
+
+        if args.reindex:  # then the search, when text (or --similar) was given too
+            from assistant.cli.search_images import reindex_command
+
+            code = reindex_command(model=args.model)
+            if code or not (args.text or args.similar):
+                return code
+        return search_images_command(" ".join(args.text), model=args.model, k=args.k, similar=args.similar)
+    if args.command == "ask":
+        from assistant.cli.ask import ask
+
+        # No text is fine with attachments (a default question); without, the session refuses it (exit 2).
+        return ask(" ".join(args.text), model=args.model, save=not args.no_save, audio=args.audio,
+                   images=args.image)
+    if args.command == "transcribe":
+        from assistant.cli.transcribe import transcribe_command
+
+        return transcribe_command(
+            args.file, translate=args.translate, language=args.language, model=args.model
+        )
+    if args.command == "describe":
+        from assistant.cli.describe import describe_command
+
+        return describe_command(args.image, as_json=args.json)
+    if args.command == "selftest":
+        from assistant.cli.selftest import run_selftest
+
+        return run_selftest(model=args.model)
+    if args.command == "bench":
+        return _bench(args.suite, args.args)
+    raise AssertionError(args.command)
+
+
+def _models() -> int:
+    from assistant import settings
+    from assistant.models import catalog, vision_pairing
+
+    data_dir = settings.data_dir()
+    print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    from assistant.clip.folder import format_clip_models
+
+    clip_models = format_clip_models(data_dir)
+    if clip_models:
+        print(f"\n{clip_models}")
+    # Vision pairs and the projectors left over, each with its reason.
+    vision = vision_pairing.format_vision(vision_pairing.scan_vision(catalog.user_model_dirs(data_dir)))
+    if vision:
+        print("\n" + vision)
+    return 0
+
+
+def _manage_models(args: argparse.Namespace) -> int:
+    from assistant.cli import models as cli_models
+
+    if args.models_command == "add":
+        return cli_models.add_command(args.paths, args.link or "copy")
+    if args.models_command == "remove":
+        return cli_models.remove_command(args.name)
+    if args.models_command == "verify":
+        return cli_models.verify_command()
+    return cli_models.download_command(args.repo, args.file, args.revision, args.sha256)
+
+
+def _bench(suite: str, argv: list[str]) -> int:
+    if suite == "fit":  # the first-run benchmark of each installed chat model
+        from assistant.bench.fit import main as bench_fit
+
+        return bench_fit(argv)
+    if suite == "download":
+        from assistant.bench.download import main as bench_download
+
+        return bench_download(argv)
+    if suite == "llm":
+        from assistant.bench.llm import main as bench_llm
+
+        return bench_llm(argv)
+    if suite == "voice":
+        from assistant.bench.voice import main as bench_voice
+
+        return bench_voice(argv)
+    if suite == "remote":  # tokens/s from an OpenAI-compatible server: through the app vs direct
+        from assistant.bench.remote import main as bench_remote
+
+        return bench_remote(argv)
+    if suite == "vision":
+        from assistant.bench.vision import main as bench_vision
+
+        return bench_vision(argv)
+    from assistant.bench.startup import main as bench_startup
+
+    return bench_startup(argv)

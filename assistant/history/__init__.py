@@ -1,0 +1,1 @@
+"""The chat history: SQLite store, its schema and migrations, attachments, export."""

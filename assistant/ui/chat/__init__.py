@@ -1,0 +1,1 @@
+"""The conversation on screen: messages, the sidebar, and the controller that runs a turn."""

@@ -1,0 +1,1 @@
+"""Where a question is written: the text box, attachment chips, drops, pastes, early reading."""

@@ -1,0 +1,1 @@
+"""Desktop integration: tray, global key, single instance, icon, About, shortcuts sheet."""

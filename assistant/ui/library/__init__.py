@@ -1,0 +1,1 @@
+"""The image search panel and the library's background indexing."""

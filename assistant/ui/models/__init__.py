@@ -1,0 +1,1 @@
+"""Models dialog, model picker, downloads and the first-run panel."""

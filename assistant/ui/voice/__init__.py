@@ -1,0 +1,1 @@
+"""Push-to-talk and read-aloud in the window."""

@@ -1,0 +1,1 @@
+"""Push-to-talk text and spoken replies (no Qt, no ML library)."""
