@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Event, Failed, ModelBenchmarked
+from assistant.host.messages import BenchmarkRequest, Done, Failed, ModelBenchmarked
 from assistant.models import fit as model_fit
 
 logger = logging.getLogger(__name__)
@@ -27,22 +26,19 @@ logger = logging.getLogger(__name__)
 BUDGET_S = 15.0
 
 
-def _run(client: EngineClient, events: queue.Queue[Event], model: str, data_dir: Path, threads: int
+def _run(client: EngineClient, model: str, data_dir: Path, threads: int
          ) -> tuple[float, ModelBenchmarked | None, str]:
     """(wall seconds, result or None, 'complete' or why not)."""
     started = time.perf_counter()
-    request_id = client.benchmark(model, data_dir, threads=threads)
     result: ModelBenchmarked | None = None
-    while True:
-        event = events.get()  # filled on the client's dispatcher thread
-        if getattr(event, "request_id", None) != request_id:
-            continue
+    for event in client.stream(BenchmarkRequest(model, str(data_dir), threads)):
         if isinstance(event, ModelBenchmarked):
             result = event
         elif isinstance(event, Failed):
             return time.perf_counter() - started, None, event.message
         elif isinstance(event, Done):
             return time.perf_counter() - started, result, event.status
+    return time.perf_counter() - started, None, "the engine ended the benchmark without a result"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in found.rows:
             if row.name not in names:
                 print(f"skipped {row.name}: {row.status_text}, fits: {row.fit}")
-        events: queue.Queue[Event] = queue.Queue()
-        client = EngineClient(events.put)
+        client = EngineClient()
         client.start()
         failures = 0
         try:
@@ -74,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 walls = []
                 for run in range(1, args.runs + 1):
-                    wall, result, status = _run(client, events, name, data_dir, args.threads)
+                    wall, result, status = _run(client, name, data_dir, args.threads)
                     if result is None:
                         print(f"{name:<30} {run:>3} failed: {status}")
                         failures += 1

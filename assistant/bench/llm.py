@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant import settings
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, EngineConfig, Failed, Token
+from assistant.host.client import EngineClient, load_model
+from assistant.host.messages import ChatRequest, Done, EngineConfig, Failed, Token
 from assistant.models import catalog
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
@@ -60,13 +60,13 @@ def conversation(turn: int, session: str, answers: list[str]) -> list[ChatMessag
 
 
 def _chat_timed(
-    engine: BlockingEngine, config: EngineConfig, messages: list[ChatMessage], options: GenerationOptions
+    engine: EngineClient, config: EngineConfig, messages: list[ChatMessage], options: GenerationOptions
 ) -> tuple[list[float], GenerationStats, str]:
     """Arrival times (seconds after the request was sent) of each Token event, stats, and the text."""
     arrivals: list[float] = []
     pieces: list[str] = []
     started = time.perf_counter()
-    for event in engine.chat(config, messages, options):
+    for event in engine.stream(ChatRequest(config, tuple(messages), options)):
         if isinstance(event, Token):
             arrivals.append(time.perf_counter() - started)
             pieces.append(event.text)
@@ -84,7 +84,7 @@ def _decode_rate(arrivals: list[float]) -> float:
 
 
 def _ttft_runs(
-    engine: BlockingEngine, config: EngineConfig, turns: int, runs: int, answer_tokens: int
+    engine: EngineClient, config: EngineConfig, turns: int, runs: int, answer_tokens: int
 ) -> dict[str, Any]:
     """Three series per run, medians over runs.
 
@@ -132,7 +132,7 @@ def _ttft_runs(
 
 
 def _decode_compare(
-    engine: BlockingEngine, config: EngineConfig, path: Path, max_tokens: int, runs: int
+    engine: EngineClient, config: EngineConfig, path: Path, max_tokens: int, runs: int
 ) -> dict[str, Any]:
     """Decode rate in the app vs raw llama-cpp-python in this process, runs interleaved.
 
@@ -214,8 +214,8 @@ def run_llm_bench(
     result: dict[str, Any] = dict(
         model=model, threads=threads, turns=turns, runs=runs, answer_tokens=answer_tokens
     )
-    with BlockingEngine(stop_timeout_s=30.0) as engine:
-        loaded = engine.load(config)
+    with EngineClient(stop_timeout_s=30.0) as engine:
+        loaded = load_model(engine, config)
         if isinstance(loaded, Failed):
             raise RuntimeError(loaded.message)
         result["load_s"] = loaded.seconds

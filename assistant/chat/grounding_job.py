@@ -1,11 +1,12 @@
 """A question's attachments turned into grounding: recordings transcribed (long ones summarised), images
 read (OCR text, and CLIP labels when a CLIP model is installed).
 
-Shared by the window and `ask --audio/--image`, and like `ChatSession` it has no threads and no Qt: the
-caller hands every engine event to `handle()` on its own thread (the GUI thread, or the CLI's main
-thread) and shows the `JobUpdate` it returns. The steps are written as one generator (`_run`) that
-yields the id of the engine request it waits for and receives that request's events, so the order of
-the work reads top to bottom even though it runs one event at a time.
+Shared by the window and `ask --audio/--image`, and like `ChatSession` it has no threads and no Qt: every
+request it sends is bound to its own handler, which the client runs on the caller's thread (the GUI
+thread through the bridge, or the CLI's main thread through an `Inbox`), and each change is reported to
+`on_update`. The steps are written as one generator (`_run`) that yields the request it waits for and
+receives that request's events, so the order of the work reads top to bottom even though it runs one
+event at a time.
 
 Transcription and image perception run in the engine process (each file is decoded there, so a
 corrupt file can never hurt the window). A transcript longer than the context window is never cut: see
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from assistant.chat import audio_question
@@ -32,15 +34,18 @@ from assistant.chat.grounding import (
     grounded_question,
     render_block,
 )
-from assistant.host.client import EngineClient
+from assistant.host.client import EngineClient, Handler, Ticket, is_terminal
 from assistant.host.messages import (
+    ChatRequest,
     Done,
     EngineConfig,
     Event,
     Failed,
     ImagePerceived,
+    PerceiveRequest,
     Progress,
     Token,
+    TranscribeRequest,
     Transcript,
 )
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
@@ -52,7 +57,8 @@ logger = logging.getLogger(__name__)
 MAX_REDUCE_ROUNDS = 4
 EMPTY_PART = "(nothing relevant in this part)"
 
-# The generator's type: yields request ids, receives their events, returns the finished question.
+# The generator's type: yields the key of the request it waits for (see `_wait`), receives that
+# request's events, returns the finished question.
 Steps = Generator[int, Event, GroundedQuestion]
 
 
@@ -72,13 +78,19 @@ class _Cancelled(Exception):
 class EarlyPerception:
     """An image perceived before the question was sent (the window starts it when the image is attached).
 
-    Finished: `found` (or `error`, the engine's message) and no request. In flight: `request_id`, whose
-    remaining events the job then waits for instead of asking again; `found` when ImagePerceived came.
+    Finished: `found` (or `error`, the engine's message) and no `ticket`. In flight: `ticket`, and
+    `follow`, which hands the request's remaining events to another handler: the job then waits for
+    them instead of asking again (`found` is set once ImagePerceived came).
     """
 
-    request_id: int | None = None
+    ticket: Ticket | None = None
     found: ImagePerceived | None = None
     error: str | None = None
+    follow: Callable[[Handler], None] | None = field(default=None, compare=False)
+
+    @property
+    def pending(self) -> bool:
+        return self.ticket is not None
 
 
 @dataclass(frozen=True)
@@ -113,7 +125,7 @@ def check_room(settings: Settings) -> None:
 
 
 class GroundingJob:
-    """One question's perception: start(), then handle() every event until an update is `finished`."""
+    """One question's perception: start(); every later change goes to `on_update`, the last `finished`."""
 
     def __init__(
         self,
@@ -123,8 +135,13 @@ class GroundingJob:
         attachments: Sequence[Attachment],
         question: str,
         perceived: Mapping[int, EarlyPerception] | None = None,
+        *,
+        on_update: Callable[[JobUpdate], None] | None = None,
+        on_event: Handler | None = None,
     ) -> None:
-        """`perceived`: attachment index -> an image already perceived, or being perceived, for it."""
+        """`perceived`: attachment index -> an image already perceived, or being perceived, for it.
+        `on_event` sees every event of the job's requests first (the window shows a model loading,
+        and notes the images read for the image library)."""
         if not attachments:
             raise ValueError("a grounding job needs at least one attachment")
         unsupported = [a.name for a in attachments if a.kind not in ("audio", "image")]
@@ -139,8 +156,14 @@ class GroundingJob:
         self._budget = audio_question.prompt_budget(
             settings.context_size, settings.max_answer_tokens, settings.system_prompt
         )
+        self._on_update = on_update or (lambda update: None)
+        self._on_event = on_event
         self._steps: Steps | None = None
-        self._request_id: int | None = None
+        self._keys = iter(range(1, 1 << 62))  # one per request the job waits for
+        self._waiting: int | None = None  # the key the generator waits for now
+        self._tickets: dict[int, Ticket] = {}  # key -> the request in flight (to cancel it)
+        self._later: dict[int, list[Event]] = {}  # events of requests the job will wait for later
+        self._early_keys: dict[int, int] = {}  # attachment index -> key of its early read in flight
         self._cancel_requested = False
         self._update = JobUpdate("Preparing")
 
@@ -149,33 +172,31 @@ class GroundingJob:
         return self._question
 
     @property
-    def request_id(self) -> int | None:
-        """The engine request the job waits for now (None before start and once finished)."""
-        return self._request_id
+    def waiting(self) -> bool:
+        """An engine request is in flight for the job (False before start and once finished)."""
+        return self._waiting is not None
 
     @property
     def finished(self) -> bool:
         return self._update.finished
 
-    def start(self) -> JobUpdate:
-        """Check the settings and send the first request; the update may already be `finished`."""
-        try:
-            check_room(self._settings)
-            self._steps = self._run()
-            self._request_id = next(self._steps)
-        except StopIteration as stop:  # cannot happen with attachments, but must not escape
-            return self._finish(result=stop.value)
-        except Exception as error:
-            return self._fail(error)
+    @property
+    def last_update(self) -> JobUpdate:
         return self._update
 
-    def handle(self, event: Event) -> JobUpdate | None:
-        """Apply one engine event; None when it belongs to another request."""
-        if self._steps is None or self.finished or getattr(event, "request_id", None) != self._request_id:
-            return None
+    def start(self) -> JobUpdate:
+        """Check the settings and send the first request; the update may already be `finished` (then
+        `on_update` is never called)."""
         try:
-            self._request_id = self._steps.send(event)
-        except StopIteration as stop:
+            check_room(self._settings)
+            # Early reads still in flight are followed now, so none of their events is missed while an
+            # earlier attachment is worked on; they are kept until the job gets to them.
+            for index, early in self._perceived.items():
+                if early.pending and early.follow is not None:
+                    self._early_keys[index] = self._follow(early)
+            self._steps = self._run()
+            self._wait_for(next(self._steps))
+        except StopIteration as stop:  # every image was read already: nothing to ask the engine
             return self._finish(result=stop.value)
         except Exception as error:
             return self._fail(error)
@@ -183,11 +204,65 @@ class GroundingJob:
 
     def cancel(self) -> bool:
         """Ask the engine to stop the current step; a finished, cancelled update follows."""
-        if self.finished or self._request_id is None:
+        ticket = self._tickets.get(self._waiting) if self._waiting is not None else None
+        if self.finished or ticket is None:
             return False
         self._cancel_requested = True
-        self._client.cancel(self._request_id)
+        ticket.cancel()
         return True
+
+    # ---- events ------------------------------------------------------------------------------------
+
+    def _send(self, request: ChatRequest | TranscribeRequest | PerceiveRequest) -> int:
+        """Send a request bound to this job; returns the key the generator yields to wait for it."""
+        key = next(self._keys)
+        self._tickets[key] = self._client.send(request, partial(self._receive, key))
+        return key
+
+    def _follow(self, early: EarlyPerception) -> int:
+        """Take over an early perception still in flight: its remaining events come here."""
+        assert early.follow is not None and early.ticket is not None
+        key = next(self._keys)
+        self._tickets[key] = early.ticket
+        early.follow(partial(self._receive, key))
+        return key
+
+    def _receive(self, key: int, event: Event) -> None:
+        """A request's handler: feed the generator when it waits for this request, else keep the event
+        for when it does (an early perception may end while an earlier step still runs)."""
+        if self._on_event is not None:
+            self._on_event(event)
+        if self._steps is None or self.finished:
+            return
+        if key != self._waiting:
+            self._later.setdefault(key, []).append(event)
+            return
+        self._step(event)
+
+    def _step(self, event: Event) -> None:
+        if is_terminal(event) and self._waiting is not None:
+            self._tickets.pop(self._waiting)
+        assert self._steps is not None
+        try:
+            self._wait_for(self._steps.send(event))
+        except StopIteration as stop:
+            self._on_update(self._finish(result=stop.value))
+        except Exception as error:
+            self._on_update(self._fail(error))
+        else:
+            self._on_update(self._update)
+
+    def _wait_for(self, key: int) -> None:
+        """The generator now waits for `key`: first replay what that request sent meanwhile. A step
+        ends with its request's Done or Failed, so a request's kept events are all used before the
+        generator moves on to the next one."""
+        self._waiting = key
+        while kept := self._later.pop(self._waiting, None):
+            for event in kept:
+                if is_terminal(event):
+                    self._tickets.pop(self._waiting, None)
+                assert self._steps is not None
+                self._waiting = self._steps.send(event)
 
     # ---- the steps ---------------------------------------------------------------------------------
 
@@ -280,16 +355,13 @@ class GroundingJob:
         )
         label = f"Transcribing {attachment.name}"
         self._begin(label, attachment=index)
-        request_id = self._client.transcribe(
-            settings.speech_model,
-            self._data_dir,
-            options,
-            audio_path=attachment.path,
+        key = self._send(TranscribeRequest(
+            settings.speech_model, str(self._data_dir), audio_path=attachment.path, options=options,
             threads=settings.threads,
-        )
+        ))
         segments: list[Segment] = []
         while True:
-            event = yield request_id
+            event = yield key
             if isinstance(event, Transcript):
                 segments.append(event.segment)
             elif isinstance(event, Progress):
@@ -309,17 +381,15 @@ class GroundingJob:
         found: ImagePerceived | None = early.found if early is not None else None
         if early is not None and early.error is not None:
             raise GroundingError(early.error)
-        if early is not None and early.request_id is None and found is not None:
+        if early is not None and not early.pending and found is not None:
             logger.info("Read %s before the question was sent", attachment.path)
             return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
-        if early is not None and early.request_id is not None:
-            request_id = early.request_id  # in flight since the image was attached: wait for it
+        if early is not None and index in self._early_keys:
+            key = self._early_keys.pop(index)  # in flight since the image was attached: wait for it
         else:
-            request_id = self._client.perceive(
-                attachment.path, self._data_dir, threads=self._settings.threads
-            )
+            key = self._send(PerceiveRequest(attachment.path, str(self._data_dir), self._settings.threads))
         while True:
-            event = yield request_id
+            event = yield key
             if isinstance(event, ImagePerceived):
                 found = event
             elif isinstance(event, Progress):
@@ -361,10 +431,10 @@ class GroundingJob:
         messages.append(ChatMessage("user", prompt))
         options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
         config = EngineConfig.from_settings(settings, self._data_dir)
-        request_id = self._client.chat(config, messages, options)
+        key = self._send(ChatRequest(config, tuple(messages), options))
         text = ""
         while True:
-            event = yield request_id
+            event = yield key
             if isinstance(event, Token):
                 text += event.text
             elif isinstance(event, (Done, Failed)):
@@ -387,8 +457,12 @@ class GroundingJob:
         self._update = JobUpdate(message, done, total, attachment, step=self._update.step)
 
     def _finish(self, **outcome: object) -> JobUpdate:
-        self._request_id = None
+        self._waiting = None
         self._steps = None
+        self._later.clear()
+        for key in self._early_keys.values():  # images still being read that the job never reached
+            self._tickets[key].cancel()
+        self._early_keys.clear()
         self._update = dataclasses.replace(self._update, finished=True, **outcome)  # type: ignore[arg-type]
         return self._update
 

@@ -1,7 +1,9 @@
 """One conversation turn from question to stored answer, shared by the window and the CLI.
 
-Plain Python with no threads and no Qt: the caller delivers engine events to `handle()` on its own
-thread (the GUI thread in the window, the main thread in the CLI). The question is saved before
+Plain Python with no threads and no Qt: the answer's request is bound to the session's own handler,
+which the engine client runs on the caller's thread (the GUI thread in the window, through the bridge;
+the main thread in the CLI, through an `Inbox`); the caller's listener then gets each event with the
+`TurnUpdate` it caused. The question is saved before
 anything is sent to the engine, and the answer is saved while it streams, so neither a crash of the
 engine nor of the window loses more than the last half second of text.
 """
@@ -13,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from assistant.chat import vision_history
@@ -21,8 +24,8 @@ from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.memory_history import MemoryHistory
 from assistant.chat.prompts import conversation_title, spoken_language_instruction
 from assistant.history.store import Store, StoreError
-from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
+from assistant.host.client import EngineClient, Handler, Ticket
+from assistant.host.messages import ChatRequest, Done, EngineConfig, Event, Failed, Token
 from assistant.images import kept
 from assistant.models.vision_pairing import chat_model_pair
 from assistant.protocols import ChatMessage, GenerationOptions
@@ -43,12 +46,12 @@ class QuestionTooLong(ValueError):
 class Turn:
     """The answer being written now; `text` is everything streamed so far (the source of truth)."""
 
-    request_id: int
     conversation_id: int
     user_message_id: int
     assistant_message_id: int
     text: str = ""
     model: str = ""
+    ticket: Ticket | None = None  # the answer's request in the engine, once sent
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class TurnUpdate:
     error: str | None = None  # user-facing: why the answer failed, or why it could not be saved
     store_failed: bool = False  # the answer is intact in `turn.text` but not (fully) on disk
     timings: dict = field(default_factory=dict)
+
+
+# Gets every event of the answer's request, with what it changed (None: nothing about the answer, such
+# as a model loading first).
+TurnListener = Callable[[Event, TurnUpdate | None], None]
 
 
 class ChatSession:
@@ -116,6 +124,7 @@ class ChatSession:
         spoken_language: str | None = None,
         grounded: GroundedQuestion | None = None,
         images: Sequence[str] = (),
+        on_event: TurnListener | None = None,
     ) -> Turn:
         """Save the question, start the answer. Raises ValueError or StoreError with nothing sent.
 
@@ -126,6 +135,7 @@ class ChatSession:
         `text` as what the user asked and stores the attachments and groundings beside it. `images`
         (kept copies, see `images_for`) go to a model that can see them, with the newest message; their
         groundings are marked as seen, so "What the model was told" says the image itself was sent.
+        `on_event` gets each event of the answer after the session applied it (stored it).
         """
         if not text.strip():
             raise ValueError("Type a question first.")
@@ -171,15 +181,15 @@ class ChatSession:
         )
         # Only a vision model gets `earlier_images` (a follow-up can look at them again).
         extra = {"earlier_images": earlier} if earlier else {}
+        request = ChatRequest(self.engine_config(), tuple(history), options, images=tuple(images), **extra)
+        turn = Turn(conversation_id, user_id, assistant_id, model=self._settings.model)
         try:
-            request_id = self._client.chat(
-                self.engine_config(), history, options, images=tuple(images), **extra
-            )
+            turn.ticket = self._client.send(request, partial(self._receive, turn, on_event))
         except Exception as error:
             logger.exception("The engine did not accept the question")
             self._safe_update(assistant_id, text=f"The engine could not start: {error}", status="failed")
             raise
-        self._active = Turn(request_id, conversation_id, user_id, assistant_id, model=self._settings.model)
+        self._active = turn
         self._last_flush = self._clock()
         self._flushed_text = ""
         self._store_error_reported = False
@@ -199,16 +209,20 @@ class ChatSession:
 
     def stop(self) -> bool:
         """Ask the engine to stop; a Done(status='stopped') follows and keeps the partial answer."""
-        if self._active is None:
+        if self._active is None or self._active.ticket is None:
             return False
-        self._client.cancel(self._active.request_id)
+        self._active.ticket.cancel()
         return True
 
-    def handle(self, event: Event) -> TurnUpdate | None:
-        """Apply one engine event; None when it is not about the answer being written."""
-        turn = self._active
-        if turn is None or getattr(event, "request_id", None) != turn.request_id:
-            return None  # a late event of an older request, or load progress: not ours
+    def _receive(self, turn: Turn, listener: TurnListener | None, event: Event) -> None:
+        """The answer request's handler (on the caller's thread): store first, then tell the listener."""
+        # A turn closed with the window (or ended) is no longer written: its late events change nothing.
+        update = self._apply(turn, event) if turn is self._active else None
+        if listener is not None:
+            listener(event, update)
+
+    def _apply(self, turn: Turn, event: Event) -> TurnUpdate | None:
+        """Apply one event of the answer being written; None when it changes nothing about the answer."""
         if isinstance(event, Token):
             turn.text += event.text
             error = None
@@ -272,7 +286,8 @@ class ChatSession:
         *,
         spoken_language: str | None = None,
         grounded: GroundedQuestion | None = None,
-    ) -> int | None:
+        on_event: Handler | None = None,
+    ) -> Ticket | None:
         """Have the engine evaluate the prompt `send(conversation_id, text, ...)` would send, now.
 
         Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
@@ -292,7 +307,8 @@ class ChatSession:
         options = GenerationOptions(
             max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
         )
-        return self._client.prefill(self.engine_config(), history, options)
+        request = ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True)
+        return self._client.send(request, on_event or _ignore)
 
     def _system(self) -> list[ChatMessage]:
         prompt = self._settings.system_prompt
@@ -337,6 +353,10 @@ class ChatSession:
         if not shared or chat_model_pair(self._settings.model, self._data_dir) is None:
             return ()
         return vision_history.shifted(vision_history.most_recent(shared), offset)
+
+
+def _ignore(event: Event) -> None:
+    pass
 
 
 def _title_text(text: str, grounded: GroundedQuestion | None) -> str:

@@ -12,7 +12,6 @@ folder, exactly as when the files are dropped on the window; the images also go 
 from __future__ import annotations
 
 import logging
-import queue
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,10 +19,10 @@ from pathlib import Path
 from assistant import settings as settings_module
 from assistant.chat import attachments
 from assistant.chat.grounding import GroundedQuestion
-from assistant.chat.grounding_job import GroundingError, GroundingJob, check_room
-from assistant.chat.session import ChatSession
+from assistant.chat.grounding_job import GroundingError, GroundingJob, JobUpdate, check_room
+from assistant.chat.session import ChatSession, TurnUpdate
 from assistant.history.store import Store, StoreError
-from assistant.host.client import EngineClient
+from assistant.host.client import EngineClient, Inbox
 from assistant.host.messages import Done, Event, Failed, Progress, Token
 from assistant.library.shared import SharedImages
 from assistant.settings import Settings
@@ -46,9 +45,9 @@ def ask(
         settings.model = model
     data_dir = settings_module.data_dir()
 
-    # The client calls back on its reader thread; the queue hands events to this (main) thread.
-    events: queue.Queue[Event] = queue.Queue()
-    client = EngineClient(on_event=events.put)
+    # Handlers run on this (main) thread, as they run on the GUI thread in the window.
+    inbox = Inbox()
+    client = EngineClient(inbox.deliver)
     store: Store | None = None
     try:
         grounded: GroundedQuestion | None = None
@@ -56,7 +55,7 @@ def ask(
         if recordings or images:
             # Perceive (and summarise) before opening the store: a failure there leaves no trace.
             try:
-                grounded = _ground(client, events, settings, data_dir, recordings, images, text, shared)
+                grounded = _ground(client, inbox, settings, data_dir, recordings, images, text, shared)
             except GroundingError as error:
                 print(f"assistant: {error}", file=sys.stderr)
                 return error.exit_code
@@ -66,34 +65,31 @@ def ask(
         except StoreError as error:
             print(f"assistant: {error} (answering without saving)", file=sys.stderr)
         session = ChatSession(store, client, settings, data_dir)
+        printer = _AnswerPrinter()
         try:
-            turn = session.send(None, text, grounded=grounded, images=session.images_for(grounded))
+            turn = session.send(None, text, grounded=grounded, images=session.images_for(grounded),
+                                on_event=printer)
         except (ValueError, StoreError) as error:
             print(f"assistant: {error}", file=sys.stderr)
             return 2
         if store is not None:  # the library points at stored messages: none without the history
             shared.record(data_dir, turn.conversation_id, turn.user_message_id)
-        return _print_stream(session, events, turn.request_id)
+        # Ctrl+C is Stop: the partial answer is kept (status "stopped"), then we exit.
+        inbox.pump_until(lambda: printer.exit_code is not None, on_interrupt=session.stop)
+        return printer.exit_code or 0
     finally:
         client.shutdown()
         if store is not None:
             store.close()
 
 
-def _print_stream(session: ChatSession, events: queue.Queue[Event], request_id: int) -> int:
-    stopping = False
-    while True:
-        try:
-            event = events.get()
-        except KeyboardInterrupt:
-            # Ctrl+C is Stop: the partial answer is kept (status "stopped"), then we exit.
-            if not stopping:
-                session.stop()
-                stopping = True
-            continue
-        session.handle(event)
-        if getattr(event, "request_id", None) != request_id:
-            continue
+class _AnswerPrinter:
+    """The answer's listener: tokens to stdout as they come, then the exit code."""
+
+    def __init__(self) -> None:
+        self.exit_code: int | None = None
+
+    def __call__(self, event: Event, update: TurnUpdate | None) -> None:
         if isinstance(event, Token):
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -101,10 +97,10 @@ def _print_stream(session: ChatSession, events: queue.Queue[Event], request_id: 
             _show_progress(event)
         elif isinstance(event, Done):
             print()
-            return 0 if event.status == "complete" else 130
+            self.exit_code = 0 if event.status == "complete" else 130
         elif isinstance(event, Failed):
             print(f"\nassistant: {event.message}", file=sys.stderr)
-            return 1
+            self.exit_code = 1
 
 
 def _show_progress(event: Progress) -> None:
@@ -119,7 +115,7 @@ def _show_progress(event: Progress) -> None:
 
 def _ground(
     client: EngineClient,
-    events: queue.Queue[Event],
+    inbox: Inbox,
     settings: Settings,
     data_dir: Path,
     audio: Sequence[str],
@@ -138,29 +134,36 @@ def _ground(
         check_room(settings)
     except attachments.AttachmentRefused as error:
         raise GroundingError(str(error)) from error
-    job = GroundingJob(client, settings, data_dir, files, question)
-    update = job.start()
-    step = update.step
-    if not update.finished:
-        print(f"{update.message}…", file=sys.stderr, flush=True)
-    while not update.finished:
-        try:
-            event = events.get()
-        except KeyboardInterrupt:
-            job.cancel()  # Ctrl+C: the request's Done("stopped") still arrives and ends the job
-            continue
-        if getattr(event, "request_id", None) == job.request_id:
-            shared.note(event)
-        update = job.handle(event) or update
-        if update.step != step and not update.finished:  # a new transcription or part summary
-            step = update.step
-            print(f"{update.message}…", file=sys.stderr, flush=True)
-        # Seconds of audio make a useful percentage; an image's few steps are named above instead.
-        ours = isinstance(event, Progress) and event.request_id == job.request_id
-        if ours and isinstance(event, Progress) and event.total and event.stage != "perceive":
+    log = _JobLog()
+
+    def noticed(event: Event) -> None:  # every event of the job's requests, on this thread
+        shared.note(event)
+        # Seconds of audio make a useful percentage; an image's few steps are named instead.
+        if isinstance(event, Progress) and event.total and event.stage != "perceive":
             _show_progress(event)
+
+    job = GroundingJob(client, settings, data_dir, files, question, on_update=log, on_event=noticed)
+    update = log(job.start())
+    if not update.finished:
+        inbox.pump_until(lambda: job.finished, on_interrupt=job.cancel)  # Ctrl+C: the step stops
+        update = log.last
     if update.cancelled:
         raise GroundingError("stopped", exit_code=130)
     if update.error is not None or update.result is None:
         raise GroundingError(update.error or "The attachments could not be used.", exit_code=update.exit_code)
     return update.result
+
+
+class _JobLog:
+    """The job's listener: one stderr line per step (a transcription, a part summary, an image)."""
+
+    def __init__(self) -> None:
+        self.last = JobUpdate("Preparing")
+        self._step = -1
+
+    def __call__(self, update: JobUpdate) -> JobUpdate:
+        self.last = update
+        if update.step != self._step and not update.finished:
+            self._step = update.step
+            print(f"{update.message}…", file=sys.stderr, flush=True)
+        return update

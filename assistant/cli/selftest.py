@@ -10,8 +10,8 @@ from pathlib import Path
 
 from assistant import network_audit
 from assistant import settings as settings_module
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, EngineConfig, Failed, ModelLoaded, Token
+from assistant.host.client import EngineClient, load_model
+from assistant.host.messages import ChatRequest, Done, EngineConfig, Failed, ModelLoaded, Token
 from assistant.protocols import ChatMessage, GenerationOptions
 
 QUESTION = "What is the capital of France? Answer in one short sentence."
@@ -46,15 +46,15 @@ def _answer_once(model: str | None) -> int:
     messages = (ChatMessage("system", settings.system_prompt), ChatMessage("user", QUESTION))
     started = time.perf_counter()
     answer: list[str] = []
-    with BlockingEngine() as engine:
-        loaded = engine.load(config)
+    with EngineClient() as engine:
+        loaded = load_model(engine, config)
         if isinstance(loaded, Failed):
             print(f"selftest FAILED: could not load {settings.model}: {loaded.message}")
             return 1
         assert isinstance(loaded, ModelLoaded)
         print(f"model: {loaded.model} (loaded in {loaded.seconds:.2f} s)")
         options = GenerationOptions(max_tokens=48, temperature=0.0, seed=1)
-        for event in engine.chat(config, messages, options):
+        for event in engine.stream(ChatRequest(config, messages, options)):
             if isinstance(event, Token):
                 answer.append(event.text)
             elif isinstance(event, Failed):

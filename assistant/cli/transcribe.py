@@ -11,8 +11,15 @@ import logging
 import sys
 
 from assistant import settings as settings_module
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, Failed, Progress, Transcript, TranscriptionStarted
+from assistant.host.client import EngineClient
+from assistant.host.messages import (
+    Done,
+    Failed,
+    Progress,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionStarted,
+)
 from assistant.protocols import TranscriptionOptions
 
 logger = logging.getLogger(__name__)
@@ -38,8 +45,9 @@ def transcribe_command(path: str, *, translate: bool, language: str | None, mode
         task="translate" if translate else "transcribe",
     )
     data_dir = settings_module.data_dir()
-    with BlockingEngine() as engine:
-        events = engine.transcribe(model or DEFAULT_MODEL, str(data_dir), options, audio_path=path)
+    with EngineClient() as engine:
+        request = TranscribeRequest(model or DEFAULT_MODEL, str(data_dir), audio_path=path, options=options)
+        events = engine.stream(request)
         try:
             for event in events:
                 if isinstance(event, Transcript):

@@ -1,42 +1,43 @@
-"""GUI-side handle on the engine process: sends requests, delivers events, restarts after a crash.
+"""GUI-side handle on the engine process: sends requests, routes each event to the request that asked,
+restarts the engine after a crash.
 
-All events reach `on_event` from one dispatcher thread owned by the client. That thread is also the
-only place that decides a request's terminal event, so a late Done from the child can never race with
-a Done synthesised after a Stop timeout or a Failed synthesised after a crash: whichever comes first
-wins and the rest are dropped.
+`send(request, on_event)` binds a handler to the request (the way Anki binds success and failure
+callbacks to a collection operation): every event of that request, and only those, reaches that handler,
+and nobody filters a broadcast by request id. One dispatcher thread owned by the client decides each
+request's terminal event, so a late Done from the child can never race with a Done synthesised after a
+Stop timeout or a Failed synthesised after a crash: whichever comes first wins and the rest are dropped.
+
+Where a handler runs is the client's `deliver` choice: by default on the dispatcher thread; the window
+passes `EngineBridge.deliver` (handlers run on the GUI thread) and the CLI an `Inbox` (handlers run on the
+thread that pumps it). `stream()` is the blocking form for scripts and benchmarks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import multiprocessing
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from assistant.host.messages import (
-    BenchmarkRequest,
     CancelRequest,
-    ChatRequest,
     Done,
-    EmbedTextRequest,
     EngineConfig,
     Event,
     Failed,
-    IndexImagesRequest,
     LoadRequest,
-    PerceiveRequest,
-    PrepareRequest,
+    ModelLoaded,
     Request,
     ShutdownRequest,
-    SynthesizeRequest,
-    TranscribeRequest,
 )
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, TranscriptionOptions
+from assistant.protocols import GenerationStats
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,35 @@ CRASH_MESSAGE = (
     "The engine stopped unexpectedly (exit code {code}). Your answer so far was kept; the engine "
     "will restart with your next question."
 )
+
+Handler = Callable[[Event], None]
+# Called on the dispatcher thread with a request's handler and one of its events; decides where the
+# handler runs (directly, queued to the GUI thread, or queued to the CLI's main thread).
+Deliver = Callable[[Handler, Event], None]
+
+
+def deliver_here(handler: Handler, event: Event) -> None:
+    handler(event)
+
+
+def is_terminal(event: Event) -> bool:
+    return isinstance(event, (Done, Failed))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A request in flight: what its sender keeps to stop it (the events go to its handler)."""
+
+    request_id: int
+    client: EngineClient = dataclasses.field(repr=False, compare=False)
+
+    def cancel(self) -> None:
+        """Stop it; a child that does not confirm within the client's stop timeout is killed."""
+        self.client.cancel(self.request_id)
+
+    def drop(self) -> None:
+        """Stop it with no kill deadline (speech, a prefill): a late end harms nothing."""
+        self.client.drop(self.request_id)
 
 
 class _Child:
@@ -55,21 +85,41 @@ class _Child:
         self.conn = conn
         self.send_lock = threading.Lock()
         self.killed = False
+        self.gone = False  # its pipe closed: nothing sent to it can be answered any more
+
+    def usable(self) -> bool:
+        return not self.killed and not self.gone and self.process.is_alive()
+
+
+@dataclass
+class _InFlight:
+    generation: int  # of the child serving it
+    handler: Handler
+    direct: bool  # called on the dispatcher thread whatever `deliver` says (`stream`)
 
 
 class EngineClient:
-    def __init__(self, on_event: Callable[[Event], None], *, stop_timeout_s: float = 2.0) -> None:
-        self._on_event = on_event
+    def __init__(self, deliver: Deliver = deliver_here, *, stop_timeout_s: float = 2.0) -> None:
+        self._deliver = deliver
         self._stop_timeout_s = stop_timeout_s
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.RLock()  # guards _child, _inflight, _dispatcher
         self._child: _Child | None = None
         self._generations = itertools.count(1)
         self._ids = itertools.count(1)
-        self._inflight: dict[int, int] = {}  # request id -> generation of the child serving it
+        self._inflight: dict[int, _InFlight] = {}
         self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._dispatcher: threading.Thread | None = None
         self._closed = False
+
+    def __enter__(self) -> EngineClient:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()
 
     # ---- public API ------------------------------------------------------------------------------
 
@@ -90,7 +140,7 @@ class EngineClient:
             if self._closed:
                 raise RuntimeError("EngineClient is shut down")
             self._ensure_dispatcher()
-            if self._child is not None and self._child.process.is_alive() and not self._child.killed:
+            if self._child is not None and self._child.usable():
                 return
             parent_conn, child_conn = self._context.Pipe(duplex=True)
             from assistant.host.process import run_child
@@ -110,139 +160,39 @@ class EngineClient:
                 target=self._read, args=(child,), name=f"engine-reader-{child.generation}", daemon=True
             ).start()
 
-    def load(self, config: EngineConfig) -> int:
-        request_id = next(self._ids)
-        self._submit(LoadRequest(request_id, config), request_id)
-        return request_id
+    def send(self, request: Request, on_event: Handler) -> Ticket:
+        """Send `request` (its request_id is assigned here); every event of it goes to `on_event`,
+        through this client's `deliver`, ending with exactly one Done or Failed."""
+        return self._submit(request, on_event, direct=False)
 
-    def chat(
-        self,
-        config: EngineConfig,
-        messages: Sequence[ChatMessage],
-        options: GenerationOptions,
-        images: Sequence[str] = (),
-        earlier_images: tuple[tuple[int, tuple[str, ...]], ...] = (),
-    ) -> int:
-        """`images`: kept copies for a model that can see them (ignored by a text-only model);
-        `earlier_images`: those of earlier user messages, by message index (`ChatRequest`)."""
-        request_id = next(self._ids)
-        request = ChatRequest(request_id, config, tuple(messages), options, images=tuple(images),
-                              earlier_images=earlier_images)
-        self._submit(request, request_id)
-        return request_id
+    def stream(self, request: Request) -> Iterator[Event]:
+        """Blocking: yield the request's events up to and including its Done or Failed.
 
-    def prefill(
-        self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> int:
-        """Put the prompt of a chat the caller expects to send into the KV cache. Events: Done/Failed."""
-        request_id = next(self._ids)
-        self._submit(ChatRequest(request_id, config, tuple(messages), options, prefill_only=True), request_id)
-        return request_id
-
-    def transcribe(
-        self,
-        model: str,
-        data_dir: str | Path,
-        options: TranscriptionOptions,
-        audio_path: str | None = None,
-        audio: Any | None = None,
-        *,
-        threads: int = 0,
-    ) -> int:
-        """Speech to text for a file (decoded in the engine) or numpy samples (16 kHz mono float32).
-
-        Events: Progress, TranscriptionStarted, Transcript per segment, then Done or Failed.
+        A generator: nothing is sent until the first next(). Leaving the loop early cancels the
+        request and waits for its terminal event, so the next request starts clean.
         """
-        if (audio_path is None) == (audio is None):
-            raise ValueError("give exactly one of audio_path and audio")
-        request_id = next(self._ids)
-        request = TranscribeRequest(request_id, model, str(data_dir), audio_path, audio, options, threads)
-        self._submit(request, request_id)
-        return request_id
-
-    def perceive(
-        self, path: str, data_dir: str | Path, *, threads: int = 0, labels: bool = True
-    ) -> int:
-        """Look at an image file in the engine: decode it safely, keep a copy by hash, OCR, CLIP labels.
-
-        Events: Progress (stage 'perceive': step done of total), ImagePerceived, then Done;
-        or Failed with the image's problem in words.
-        """
-        request_id = next(self._ids)
-        self._submit(PerceiveRequest(request_id, str(path), str(data_dir), threads, labels), request_id)
-        return request_id
-
-    def embed_text(self, text: str, data_dir: str | Path) -> int:
-        """The installed CLIP model's embedding of a search text (the image library's search).
-
-        Events: TextEmbedded, then Done; or Failed (no CLIP model, or a broken one) in words.
-        """
-        request_id = next(self._ids)
-        self._submit(EmbedTextRequest(request_id, text, str(data_dir)), request_id)
-        return request_id
-
-    def benchmark(
-        self,
-        model: str,
-        data_dir: str | Path,
-        *,
-        threads: int = 0,
-        gpu_layers: int = -1,
-        budget_s: float = 12.0,
-    ) -> int:
-        """Measure a chat model on this machine (`host/benchmark.py`); unloads the chat model.
-
-        Events: Progress (assembly, 'load', 'benchmark'), ModelBenchmarked, then Done; or Failed.
-        """
-        request_id = next(self._ids)
-        request = BenchmarkRequest(request_id, model, str(data_dir), threads, gpu_layers, budget_s=budget_s)
-        self._submit(request, request_id)
-        return request_id
-
-    def prepare(self, model: str, data_dir: str | Path) -> int:
-        """Assemble and verify a bundled model without loading it. Events: Progress, then Done or Failed."""
-        request_id = next(self._ids)
-        self._submit(PrepareRequest(request_id, model, str(data_dir)), request_id)
-        return request_id
-
-    def index_images(self, data_dir: str | Path, *, batch_size: int = 8) -> int:
-        """Embed the image library's unindexed images with the installed CLIP model, a batch at a time.
-
-        Events: Progress (stage 'index') per batch, then Done (stats.extra: indexed, skipped,
-        remaining; remaining > 0 when it stepped aside for a queued request) or Failed in words.
-        """
-        request_id = next(self._ids)
-        self._submit(IndexImagesRequest(request_id, str(data_dir), batch_size), request_id)
-        return request_id
-
-    def synthesize(self, voice: str, data_dir: str | Path, text: str, *, threads: int = 1) -> int:
-        """Speak `text` with a Piper voice (catalogue name or file); served beside a streaming answer.
-
-        Events: SpeechAudio (int16 samples) per chunk, then Done or Failed. Stop it with `drop`.
-        """
-        request_id = next(self._ids)
-        self._submit(SynthesizeRequest(request_id, voice, str(data_dir), text, threads), request_id)
-        return request_id
-
-    def drop(self, request_id: int) -> None:
-        """Cancel with no deadline: for speech, whose late end harms nothing.
-
-        Unlike `cancel`, a child that does not confirm in time is not killed: the engine's loop may be
-        inside a long prompt evaluation for the next question, which a dropped sentence must not end.
-        """
-        with self._lock:
-            generation = self._inflight.get(request_id)
-            child = self._child
-        if generation is not None and child is not None and child.generation == generation:
-            self._send(child, CancelRequest(request_id))
+        events: queue.Queue[Event] = queue.Queue()
+        ticket = self._submit(request, events.put, direct=True)  # put from the dispatcher thread
+        finished = False
+        try:
+            while not finished:
+                event = events.get()
+                finished = is_terminal(event)
+                yield event
+        finally:
+            if not finished:
+                ticket.cancel()
+                while not is_terminal(events.get()):
+                    pass
 
     def cancel(self, request_id: int) -> None:
         """Ask the child to stop; if it has not confirmed within stop_timeout_s it is killed."""
         with self._lock:
-            generation = self._inflight.get(request_id)
+            inflight = self._inflight.get(request_id)
             child = self._child
-        if generation is None or child is None or child.generation != generation:
+        if inflight is None or child is None or child.generation != inflight.generation:
             return
+        generation = inflight.generation
         self._send(child, CancelRequest(request_id))
         # Timer thread -> dispatcher thread: the decision to kill is taken where terminals are decided.
         timer = threading.Timer(
@@ -250,6 +200,18 @@ class EngineClient:
         )
         timer.daemon = True
         timer.start()
+
+    def drop(self, request_id: int) -> None:
+        """Cancel with no deadline: for speech and prefills, whose late end harms nothing.
+
+        Unlike `cancel`, a child that does not confirm in time is not killed: the engine's loop may be
+        inside a long prompt evaluation for the next question, which a dropped sentence must not end.
+        """
+        with self._lock:
+            inflight = self._inflight.get(request_id)
+            child = self._child
+        if inflight is not None and child is not None and child.generation == inflight.generation:
+            self._send(child, CancelRequest(request_id))
 
     def kill_engine(self) -> None:
         with self._lock:
@@ -279,15 +241,18 @@ class EngineClient:
 
     # ---- internals -------------------------------------------------------------------------------
 
-    def _submit(self, request: Request, request_id: int) -> None:
+    def _submit(self, request: Request, on_event: Handler, *, direct: bool) -> Ticket:
+        request_id = next(self._ids)
+        request = dataclasses.replace(request, request_id=request_id)
         with self._lock:
             child = self._child
-            if child is None or not child.process.is_alive() or child.killed:
+            if child is None or not child.usable():
                 self.start()  # a crashed or killed engine restarts here, lazily
                 child = self._child
             assert child is not None
-            self._inflight[request_id] = child.generation
+            self._inflight[request_id] = _InFlight(child.generation, on_event, direct)
         self._send(child, request)
+        return Ticket(request_id, self)
 
     def _send(self, child: _Child, request: Request) -> None:
         try:
@@ -310,12 +275,15 @@ class EngineClient:
             except (EOFError, OSError):
                 break
             self._queue.put(("event", child.generation, event))
+        # From now on a request goes to a new child: one sent to this one (closing its pipe, not yet
+        # exited) would otherwise wait for a "died" that was already handled.
+        child.gone = True
         child.process.join(1.0)
         self._queue.put(("died", child.generation, child.process.exitcode))
         child.conn.close()
 
     def _dispatch(self) -> None:
-        """The one thread that calls on_event."""
+        """The one thread that routes events to their requests' handlers."""
         while True:
             item = self._queue.get()
             kind = item[0]
@@ -323,7 +291,7 @@ class EngineClient:
                 self._finish_all(lambda rid: Done(rid, "stopped", GenerationStats()))
                 return
             if kind == "event":
-                self._deliver_event(item[2])
+                self._route(item[2])
             elif kind == "died":
                 generation, code = item[1], item[2]
                 if self._closed:  # an orderly shutdown, not a crash
@@ -334,18 +302,19 @@ class EngineClient:
             elif kind == "cancel_timeout":
                 self._cancel_timed_out(item[1], item[2])
 
-    def _deliver_event(self, event: Event) -> None:
-        terminal = isinstance(event, (Done, Failed))
+    def _route(self, event: Event) -> None:
         with self._lock:
-            if event.request_id not in self._inflight:
+            inflight = self._inflight.get(event.request_id)
+            if inflight is None:
                 return  # a late event for a request that already ended (stopped by timeout, crashed)
-            if terminal:
+            if is_terminal(event):
                 del self._inflight[event.request_id]
-        self._call(event)
+        self._call(inflight, event)
 
     def _cancel_timed_out(self, generation: int, request_id: int) -> None:
         with self._lock:
-            if self._inflight.get(request_id) != generation:
+            inflight = self._inflight.get(request_id)
+            if inflight is None or inflight.generation != generation:
                 return  # the child confirmed in time
             del self._inflight[request_id]
             child = self._child
@@ -353,18 +322,73 @@ class EngineClient:
                 logger.warning("Engine did not stop request %d in time; killing it", request_id)
                 child.killed = True
                 child.process.kill()
-        self._call(Done(request_id, "stopped", GenerationStats()))
+        self._call(inflight, Done(request_id, "stopped", GenerationStats()))
 
     def _finish_all(self, make: Callable[[int], Event], generation: int | None = None) -> None:
         with self._lock:
-            ended = [rid for rid, gen in self._inflight.items() if generation is None or gen == generation]
+            ended = {rid: inflight for rid, inflight in self._inflight.items()
+                     if generation is None or inflight.generation == generation}
             for rid in ended:
                 del self._inflight[rid]
         for rid in sorted(ended):
-            self._call(make(rid))
+            self._call(ended[rid], make(rid))
 
-    def _call(self, event: Event) -> None:
+    def _call(self, inflight: _InFlight, event: Event) -> None:
         try:
-            self._on_event(event)
+            if inflight.direct:
+                inflight.handler(event)
+            else:
+                self._deliver(inflight.handler, event)
         except Exception:  # a faulty handler must not stop event delivery
-            logger.exception("on_event handler failed for %s", type(event).__name__)
+            logger.exception("Event handler failed for %s", type(event).__name__)
+
+
+class Inbox:
+    """Runs request handlers on the thread that pumps it (the CLI's main thread), in arrival order.
+
+    Pass `inbox.deliver` to the EngineClient; then `pump_until(done)` on the main thread. The history
+    store and the session are then only ever touched from that thread, as in the window.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Handler, Event]] = queue.Queue()
+
+    def deliver(self, handler: Handler, event: Event) -> None:
+        self._queue.put((handler, event))  # dispatcher thread -> the pumping thread
+
+    def pump(self, timeout: float | None = None) -> bool:
+        """Run the next handler, waiting at most `timeout` seconds for one; False when none came."""
+        try:
+            handler, event = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        try:
+            handler(event)
+        except Exception:  # as in the window: a faulty handler must not stop event delivery
+            logger.exception("Event handler failed for %s", type(event).__name__)
+        return True
+
+    def pump_until(self, done: Callable[[], bool], on_interrupt: Callable[[], None] | None = None) -> None:
+        """Run handlers as their events arrive until `done()`; Ctrl+C calls `on_interrupt` (Stop) once
+        and keeps pumping, so the request's terminal event still arrives and is handled."""
+        interrupted = False
+        while not done():
+            try:
+                self.pump()
+            except KeyboardInterrupt:
+                if on_interrupt is not None and not interrupted:
+                    interrupted = True
+                    on_interrupt()
+
+
+def load_model(client: EngineClient, config: EngineConfig) -> ModelLoaded | Failed:
+    """Blocking: load the chat model now; ModelLoaded (seconds == 0 when it was loaded already) or Failed."""
+    loaded: ModelLoaded | None = None
+    for event in client.stream(LoadRequest(config)):
+        if isinstance(event, ModelLoaded):
+            loaded = event
+        elif isinstance(event, Failed):
+            return event
+    if loaded is None:  # cannot happen with this engine; keep the return type honest anyway
+        return Failed(0, "The engine finished loading without reporting a model.")
+    return loaded

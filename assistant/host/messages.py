@@ -51,7 +51,7 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     config: EngineConfig
     messages: tuple[ChatMessage, ...]  # system prompt first, newest user message last
     options: GenerationOptions = field(default_factory=GenerationOptions)
@@ -72,7 +72,7 @@ class ChatRequest:
 class LoadRequest:
     """Load (or assemble then load) a model ahead of the first question."""
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     config: EngineConfig
 
 
@@ -84,13 +84,17 @@ class TranscribeRequest:
     pickled across the pipe, so push-to-talk clips fit; long recordings should go as a file).
     """
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     model: str  # catalogue name such as "whisper-base", or a faster-whisper model folder
     data_dir: str  # where bundled models are assembled
     audio_path: str | None = None
     audio: Any | None = None
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     threads: int = 0  # 0: the engine's default for this machine
+
+    def __post_init__(self) -> None:
+        if (self.audio_path is None) == (self.audio is None):
+            raise ValueError("give exactly one of audio_path and audio")
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class SynthesizeRequest:
     behind the chat model. Requests are served in the order they arrive; Cancel drops a queued one.
     """
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     voice: str  # catalogue name such as "piper-joe-medium", or a Piper .onnx file or its folder
     data_dir: str  # where bundled voices are assembled
     text: str
@@ -116,7 +120,7 @@ class PerceiveRequest:
     is opened only in the engine process, so a hostile image can never hurt the window.
     """
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     path: str
     data_dir: str  # where the copy is kept (images/) and CLIP models are found (models/clip/)
     threads: int = 0  # OCR threads; 0: the engine's default for this machine
@@ -131,7 +135,7 @@ class EmbedTextRequest:
     broken. Runs in the engine so the window never loads onnxruntime.
     """
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     text: str
     data_dir: str  # where CLIP models are found (models/clip/); the model perception loaded is reused
 
@@ -142,7 +146,7 @@ class BenchmarkRequest:
     short prompt, decode a few tokens (`host/benchmark.py`). Answered by Progress events (assembly,
     'load', 'benchmark'), one ModelBenchmarked, then Done; the chat model is unloaded first."""
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     model: str  # catalogue name or a path to a .gguf
     data_dir: str  # where bundled models are assembled
     threads: int = 0  # 0: one per physical core, as for chat
@@ -159,7 +163,7 @@ class PrepareRequest:
     """Assemble and verify a catalogue model of any role without loading it (first run).
     Answered by Progress (stage 'assemble', bytes) and Done, or Failed with what to reinstall."""
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     model: str
     data_dir: str
 
@@ -173,14 +177,14 @@ class IndexImagesRequest:
     another request that arrived (ask again later). Failed when the CLIP model is missing or broken.
     """
 
-    request_id: int
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     data_dir: str  # the image library (image_library/) and CLIP models (models/clip/) under it
     batch_size: int = 8
 
 
 @dataclass(frozen=True)
 class CancelRequest:
-    request_id: int
+    request_id: int  # the request to stop
 
 
 @dataclass(frozen=True)

@@ -133,17 +133,14 @@ def build(
     data_dir = settings_module.data_dir()
 
     bridge = EngineBridge()
-    client = EngineClient(on_event=bridge.on_event)
+    client = EngineClient(bridge.deliver)  # every request's handler runs on the GUI thread
     # With no store the session keeps this run's history in memory, so the app still answers.
     session = ChatSession(store, client, settings, data_dir)
     window = MainWindow(dark)
     controller = ChatController(window, session, client, store)
     actions = WindowActions(controller, data_dir, settings_path)
-    # Emitted on the client's dispatcher thread, delivered queued on the GUI thread.
-    bridge.event_received.connect(controller.on_event)
     bridge.setParent(window)
     voice = PushToTalk(controller, data_dir, sound_device)
-    controller.voice_handler = voice.handle_event
     # Answers read aloud: synthesised in the engine process, played through the same sound module.
     controller.read_aloud = ReadAloud(session, client, data_dir, window.status, sound_device, controller)
     image_search = ImageSearch(controller, data_dir)  # the panel itself is built when first opened

@@ -17,8 +17,8 @@ import pytest
 from cli_runner import run_assistant, stored_messages
 from error_screenshot import MESSAGE, save_error_dialog
 
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, Failed, ImagePerceived, Progress
+from assistant.host.client import EngineClient
+from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest, Progress
 from assistant.images import kept
 
 pytest.importorskip("rapidocr_onnxruntime")
@@ -52,10 +52,10 @@ def test_the_engine_reads_an_image_keeps_a_copy_and_explains_a_bad_one(tmp_path:
     broken = data / "models" / "clip" / "broken"
     broken.mkdir(parents=True)
     (broken / "config.json").write_text("{}")
-    with BlockingEngine() as engine:
-        events = list(engine.perceive(str(shot), data, threads=1))
-        refused = list(engine.perceive(str(bad), data, threads=1))
-        again = list(engine.perceive(str(shot), data, threads=1))  # the OCR models are loaded already
+    with EngineClient() as engine:
+        events = list(engine.stream(PerceiveRequest(str(shot), str(data), threads=1)))
+        refused = list(engine.stream(PerceiveRequest(str(bad), str(data), threads=1)))
+        again = list(engine.stream(PerceiveRequest(str(shot), str(data), threads=1)))  # OCR loaded already
     assert any(isinstance(e, Progress) and e.stage == "perceive" for e in events)
     found = next(e for e in events if isinstance(e, ImagePerceived))
     assert MESSAGE in found.text and found.format == "PNG" and (found.width, found.height) == (560, 200)
@@ -135,8 +135,8 @@ def test_with_a_clip_model_installed_an_image_gets_labels_from_the_vocabulary(tm
     import_clip(str(trained.config_path), trained.checkpoint, clip_models_dir(data), "tiny-shapes")
     picture = tmp_path / "circle.png"
     clip_shapes.draw("red", "circle", random.Random(1)).save(picture)
-    with BlockingEngine() as engine:
-        events = list(engine.perceive(str(picture), data, threads=1))
+    with EngineClient() as engine:
+        events = list(engine.stream(PerceiveRequest(str(picture), str(data), threads=1)))
     found = next(e for e in events if isinstance(e, ImagePerceived))
     vocabulary = set(read_labels())
     assert len(found.labels) == 5 and all(label in vocabulary for label, _ in found.labels)

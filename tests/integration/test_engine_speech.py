@@ -10,12 +10,21 @@ import pytest
 from model_files import smollm2_path
 
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Failed, SpeechAudio, Token
+from assistant.host.messages import (
+    ChatRequest,
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    SpeechAudio,
+    SynthesizeRequest,
+    Token,
+)
 from assistant.models.catalog import find_model, model_status
 from assistant.protocols import GenerationOptions
 
 pytest.importorskip("piper")
-from test_engine_process import LONG, Recorder  # the same event recorder
+from test_engine_process import LONG, Recorder, send  # the same per-request event recorder
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -39,24 +48,27 @@ def voice_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def engine() -> Iterator[tuple[EngineClient, Recorder]]:
-    recorder = Recorder()
-    client = EngineClient(recorder, stop_timeout_s=2.0)
+def engine() -> Iterator[EngineClient]:
+    client = EngineClient(stop_timeout_s=2.0)
     client.start()
-    yield client, recorder
+    yield client
     client.shutdown()
 
 
-def audio_of(recorder: Recorder, request_id: int) -> list[SpeechAudio]:
-    return [e for e in recorder.of(request_id) if isinstance(e, SpeechAudio)]
+def speak(client: EngineClient, voice: str, data_dir: Path, text: str,
+          timeline: list[Event] | None = None) -> Recorder:
+    return send(client, SynthesizeRequest(voice, str(data_dir), text), Recorder(timeline))
 
 
-def test_a_sentence_comes_back_as_speech(engine: tuple[EngineClient, Recorder], voice_data: Path) -> None:
-    client, recorder = engine
-    rid = client.synthesize(VOICE, voice_data, SENTENCES[1])
-    done = recorder.terminal(rid)
+def audio_of(recorder: Recorder) -> list[SpeechAudio]:
+    return [e for e in recorder.seen() if isinstance(e, SpeechAudio)]
+
+
+def test_a_sentence_comes_back_as_speech(engine: EngineClient, voice_data: Path) -> None:
+    sentence = speak(engine, VOICE, voice_data, SENTENCES[1])
+    done = sentence.terminal()
     assert isinstance(done, Done) and done.status == "complete", done
-    chunks = audio_of(recorder, rid)
+    chunks = audio_of(sentence)
     assert chunks and all(c.sample_rate == 22050 for c in chunks)
     assert all(c.samples.dtype == np.int16 and c.samples.ndim == 1 for c in chunks)
     samples = np.concatenate([c.samples for c in chunks])
@@ -64,26 +76,29 @@ def test_a_sentence_comes_back_as_speech(engine: tuple[EngineClient, Recorder], 
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 500  # speech, not near-silence
     assert done.stats.extra["audio_s"] == pytest.approx(len(samples) / 22050)
     assert done.stats.load_s > 0  # the first request loaded the voice ...
-    again = client.synthesize(VOICE, voice_data, "Again.")
-    assert isinstance(recorder.terminal(again), Done)
-    assert recorder.terminal(again).stats.load_s == 0  # ... and it stays loaded
+    again = speak(engine, VOICE, voice_data, "Again.")
+    assert isinstance(again.terminal(), Done)
+    assert again.terminal().stats.load_s == 0  # ... and it stays loaded
 
 
 def test_speech_is_made_while_an_answer_streams(
-    engine: tuple[EngineClient, Recorder], voice_data: Path, tmp_path: Path
+    engine: EngineClient, voice_data: Path, tmp_path: Path
 ) -> None:
     """The serial request loop is busy with the answer; the sentence must not wait for it to end."""
-    client, recorder = engine
+    timeline: list[Event] = []  # both requests' events, in the order the client delivered them
     config = EngineConfig(model=str(smollm2_path()), data_dir=str(tmp_path), context_size=2048, threads=1)
-    chat = client.chat(config, LONG, GenerationOptions(max_tokens=1500, temperature=0.0, seed=0))
-    recorder.first_token(chat)
-    speech = client.synthesize(VOICE, voice_data, SENTENCES[0])
-    assert isinstance(recorder.terminal(speech), Done) and audio_of(recorder, speech)
-    client.cancel(chat)
-    ended = recorder.terminal(chat)
+    request = ChatRequest(config, tuple(LONG), GenerationOptions(max_tokens=1500, temperature=0.0, seed=0))
+    answer = send(engine, request, Recorder(timeline))
+    answer.first_token()
+    sentence = speak(engine, VOICE, voice_data, SENTENCES[0], timeline)
+    assert isinstance(sentence.terminal(), Done) and audio_of(sentence)
+    assert answer.ticket is not None
+    answer.ticket.cancel()
+    ended = answer.terminal()  # also checks that none of the speech's events reached the answer
     # The answer was still streaming when the speech came back, so only Stop could end it.
     assert isinstance(ended, Done) and ended.status == "stopped"
-    kinds = [(type(e), e.request_id) for e in recorder.events]
+    chat, speech = answer.request_id, sentence.request_id
+    kinds = [(type(e), e.request_id) for e in timeline]
     # The speech was finished between the answer's first token and its end: made alongside it.
     # (Not "a token after the audio": on a loaded machine one token can outlast a whole sentence.)
     assert kinds.index((Token, chat)) < kinds.index((SpeechAudio, speech))
@@ -91,40 +106,37 @@ def test_speech_is_made_while_an_answer_streams(
 
 
 def test_dropping_sentences_stops_them_without_killing_the_engine(
-    engine: tuple[EngineClient, Recorder], voice_data: Path
+    engine: EngineClient, voice_data: Path
 ) -> None:
-    client, recorder = engine
-    pid = client.engine_pid
-    ids = [client.synthesize(VOICE, voice_data, sentence) for sentence in SENTENCES]
-    first = recorder.terminal(ids[0])  # spoken in full; the second is under way
-    for rid in ids:
-        client.drop(rid)
-    ends = {rid: recorder.terminal(rid) for rid in ids}
-    assert all(isinstance(end, Done) for end in ends.values()), ends
-    assert isinstance(first, Done) and first.status == "complete" and audio_of(recorder, ids[0])
+    pid = engine.engine_pid
+    sentences = [speak(engine, VOICE, voice_data, sentence) for sentence in SENTENCES]
+    first = sentences[0].terminal()  # spoken in full; the second is under way
+    for sentence in sentences:
+        assert sentence.ticket is not None
+        sentence.ticket.drop()
+    ends = [sentence.terminal() for sentence in sentences]
+    assert all(isinstance(end, Done) for end in ends), ends
+    assert isinstance(first, Done) and first.status == "complete" and audio_of(sentences[0])
     # Queued sentences are dropped, not synthesised: the last ones never started.
-    assert [ends[rid].status for rid in ids[-2:]] == ["stopped", "stopped"]
-    for rid in ids:  # nothing of a request after its end
-        events = recorder.of(rid)
+    assert [end.status for end in ends[-2:]] == ["stopped", "stopped"]
+    for sentence in sentences:  # nothing of a request after its end
+        events = sentence.seen()
         assert isinstance(events[-1], Done) and sum(isinstance(e, (Done, Failed)) for e in events) == 1
-    assert not audio_of(recorder, ids[-1])
-    assert client.engine_pid == pid
-    after = client.synthesize(VOICE, voice_data, "Still here.")
-    assert isinstance(recorder.terminal(after), Done) and audio_of(recorder, after)
+    assert not audio_of(sentences[-1])
+    assert engine.engine_pid == pid
+    after = speak(engine, VOICE, voice_data, "Still here.")
+    assert isinstance(after.terminal(), Done) and audio_of(after)
 
 
 def test_a_broken_voice_fails_clearly_and_the_engine_survives(
-    engine: tuple[EngineClient, Recorder], voice_data: Path, tmp_path: Path
+    engine: EngineClient, voice_data: Path, tmp_path: Path
 ) -> None:
-    client, recorder = engine
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x00not a voice" * 100)
     (tmp_path / "broken.onnx.json").write_text("{}", encoding="utf-8")
-    rid = client.synthesize(str(bad), voice_data, SENTENCES[0])
-    failed = recorder.terminal(rid)
+    failed = speak(engine, str(bad), voice_data, SENTENCES[0]).terminal()
     assert isinstance(failed, Failed) and failed.kind == "bad_model" and "broken.onnx" in failed.message
-    unknown = client.synthesize("no-such-voice", voice_data, SENTENCES[0])
-    failed = recorder.terminal(unknown)
+    failed = speak(engine, "no-such-voice", voice_data, SENTENCES[0]).terminal()
     assert isinstance(failed, Failed) and "no-such-voice" in failed.message
-    good = client.synthesize(VOICE, voice_data, SENTENCES[0])
-    assert isinstance(recorder.terminal(good), Done) and audio_of(recorder, good)
+    good = speak(engine, VOICE, voice_data, SENTENCES[0])
+    assert isinstance(good.terminal(), Done) and audio_of(good)

@@ -16,9 +16,17 @@ from cli_runner import run_assistant
 from clip_install import install, shape_png, train_and_import
 
 from assistant.clip.folder import read_config
-from assistant.host.blocking import BlockingEngine
-from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Event, Failed, Progress, TextEmbedded
+from assistant.host.client import EngineClient, Ticket
+from assistant.host.messages import (
+    Done,
+    EmbedTextRequest,
+    Event,
+    Failed,
+    IndexImagesRequest,
+    Progress,
+    Request,
+    TextEmbedded,
+)
 from assistant.library.image_library import ImageLibrary
 
 pytest.importorskip("open_clip")
@@ -81,25 +89,34 @@ def test_reindex_with_a_broken_model_says_so_and_loses_nothing(tmp_path: Path, c
         assert len(library) == len(PICTURES)
         assert len(library.unindexed(fingerprint(installed))) == len(PICTURES)
 
-    with BlockingEngine() as engine:
-        events = list(engine.index_images(data))
+    with EngineClient() as engine:
+        events = list(engine.stream(IndexImagesRequest(str(data))))
     assert isinstance(events[-1], Failed) and events[-1].kind == "bad_model"
     assert "import-clip" in events[-1].message
     with ImageLibrary(data) as library:
         assert len(library) == len(PICTURES)
 
 
-class Events:
-    """The client's events, collected from its dispatcher thread."""
+class Sent:
+    """One request and its own events, handed over from the client's dispatcher thread. All handlers
+    run on that one thread, so `timeline` holds every request's events in the order they were delivered."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: EngineClient, request: Request, timeline: list[Event]) -> None:
         self.queue: queue.Queue[Event] = queue.Queue()
+        self.seen: list[Event] = []
+        self.timeline = timeline
+        self.ticket: Ticket = client.send(request, self._receive)
 
-    def until_done(self, request_id: int, seen: list[Event]) -> Event:
+    def _receive(self, event: Event) -> None:
+        self.timeline.append(event)
+        self.queue.put(event)
+
+    def until_done(self) -> Event:
         while True:
             event = self.queue.get(timeout=WAIT_S)
-            seen.append(event)
-            if getattr(event, "request_id", None) == request_id and isinstance(event, (Done, Failed)):
+            self.seen.append(event)
+            assert event.request_id == self.ticket.request_id, event  # only this request's events
+            if isinstance(event, (Done, Failed)):
                 return event
 
 
@@ -108,32 +125,34 @@ def test_the_engine_indexes_in_batches_steps_aside_and_honours_cancel(tmp_path: 
     data = tmp_path / "data"
     hashes = shared_unindexed(tmp_path, data)
     install(clip_model, data)
-    events = Events()
-    client = EngineClient(events.queue.put, stop_timeout_s=60)  # a cancel is confirmed, never killed
+    timeline: list[Event] = []
+    client = EngineClient(stop_timeout_s=60)  # a cancel is confirmed, never killed
     try:
         # Cancelled before its first batch: both messages are in the pipe before the engine has spawned.
-        cancelled = client.index_images(data, batch_size=2)
-        client.cancel(cancelled)
-        seen: list[Event] = []
-        end = events.until_done(cancelled, seen)
+        cancelled = Sent(client, IndexImagesRequest(str(data), batch_size=2), timeline)
+        cancelled.ticket.cancel()
+        end = cancelled.until_done()
         assert isinstance(end, Done) and end.status == "stopped" and end.stats.extra["indexed"] == 0
 
         # A search arrives behind the indexing: one batch, then the search goes first.
-        first = client.index_images(data, batch_size=2)
-        search = client.embed_text("a red circle", data)
-        seen = []
-        end = events.until_done(first, seen)
+        first = Sent(client, IndexImagesRequest(str(data), batch_size=2), timeline)
+        search = Sent(client, EmbedTextRequest("a red circle", str(data)), timeline)
+        end = first.until_done()
         assert isinstance(end, Done) and end.status == "complete"
         assert end.stats.extra["indexed"] == 2 and end.stats.extra["remaining"] == len(PICTURES) - 2
-        assert not any(isinstance(e, TextEmbedded) for e in seen)  # not answered yet: it waited
-        progress = [e for e in seen if isinstance(e, Progress) and e.request_id == first]
+        progress = [e for e in first.seen if isinstance(e, Progress)]
         assert [(p.stage, p.done, p.total) for p in progress] == [("index", 0, 6), ("index", 2, 6)]
-        query = events.until_done(search, seen)
+        query = search.until_done()
         assert isinstance(query, Done)
-        embedded = next(e for e in seen if isinstance(e, TextEmbedded))
+        embedded = next(e for e in search.seen if isinstance(e, TextEmbedded))
+        # Not answered while the batch ran: the search waited for the indexing to step aside.
+        order = [(type(e), e.request_id) for e in timeline]
+        batch_end, answer = (Done, first.ticket.request_id), (TextEmbedded, search.ticket.request_id)
+        assert order.index(batch_end) < order.index(answer)
 
-        rest = client.index_images(data, batch_size=2)  # as the window does: ask again
-        end = events.until_done(rest, seen)
+        # As the window does: ask again.
+        rest = Sent(client, IndexImagesRequest(str(data), batch_size=2), timeline)
+        end = rest.until_done()
         assert isinstance(end, Done) and end.stats.extra["indexed"] == len(PICTURES) - 2
         assert end.stats.extra["remaining"] == 0
     finally:

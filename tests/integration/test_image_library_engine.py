@@ -16,8 +16,15 @@ from cli_runner import run_assistant
 from clip_install import install, shape_png, train_and_import
 
 from assistant.clip.labels import read_labels
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, Failed, ImagePerceived, TextEmbedded
+from assistant.host.client import EngineClient
+from assistant.host.messages import (
+    Done,
+    EmbedTextRequest,
+    Failed,
+    ImagePerceived,
+    PerceiveRequest,
+    TextEmbedded,
+)
 from assistant.library.image_library import ImageLibrary
 from assistant.library.shared import SharedImages
 
@@ -31,8 +38,8 @@ def clip_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_and_import(tmp_path_factory.mktemp("clip"))
 
 
-def perceived(engine: BlockingEngine, path: Path, data: Path) -> ImagePerceived:
-    events = list(engine.perceive(str(path), data, threads=1))
+def perceived(engine: EngineClient, path: Path, data: Path) -> ImagePerceived:
+    events = list(engine.stream(PerceiveRequest(str(path), str(data), threads=1)))
     assert isinstance(events[-1], Done), events[-1]
     return next(e for e in events if isinstance(e, ImagePerceived))
 
@@ -43,7 +50,7 @@ def test_shared_images_are_recorded_with_embeddings_and_found_by_text(tmp_path: 
     install(clip_model, data)
     red = shape_png("red", "circle", tmp_path / "red.png")
     blue = shape_png("blue", "square", tmp_path / "blue.png")
-    with BlockingEngine() as engine:
+    with EngineClient() as engine:
         shared = SharedImages()
         found = perceived(engine, tmp_path / "red.png", data)
         assert found.sha256 == red and found.clip_model.startswith("shapes-")
@@ -52,7 +59,7 @@ def test_shared_images_are_recorded_with_embeddings_and_found_by_text(tmp_path: 
         assert shared.record(data, conversation_id=1, message_id=10) == 1
         shared.note(perceived(engine, tmp_path / "blue.png", data))
         assert shared.record(data, conversation_id=2, message_id=20) == 1
-        events = list(engine.embed_text("a red circle", data))
+        events = list(engine.stream(EmbedTextRequest("a red circle", str(data))))
     assert isinstance(events[-1], Done)
     query = next(e for e in events if isinstance(e, TextEmbedded))
     assert query.model == found.clip_model
@@ -68,9 +75,9 @@ def test_shared_images_are_recorded_with_embeddings_and_found_by_text(tmp_path: 
 def test_without_clip_images_are_kept_unindexed_and_text_search_says_what_to_install(tmp_path: Path) -> None:
     data = tmp_path / "data"
     red = shape_png("red", "circle", tmp_path / "red.png")
-    with BlockingEngine() as engine:
+    with EngineClient() as engine:
         found = perceived(engine, tmp_path / "red.png", data)
-        events = list(engine.embed_text("a red circle", data))
+        events = list(engine.stream(EmbedTextRequest("a red circle", str(data))))
     assert found.embedding is None and found.clip_model == ""
     failed = events[-1]
     assert isinstance(failed, Failed) and "import-clip" in failed.message

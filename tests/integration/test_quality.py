@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, EngineConfig, Failed, Progress, Token
+from assistant.host.client import EngineClient
+from assistant.host.messages import ChatRequest, Done, EngineConfig, Failed, Progress, Token
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import DEFAULT_SYSTEM_PROMPT, Settings
 
@@ -32,10 +32,9 @@ def test_default_model_knows_the_capital_of_france(
         ChatMessage("system", DEFAULT_SYSTEM_PROMPT),
         ChatMessage("user", "What is the capital of France?"),
     ]
-    with BlockingEngine() as engine:
-        events = list(
-            engine.chat(config, messages, GenerationOptions(max_tokens=48, temperature=0.0, seed=0))
-        )
+    request = ChatRequest(config, tuple(messages), GenerationOptions(max_tokens=48, temperature=0.0, seed=0))
+    with EngineClient() as engine:
+        events = list(engine.stream(request))
     failures = [e for e in events if isinstance(e, Failed)]
     assert not failures, failures
     assert isinstance(events[-1], Done) and events[-1].status == "complete"

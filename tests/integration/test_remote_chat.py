@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import queue
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,17 @@ from remote_servers import ScriptedServer
 from assistant.chat.session import ChatSession, TurnUpdate
 from assistant.engines.remote_chat import RemoteChatModel, list_models
 from assistant.history.store import Store
-from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, ModelLoaded, Token
+from assistant.host.client import EngineClient, Inbox
+from assistant.host.messages import (
+    ChatRequest,
+    Done,
+    EngineConfig,
+    Event,
+    Failed,
+    LoadRequest,
+    ModelLoaded,
+    Token,
+)
 from assistant.models.remote_server import REMOTE_MODEL, RemoteEndpoint, RemoteError
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 from assistant.settings import Settings
@@ -40,14 +48,14 @@ def server(smollm2_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def events() -> queue.Queue[Event]:
-    return queue.Queue()
+def inbox() -> Inbox:
+    return Inbox()  # the session's handlers run on the test's thread while it pumps, as in the CLI
 
 
 @pytest.fixture
-def client(events: queue.Queue[Event]) -> Iterator[EngineClient]:
+def client(inbox: Inbox) -> Iterator[EngineClient]:
     # stop_timeout_s=0.3: a Stop the engine does not confirm within 300 ms kills it (tests check it lives).
-    engine = EngineClient(events.put, stop_timeout_s=0.3)
+    engine = EngineClient(inbox.deliver, stop_timeout_s=0.3)
     engine.start()
     yield engine
     engine.shutdown()
@@ -59,25 +67,36 @@ def remote_settings(url: str, **changes: object) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-def finish(session: ChatSession, events: queue.Queue[Event], *, stop_after_tokens: int = 0) -> TurnUpdate:
-    """Deliver events to the session until its answer ends; optionally press Stop after N tokens."""
-    tokens = 0
-    while True:
-        event = events.get(timeout=120)
-        update = session.handle(event)
+class Answer:
+    """The answer's listener (ChatSession.send's on_event): keeps the update that finished it, and
+    presses Stop after `stop_after_tokens` tokens."""
+
+    def __init__(self, session: ChatSession, *, stop_after_tokens: int = 0) -> None:
+        self.session = session
+        self.stop_after_tokens = stop_after_tokens
+        self.tokens = 0
+        self.final: TurnUpdate | None = None
+
+    def __call__(self, event: Event, update: TurnUpdate | None) -> None:
         if isinstance(event, Token):
-            tokens += 1
-            if tokens == stop_after_tokens:
-                session.stop()
+            self.tokens += 1
+            if self.tokens == self.stop_after_tokens:
+                self.session.stop()
         if update is not None and update.finished:
-            return update
+            self.final = update
 
 
-def terminal(events: queue.Queue[Event], request_id: int) -> Done | Failed:
-    while True:
-        event = events.get(timeout=60)
-        if event.request_id == request_id and isinstance(event, (Done, Failed)):
-            return event
+def finish(inbox: Inbox, answer: Answer) -> TurnUpdate:
+    """Run the session's handlers on this thread until its answer ends."""
+    while answer.final is None:
+        assert inbox.pump(timeout=120), "no event from the engine for 120 s"
+    return answer.final
+
+
+def terminal(client: EngineClient, request: ChatRequest) -> Done | Failed:
+    end = list(client.stream(request))[-1]
+    assert isinstance(end, (Done, Failed)), end
+    return end
 
 
 def chat_config(tmp_path: Path, endpoint: RemoteEndpoint) -> EngineConfig:
@@ -88,7 +107,7 @@ def chat_config(tmp_path: Path, endpoint: RemoteEndpoint) -> EngineConfig:
 
 
 def test_streamed_answer_is_stored_and_equals_the_servers_own(
-    server: str, client: EngineClient, events: queue.Queue[Event], tmp_path: Path
+    server: str, client: EngineClient, inbox: Inbox, tmp_path: Path
 ) -> None:
     question = "What is the capital of France?"
     reference = {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
@@ -98,8 +117,9 @@ def test_streamed_answer_is_stored_and_equals_the_servers_own(
     remote_servers.complete(server, reference)
     store = Store(tmp_path / "history.sqlite3")
     session = ChatSession(store, client, remote_settings(server), tmp_path)
-    turn = session.send(None, question)
-    update = finish(session, events)
+    answer = Answer(session)
+    turn = session.send(None, question, on_event=answer)
+    update = finish(inbox, answer)
 
     assert update.status == "complete", update.error
     expected = remote_servers.complete(server, reference)["choices"][0]["message"]["content"]
@@ -111,13 +131,14 @@ def test_streamed_answer_is_stored_and_equals_the_servers_own(
 
 
 def test_stop_mid_answer_keeps_the_partial_answer(
-    server: str, client: EngineClient, events: queue.Queue[Event], tmp_path: Path
+    server: str, client: EngineClient, inbox: Inbox, tmp_path: Path
 ) -> None:
     store = Store(tmp_path / "history.sqlite3")
     session = ChatSession(store, client, remote_settings(server, max_answer_tokens=400), tmp_path)
     pid = client.engine_pid
-    turn = session.send(None, "Count from 1 to 300, separated by commas.")
-    update = finish(session, events, stop_after_tokens=5)
+    answer = Answer(session, stop_after_tokens=5)
+    turn = session.send(None, "Count from 1 to 300, separated by commas.", on_event=answer)
+    update = finish(inbox, answer)
 
     assert update.status == "stopped"
     stored = store.messages(turn.conversation_id)[1]
@@ -130,52 +151,37 @@ def test_list_models_and_nothing_connects_before_a_question(server: str, tmp_pat
     assert models and models[0].endswith(".gguf")
     # Choosing the remote model loads nothing and connects nowhere: only a question does.
     with ScriptedServer(remote_servers.silent) as idle:
-        engine_events: queue.Queue[Event] = queue.Queue()
-        engine = EngineClient(engine_events.put)
+        engine = EngineClient()
         try:
-            request_id = engine.load(chat_config(tmp_path, RemoteEndpoint(idle.base_url, "m")))
-            loaded = [e for e in _until_terminal(engine_events, request_id) if isinstance(e, ModelLoaded)]
+            load = LoadRequest(chat_config(tmp_path, RemoteEndpoint(idle.base_url, "m")))
+            loaded = [e for e in engine.stream(load) if isinstance(e, ModelLoaded)]
         finally:
             engine.shutdown()
         assert loaded and loaded[0].model == f"Remote: m @ {idle.base_url.removeprefix('http://')}"
         assert idle.connections == 0
 
 
-def _until_terminal(events: queue.Queue[Event], request_id: int) -> list[Event]:
-    seen = []
-    while True:
-        event = events.get(timeout=60)
-        if event.request_id == request_id:
-            seen.append(event)
-            if isinstance(event, (Done, Failed)):
-                return seen
-
-
 # ---- servers that fail --------------------------------------------------------------------------
 
 
-def test_refused_connection_says_is_it_running(
-    client: EngineClient, events: queue.Queue[Event], tmp_path: Path
-) -> None:
+def test_refused_connection_says_is_it_running(client: EngineClient, inbox: Inbox, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{remote_servers.closed_port()}"
     store = Store(tmp_path / "history.sqlite3")
     session = ChatSession(store, client, remote_settings(url), tmp_path)
-    turn = session.send(None, "Hello?")
-    update = finish(session, events)
+    answer = Answer(session)
+    turn = session.send(None, "Hello?", on_event=answer)
+    update = finish(inbox, answer)
     assert update.status == "failed"
     assert update.error == f"Could not reach the server at {url}: is it running?"
     assert store.messages(turn.conversation_id)[1].text == update.error  # the stored row says why
 
 
-def test_refused_api_key_is_named_and_never_echoed(
-    client: EngineClient, events: queue.Queue[Event], tmp_path: Path
-) -> None:
+def test_refused_api_key_is_named_and_never_echoed(client: EngineClient, tmp_path: Path) -> None:
     body = json.dumps({"error": {"message": "Invalid API Key", "type": "invalid_request_error"}}).encode()
     with ScriptedServer(remote_servers.reply("401 Unauthorized", "application/json", body)) as fake:
         endpoint = RemoteEndpoint(fake.base_url, "m", api_key="sekrit-123")
-        request_id = client.chat(chat_config(tmp_path, endpoint), [ChatMessage("user", "hi")],
-                                 GenerationOptions(max_tokens=8))
-        failed = terminal(events, request_id)
+        failed = terminal(client, ChatRequest(chat_config(tmp_path, endpoint), (ChatMessage("user", "hi"),),
+                                              GenerationOptions(max_tokens=8)))
     assert isinstance(failed, Failed)
     assert "refused the API key (HTTP 401: Invalid API Key)" in failed.message
     assert "sekrit" not in failed.message and "sekrit" not in repr(endpoint)
@@ -197,13 +203,11 @@ def test_refused_api_key_is_named_and_never_echoed(
     ids=["bad-json", "not-sse", "http-500", "http-404"],
 )
 def test_a_broken_answer_fails_with_a_message(
-    handler: remote_servers.Handler, expected: str, client: EngineClient, events: queue.Queue[Event],
-    tmp_path: Path,
+    handler: remote_servers.Handler, expected: str, client: EngineClient, tmp_path: Path
 ) -> None:
     with ScriptedServer(handler) as fake:
-        request_id = client.chat(chat_config(tmp_path, RemoteEndpoint(fake.base_url, "m")),
-                                 [ChatMessage("user", "hi")], GenerationOptions(max_tokens=8))
-        failed = terminal(events, request_id)
+        failed = terminal(client, ChatRequest(chat_config(tmp_path, RemoteEndpoint(fake.base_url, "m")),
+                                              (ChatMessage("user", "hi"),), GenerationOptions(max_tokens=8)))
     assert isinstance(failed, Failed) and expected in failed.message, failed
 
 
@@ -219,7 +223,7 @@ def test_not_http_at_all_fails_with_a_message(tmp_path: Path) -> None:
 
 
 def test_stop_with_a_silent_server_is_confirmed_by_the_engine_within_300_ms(
-    client: EngineClient, events: queue.Queue[Event], tmp_path: Path
+    client: EngineClient, inbox: Inbox, tmp_path: Path
 ) -> None:
     """The client kills an engine that has not confirmed a Stop after stop_timeout_s (0.3 s here), and
     then synthesises an empty Done: a Done with the engine's own stats and the same engine process
@@ -228,34 +232,33 @@ def test_stop_with_a_silent_server_is_confirmed_by_the_engine_within_300_ms(
     with ScriptedServer(remote_servers.silent) as hanging:
         session = ChatSession(store, client, remote_settings(hanging.base_url), tmp_path)
         pid = client.engine_pid
-        turn = session.send(None, "Are you there?")
+        answer = Answer(session)
+        turn = session.send(None, "Are you there?", on_event=answer)
         assert hanging.accepted.wait(30)
         session.stop()
-        update = finish(session, events)
+        update = finish(inbox, answer)
     assert update.status == "stopped"
     assert update.timings["total_s"] > 0  # the engine's Done (a synthesised one has empty stats)
     assert client.engine_pid == pid
     assert store.messages(turn.conversation_id)[1].status == "stopped"
 
 
-def test_a_server_that_goes_quiet_times_out_with_a_message(
-    client: EngineClient, events: queue.Queue[Event], tmp_path: Path
-) -> None:
+def test_a_server_that_goes_quiet_times_out_with_a_message(client: EngineClient, tmp_path: Path) -> None:
     with ScriptedServer(remote_servers.event_then_silence) as quiet:
         endpoint = RemoteEndpoint(quiet.base_url, read_timeout_s=0.5)
-        request_id = client.chat(chat_config(tmp_path, endpoint), [ChatMessage("user", "hi")],
-                                 GenerationOptions(max_tokens=8))
-        seen = _until_terminal(events, request_id)
+        seen = list(client.stream(ChatRequest(chat_config(tmp_path, endpoint), (ChatMessage("user", "hi"),),
+                                              GenerationOptions(max_tokens=8))))
     assert [e.text for e in seen if isinstance(e, Token)] == ["Hello"]
     assert isinstance(seen[-1], Failed)
     assert f"The server at {quiet.base_url} sent nothing for 0.5 s" in seen[-1].message
 
 
 def test_a_bad_address_fails_the_question_without_connecting(
-    client: EngineClient, events: queue.Queue[Event], tmp_path: Path
+    client: EngineClient, inbox: Inbox, tmp_path: Path
 ) -> None:
     session = ChatSession(None, client, remote_settings("ftp://example.org"), tmp_path)
-    session.send(None, "hi")
-    update = finish(session, events)
+    answer = Answer(session)
+    session.send(None, "hi", on_event=answer)
+    update = finish(inbox, answer)
     assert update.status == "failed"
     assert update.error == "The server address must start with http:// or https:// (got ftp://)."

@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import queue
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,10 @@ from vision_files import write_tiny_llava
 
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
-from assistant.chat.session import ChatSession
+from assistant.chat.session import ChatSession, TurnUpdate
 from assistant.chat.vision_history import MAX_EARLIER_IMAGES
 from assistant.history.store import Store
-from assistant.host.blocking import BlockingEngine
-from assistant.host.client import EngineClient
+from assistant.host.client import EngineClient, Handler, Inbox, Ticket
 from assistant.host.messages import (
     ChatRequest,
     Done,
@@ -63,8 +61,8 @@ def keep_red(data_dir: Path) -> str:
     return str(kept.keep(decode_image(buffer.getvalue(), name="red.png"), data_dir).path)
 
 
-def events_of(engine: BlockingEngine, config: EngineConfig, images: tuple[str, ...]) -> list:
-    return list(engine.chat(config, QUESTION, SHORT, images))
+def events_of(engine: EngineClient, config: EngineConfig, images: tuple[str, ...]) -> list[Event]:
+    return list(engine.stream(ChatRequest(config, tuple(QUESTION), SHORT, images=images)))
 
 
 def test_vision_model_sees_a_kept_image_and_a_text_model_ignores_it(
@@ -75,7 +73,7 @@ def test_vision_model_sees_a_kept_image_and_a_text_model_ignores_it(
     outside.write_bytes(Path(image).read_bytes())
     vision = EngineConfig(model=str(vision_model), data_dir=str(tmp_path), context_size=1024, threads=1)
     text = EngineConfig(model=str(smollm2_path), data_dir=str(tmp_path), context_size=1024, threads=1)
-    with BlockingEngine() as engine:
+    with EngineClient() as engine:
         seen = events_of(engine, vision, (image,))
         blind = events_of(engine, vision, ())
         refused = events_of(engine, vision, (str(outside),))  # only kept copies reach the model
@@ -111,24 +109,35 @@ def test_ask_image_with_a_vision_model_sends_the_image(vision_model: Path, tmp_p
 # --- follow-ups: earlier images go back with their own messages (vision_history) --------------------
 
 class RecordingClient(EngineClient):
-    """The real client; also keeps every ChatRequest it sends to the engine process."""
+    """The real client; also keeps every ChatRequest it is asked to send to the engine process."""
 
-    def __init__(self, on_event: Callable[[Event], None]) -> None:
-        super().__init__(on_event)
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__(inbox.deliver)
         self.requests: list[ChatRequest] = []
 
-    def _submit(self, request: Request, request_id: int) -> None:
+    def send(self, request: Request, on_event: Handler) -> Ticket:
         if isinstance(request, ChatRequest):
             self.requests.append(request)
-        super()._submit(request, request_id)
+        return super().send(request, on_event)
+
+
+class Answer:
+    """The answer's listener: the event and update that finished it."""
+
+    def __init__(self) -> None:
+        self.end: tuple[Event, TurnUpdate] | None = None
+
+    def __call__(self, event: Event, update: TurnUpdate | None) -> None:
+        if update is not None and update.finished:
+            self.end = (event, update)
 
 
 class Chat:
     """A ChatSession on a real history file and a real engine process."""
 
     def __init__(self, history: Path, data_dir: Path, model: Path, context_size: int = 1024) -> None:
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.client = RecordingClient(self.events.put)  # put runs on the client's reader thread
+        self.inbox = Inbox()  # the session's handlers run on the test's thread while it pumps
+        self.client = RecordingClient(self.inbox)
         self.store = Store(history)
         settings = Settings(model=str(model), system_prompt="Be brief.", temperature=0.0,  # type: ignore[call-arg]
                             max_answer_tokens=6, context_size=context_size, threads=1)
@@ -143,15 +152,15 @@ class Chat:
             attachments = tuple(Attachment("image", p, f"{Path(p).stem[:8]}.png", Path(p).stat().st_size)
                                 for p in images)
             grounded = GroundedQuestion(text, grounded_question(groundings, text), attachments, groundings)
+        answer = Answer()
         turn = self.session.send(conversation_id, text, grounded=grounded,
-                                 images=self.session.images_for(grounded))
-        while True:
-            event = self.events.get(timeout=170)
-            update = self.session.handle(event)
-            if update is not None and update.finished:
-                assert isinstance(event, Done) and event.status == "complete", update.error
-                assert turn.text.strip(), "the model answered nothing"
-                return turn.conversation_id, event
+                                 images=self.session.images_for(grounded), on_event=answer)
+        while answer.end is None:
+            assert self.inbox.pump(timeout=170), "no event from the engine for 170 s"
+        event, update = answer.end
+        assert isinstance(event, Done) and event.status == "complete", update.error
+        assert turn.text.strip(), "the model answered nothing"
+        return turn.conversation_id, event
 
     def close(self) -> None:
         self.client.shutdown()

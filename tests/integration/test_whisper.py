@@ -20,8 +20,16 @@ import pytest
 from speech_metrics import word_errors, words
 
 from assistant.audio.errors import AudioError, LanguageError
-from assistant.host.blocking import BlockingEngine
-from assistant.host.messages import Done, Event, Failed, Progress, Transcript, TranscriptionStarted
+from assistant.host.client import EngineClient
+from assistant.host.messages import (
+    Done,
+    Event,
+    Failed,
+    Progress,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionStarted,
+)
 from assistant.protocols import TranscriptionInfo, TranscriptionOptions
 from assistant.voice.live_transcript import live_options
 
@@ -253,10 +261,11 @@ def test_engine_process_streams_cancels_and_survives_bad_files(
     write_wav(long_file, np.concatenate([x for sentence in sentences for x in (sentence, pause)]))
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF not really")
-    with BlockingEngine() as engine:
+    with EngineClient() as engine:
         data = str(shared_data_dir)
         tiny = "whisper-tiny.en"
-        events = list(engine.transcribe(tiny, data, audio_path=str(clips["en2"]), threads=THREADS))
+        short = TranscribeRequest(tiny, data, audio_path=str(clips["en2"]), threads=THREADS)
+        events = list(engine.stream(short))
         kinds = [type(e) for e in events]
         assert kinds.index(TranscriptionStarted) < kinds.index(Transcript) and isinstance(events[-1], Done)
         assert events[-1].status == "complete" and events[-1].stats.extra["audio_s"] > 3
@@ -264,22 +273,23 @@ def test_engine_process_streams_cancels_and_survives_bad_files(
         pid = engine.engine_pid
 
         started, transcripts, end = time.monotonic(), 0, None
-        for event in engine.transcribe(tiny, data, audio_path=str(long_file), threads=THREADS):
+        for event in engine.stream(TranscribeRequest(tiny, data, audio_path=str(long_file), threads=THREADS)):
             if isinstance(event, Transcript):
                 transcripts += 1
                 if transcripts == 1:
-                    engine.client.cancel(event.request_id)  # Stop, mid-file
+                    engine.cancel(event.request_id)  # Stop, mid-file
             end = event
         assert isinstance(end, Done) and end.status == "stopped", end
         assert transcripts < 8 and time.monotonic() - started < 30
 
-        failed = list(engine.transcribe(tiny, data, audio_path=str(bad), threads=THREADS))[-1]
+        failed = list(engine.stream(TranscribeRequest(tiny, data, audio_path=str(bad), threads=THREADS)))[-1]
         assert isinstance(failed, Failed) and failed.kind == "engine" and str(bad) in failed.message
-        wrong = list(engine.transcribe("no-such-model", data, audio_path=str(bad), threads=THREADS))[-1]
+        unknown = TranscribeRequest("no-such-model", data, audio_path=str(bad), threads=THREADS)
+        wrong = list(engine.stream(unknown))[-1]
         assert isinstance(wrong, Failed) and wrong.kind == "bad_model"
 
         samples = decode_file(clips["en0"])  # in-memory audio through the pipe, same child, model cached
-        events = list(engine.transcribe(tiny, data, audio=samples, threads=THREADS))
+        events = list(engine.stream(TranscribeRequest(tiny, data, audio=samples, threads=THREADS)))
         assert isinstance(events[-1], Done) and events[-1].stats.load_s == 0.0
         assert not any(isinstance(e, Progress) and e.stage == "load" for e in events)
         assert word_errors(ENGLISH[0], spoken(events)) <= 2

@@ -50,7 +50,7 @@ def ask_about(qtbot, parts: AssistantApp, image: Path, question: str) -> int:
 def search(qtbot, panel: ImageSearchPanel, text: str) -> list[str]:
     panel.query.setText(text)
     qtbot.keyClick(panel.query, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: panel.request_id is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.ticket is None, timeout=WAIT_MS)
     return [r.hash for r in panel.results]
 
 
@@ -98,7 +98,7 @@ def test_without_a_clip_model_the_panel_says_how_to_install_one(qtbot, make_app)
     assert panel.notice.text() == NO_CLIP and "assistant models import-clip" in NO_CLIP
     assert not panel.available and not panel.query.isEnabled() and not panel.grid.isEnabled()
     panel.search()  # inert: nothing is sent to an engine
-    assert panel.request_id is None
+    assert panel.ticket is None
 
 
 def test_images_shared_before_clip_are_indexed_when_the_engine_starts(qtbot, make_app, tmp_path: Path,
@@ -119,7 +119,7 @@ def test_images_shared_before_clip_are_indexed_when_the_engine_starts(qtbot, mak
     parts = make_app(max_answer_tokens=4)  # starts the engine: the images are indexed behind the load
     indexing = parts.image_search.indexing if parts.image_search is not None else None
     assert indexing is not None
-    qtbot.waitUntil(lambda: indexing.request_id is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: indexing.ticket is None, timeout=WAIT_MS)
     assert indexing.last_error is None and indexing.indexed == 2
 
     parts.window.search_images_action.trigger()

@@ -15,7 +15,8 @@ from PySide6.QtCore import Qt
 from windows import Windows
 
 from assistant.audio.playback import NO_SPEAKER_NOTE
-from assistant.host.messages import Done, Event, Failed, SpeechAudio
+from assistant.host.client import Handler, Ticket
+from assistant.host.messages import Done, Event, Failed, Request, SpeechAudio, SynthesizeRequest
 from assistant.models.catalog import find_model, model_status
 from assistant.settings import Settings
 from assistant.ui.app import AssistantApp
@@ -34,17 +35,23 @@ class Spy:
     """What reached the window: engine events and the sentences sent to be spoken."""
 
     def __init__(self, parts: AssistantApp) -> None:
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # the speech requests' events, as their handler got them
         self.sentences: list[tuple[str, bool]] = []  # (text, the answer was still streaming)
-        parts.bridge.event_received.connect(self.events.append)  # queued to the GUI thread
         client, session = parts.client, parts.session
-        synthesize = client.synthesize
+        send = client.send
 
-        def spy(voice: str, data_dir: Any, text: str, **kwargs: Any) -> int:
-            self.sentences.append((text, session.active_turn is not None))
-            return synthesize(voice, data_dir, text, **kwargs)
+        def spy(request: Request, on_event: Handler) -> Ticket:
+            if not isinstance(request, SynthesizeRequest):
+                return send(request, on_event)
+            self.sentences.append((request.text, session.active_turn is not None))
 
-        client.synthesize = spy  # type: ignore[method-assign]
+            def recorded(event: Event) -> None:  # on the GUI thread, like the handler it wraps
+                self.events.append(event)
+                on_event(event)
+
+            return send(request, recorded)
+
+        client.send = spy  # type: ignore[method-assign]
 
     def audio(self) -> np.ndarray:
         chunks = [e.samples for e in self.events if isinstance(e, SpeechAudio)]

@@ -64,7 +64,7 @@ def test_thousands_of_qt_calls_and_signals_do_not_abort_the_process(tmp_path: Pa
         for _ in range(30000):
             label.setText("x")
             timer.timeout.emit()
-            parts.bridge.event_received.emit(None)
+            parts.bridge.deliver(lambda event: None, None)
         app.processEvents()
         parts.shutdown()
         print("survived")

@@ -1,7 +1,7 @@
 """An image attached in the window is perceived right away, so Send only waits for what is left.
 
 Offscreen Qt, the real engine (RapidOCR, SmolLM2, one thread). The perceive requests are counted by
-wrapping the client's `perceive`: one per image, whether the result is finished, in flight or failed
+wrapping the client's `send`: one per image, whether the result is finished, in flight or failed
 when Send is pressed.
 """
 
@@ -14,6 +14,8 @@ from error_screenshot import MESSAGE, save_error_dialog
 from malformed_images import valid_images
 from window_drops import WAIT_MS, drop, files, support_call, wait_idle
 
+from assistant.host.client import Handler, Ticket
+from assistant.host.messages import PerceiveRequest, Request
 from assistant.ui.app import AssistantApp
 from assistant.ui.composer.attachment_questions import UNREADABLE_NOTE
 
@@ -23,18 +25,33 @@ pytestmark = pytest.mark.timeout(300)
 QUESTION = "What error code is shown?"
 
 
-def count_calls(parts: AssistantApp, name: str) -> list[object]:
-    """Record the first argument of every call of the client's `name` (perceive, cancel)."""
+def count_perceived(parts: AssistantApp) -> list[str]:
+    """The path of every PerceiveRequest the window sends."""
     client = parts.controller.client
-    original = getattr(client, name)
-    calls: list[object] = []
+    send = client.send
+    paths: list[str] = []
 
-    def wrapper(first, *args, **kwargs):
-        calls.append(first)
-        return original(first, *args, **kwargs)
+    def wrapper(request: Request, on_event: Handler) -> Ticket:
+        if isinstance(request, PerceiveRequest):
+            paths.append(request.path)
+        return send(request, on_event)
 
-    setattr(client, name, wrapper)
-    return calls
+    client.send = wrapper  # type: ignore[method-assign]
+    return paths
+
+
+def count_cancelled(parts: AssistantApp) -> list[int]:
+    """The request id of every cancel (what `Ticket.cancel` asks the client to do)."""
+    client = parts.controller.client
+    cancel = client.cancel
+    ids: list[int] = []
+
+    def wrapper(request_id: int) -> None:
+        ids.append(request_id)
+        cancel(request_id)
+
+    client.cancel = wrapper  # type: ignore[method-assign]
+    return ids
 
 
 def check_grounded(parts: AssistantApp) -> None:
@@ -49,7 +66,7 @@ def check_grounded(parts: AssistantApp) -> None:
 def test_a_dropped_image_is_read_before_send_and_not_again(qtbot, make_app, driver, tmp_path: Path) -> None:
     screenshot = save_error_dialog(tmp_path / "error dialog.png")
     parts = make_app()
-    perceived = count_calls(parts, "perceive")
+    perceived = count_perceived(parts)
     questions = parts.controller.attachments
     drop(parts.window, files(screenshot))
     assert perceived == [str(screenshot)]  # started on the drop, before any Send
@@ -67,10 +84,10 @@ def test_a_dropped_image_is_read_before_send_and_not_again(qtbot, make_app, driv
 def test_send_waits_for_the_reading_in_flight(qtbot, make_app, driver, tmp_path: Path) -> None:
     screenshot = save_error_dialog(tmp_path / "shot.png")
     parts = make_app()
-    perceived = count_calls(parts, "perceive")
+    perceived = count_perceived(parts)
     drop(parts.window, files(screenshot))
     early = parts.controller.attachments.early(str(screenshot))
-    assert early is not None and early.request_id is not None and early.found is None
+    assert early is not None and early.pending and early.found is None
     driver.ask(parts, QUESTION)  # at once: the OCR is still running
     wait_idle(qtbot, parts)
     assert perceived == [str(screenshot)]
@@ -80,16 +97,16 @@ def test_send_waits_for_the_reading_in_flight(qtbot, make_app, driver, tmp_path:
 def test_removing_the_chip_cancels_its_reading(qtbot, make_app, driver, tmp_path: Path) -> None:
     screenshot = save_error_dialog(tmp_path / "shot.png")
     parts = make_app()
-    perceived = count_calls(parts, "perceive")
-    cancelled = count_calls(parts, "cancel")
+    perceived = count_perceived(parts)
+    cancelled = count_cancelled(parts)
     composer, questions = parts.window.composer, parts.controller.attachments
     drop(parts.window, files(screenshot))
     early = questions.early(str(screenshot))
-    assert early is not None and early.request_id is not None
+    assert early is not None and early.ticket is not None
     remove = composer.chips.chips()[0].remove_button
     assert remove is not None
     remove.click()
-    assert cancelled == [early.request_id] and composer.attachments() == []
+    assert cancelled == [early.ticket.request_id] and composer.attachments() == []
     qtbot.waitUntil(lambda: questions.early_pending == 0, timeout=WAIT_MS)  # the engine confirmed
     assert composer.error_text() == "" and parts.window.status.last_error in (None, "")
 
@@ -108,7 +125,7 @@ def test_a_corrupt_image_fails_early_on_its_chip_and_again_at_send(
     bad = tmp_path / "broken.png"
     bad.write_bytes(valid_images()["png"][: len(valid_images()["png"]) // 2])
     parts = make_app()
-    perceived = count_calls(parts, "perceive")
+    perceived = count_perceived(parts)
     composer, questions = parts.window.composer, parts.controller.attachments
     drop(parts.window, files(bad))
     qtbot.waitUntil(lambda: questions.early_pending == 0, timeout=WAIT_MS)
@@ -133,7 +150,7 @@ def test_an_image_read_early_after_a_recording_keeps_the_order(
     recording = support_call(tmp_path)
     screenshot = save_error_dialog(tmp_path / "shot.png")
     parts = make_app(speech_model="whisper-tiny.en")
-    perceived = count_calls(parts, "perceive")
+    perceived = count_perceived(parts)
     drop(parts.window, files(recording, screenshot))
     assert perceived == [str(screenshot)]
     # Sent at once: the image's reading ends while the job still waits for the transcript; its events

@@ -17,6 +17,8 @@ from malformed_images import valid_images
 from PySide6.QtCore import Qt
 from window_drops import WAIT_MS, drop, files, wait_idle
 
+from assistant.host.client import Handler, Ticket
+from assistant.host.messages import ChatRequest, PerceiveRequest, Request
 from assistant.protocols import ChatMessage
 from assistant.ui.app import AssistantApp
 from assistant.ui.composer.typing_prefill import DEBOUNCE_MS
@@ -38,21 +40,18 @@ def record_requests(parts: AssistantApp, check: Callable[[], None] | None = None
     """Every prefill and chat request the window sends; `check` runs before each prefill is sent."""
     client = parts.controller.client
     sent: list[Sent] = []
+    send = client.send
 
-    def wrap(kind: str) -> None:
-        original = getattr(client, kind)
+    def wrapper(request: Request, on_event: Handler) -> Ticket:
+        if isinstance(request, ChatRequest) and request.prefill_only and check is not None:
+            check()
+        ticket = send(request, on_event)
+        if isinstance(request, ChatRequest):
+            kind = "prefill" if request.prefill_only else "chat"
+            sent.append(Sent(kind, ticket.request_id, request.messages))
+        return ticket
 
-        def wrapper(config, messages, options, *args, **kwargs):
-            if kind == "prefill" and check is not None:
-                check()
-            request_id = original(config, messages, options, *args, **kwargs)
-            sent.append(Sent(kind, request_id, tuple(messages)))
-            return request_id
-
-        setattr(client, kind, wrapper)
-
-    wrap("prefill")
-    wrap("chat")
+    client.send = wrapper  # type: ignore[method-assign]
     return sent
 
 
@@ -147,9 +146,9 @@ def test_typing_more_sends_a_newer_prefill_one_at_a_time(qtbot, make_app, tmp_pa
     type_text(qtbot, parts, " Thanks.")
     prefill.prefill_now()  # at once rather than after the pause; its end is not processed before Send
     in_flight = prefill.in_flight
-    assert in_flight is not None and prefills(sent)[-1].request_id == in_flight
+    assert in_flight is not None and prefills(sent)[-1].request_id == in_flight.request_id
     press_send(qtbot, parts)
-    assert dropped == [in_flight] and prefill.in_flight is None
+    assert dropped == [in_flight.request_id] and prefill.in_flight is None
     wait_idle(qtbot, parts)
     chats = [s for s in sent if s.kind == "chat"]
     assert len(chats) == 1 and chats[0].messages == prefills(sent)[-1].messages
@@ -167,13 +166,13 @@ def test_no_prefill_before_every_image_is_read(qtbot, make_app, tmp_path: Path) 
     def all_read() -> None:
         for attachment in parts.window.composer.attachments():
             early = questions.early(attachment.path)
-            assert early is not None and early.request_id is None and early.found is not None
+            assert early is not None and not early.pending and early.found is not None
 
     sent = record_requests(parts, check=all_read)
     drop(parts.window, files(screenshot))
     type_text(qtbot, parts, QUESTION)  # typed while the image is still being read
     early = questions.early(str(screenshot))
-    assert early is not None and early.request_id is not None
+    assert early is not None and early.pending
     # Once the reading ends, the typed question is prepared at once (`all_read` checks the order).
     wait_prefilled(qtbot, parts, sent, QUESTION)
 
@@ -195,8 +194,14 @@ def test_an_image_attached_while_answering_is_read_when_the_answer_ends(
     questions = parts.controller.attachments
     perceived: list[str] = []
     client = parts.controller.client
-    original_perceive = client.perceive
-    client.perceive = lambda path, *a, **k: (perceived.append(path), original_perceive(path, *a, **k))[1]
+    send = client.send
+
+    def spy(request: Request, on_event: Handler) -> Ticket:
+        if isinstance(request, PerceiveRequest):
+            perceived.append(request.path)
+        return send(request, on_event)
+
+    client.send = spy  # type: ignore[method-assign]
     sent = record_requests(parts)
 
     driver.ask(parts, driver.long_question)

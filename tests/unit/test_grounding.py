@@ -1,24 +1,21 @@
 """Groundings rendered into the prompt, and the job that makes them from attached recordings.
 
 The job is a state machine over engine events, so its planning (direct, summarised in parts, several
-recordings sharing the context, Cancel racing a finished step) is checked here with scripted events:
-exact, instant and repeatable. The real engine process runs the same job in
+recordings sharing the context, Cancel racing a finished step) is checked here with scripted events
+(tests/scripted_engine.py): exact, instant and repeatable. The real engine process runs the same job in
 tests/ui/test_window_attachments.py and tests/integration/test_ask_audio.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
 import pytest
+from scripted_engine import make_job
 
 from assistant.chat import audio_question as aq
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import Grounding, default_question, grounded_question
-from assistant.chat.grounding_job import GroundingError, GroundingJob, check_room
-from assistant.host.messages import ChatRequest, Done, Failed, Progress, Token, Transcript
+from assistant.chat.grounding_job import GroundingError, check_room
+from assistant.host.messages import Done, Failed, Progress, Token, Transcript
 from assistant.protocols import GenerationStats, Segment
 from assistant.settings import Settings
 
@@ -67,44 +64,9 @@ def test_default_questions_and_headings() -> None:
 # ---- the job ---------------------------------------------------------------------------------------
 
 
-class ScriptedClient:
-    """Stands in for the engine client: numbers requests and remembers them; events are fed by hand."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, Any]] = []
-        self.cancelled: list[int] = []
-
-    def transcribe(
-        self, model: str, data_dir: Any, options: Any, audio_path: str | None = None, **_: Any
-    ) -> int:
-        self.requests.append(("transcribe", (model, audio_path, options)))
-        return len(self.requests)
-
-    def chat(self, config: Any, messages: Sequence[Any], options: Any) -> int:
-        self.requests.append(("chat", ChatRequest(len(self.requests) + 1, config, tuple(messages), options)))
-        return len(self.requests)
-
-    def cancel(self, request_id: int) -> None:
-        self.cancelled.append(request_id)
-
-
 def settings(**overrides: object) -> Settings:
     values: dict[str, object] = {"speech_model": "whisper-tiny.en", "system_prompt": "", "threads": 1}
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
-
-
-def make_job(
-    attachments: Sequence[Attachment], question: str = "", **overrides: object
-) -> tuple[GroundingJob, ScriptedClient]:
-    client = ScriptedClient()
-    job = GroundingJob(
-        client,  # type: ignore[arg-type]
-        settings(**overrides),
-        Path("/data"),
-        attachments,
-        question,
-    )
-    return job, client
 
 
 def done(request_id: int, status: str = "complete") -> Done:
@@ -119,7 +81,8 @@ def test_a_short_recording_is_transcribed_then_asked_about_whole() -> None:
     job, client = make_job([CLIP], "  ")
     first = job.start()
     assert first.message == "Transcribing park.wav" and not first.finished and first.attachment == 0
-    assert client.requests[0] == ("transcribe", ("whisper-tiny.en", CLIP.path, client.requests[0][1][2]))
+    kind, request = client.requests[0]
+    assert kind == "transcribe" and (request.model, request.audio_path) == ("whisper-tiny.en", CLIP.path)
     update = job.handle(Progress(1, "transcribe", 3, 6, "Transcribing"))
     assert update is not None and (update.done, update.total) == (3, 6) and update.step == first.step
     assert job.handle(Token(99, "someone else's answer")) is None
@@ -132,7 +95,7 @@ def test_a_short_recording_is_transcribed_then_asked_about_whole() -> None:
     transcript = "[00:00] The park opens in June.\n[00:04] It has a pond."
     assert result.groundings == (Grounding("transcript", "park.wav", transcript),)
     assert result.prompt == aq.build_question(transcript, "park.wav", aq.DEFAULT_QUESTION)
-    assert result.attachments == (CLIP,) and job.request_id is None
+    assert result.attachments == (CLIP,) and not job.waiting
     assert len(client.requests) == 1  # no summaries needed
 
 
@@ -192,7 +155,7 @@ def test_two_recordings_are_asked_about_together() -> None:
     job.handle(speech(1, "The park opens in June.")[0])
     second = job.handle(done(1))
     assert second is not None and second.message == "Transcribing pond.wav" and second.attachment == 1
-    assert client.requests[1][1][1] == OTHER.path
+    assert client.requests[1][1].audio_path == OTHER.path
     job.handle(speech(2, "The pond has ducks.")[0])
     final = job.handle(done(2))
     assert final is not None and final.result is not None

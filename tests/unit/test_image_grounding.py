@@ -7,18 +7,20 @@ images in tests/integration/test_engine_perception.py and tests/ui/test_window_i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
+from scripted_engine import make_job
 
 from assistant.chat import audio_question as aq
 from assistant.chat import image_question as iq
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import Grounding, default_question, grounded_question, image_hashes
-from assistant.chat.grounding_job import EarlyPerception, GroundingJob
+from assistant.chat.grounding_job import EarlyPerception
 from assistant.history.store import Store
+from assistant.host.client import Handler, Ticket
 from assistant.host.messages import (
     Done,
     Event,
@@ -33,7 +35,6 @@ from assistant.host.perception import Perception
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
 from assistant.protocols import GenerationStats, Segment
-from assistant.settings import Settings
 
 SHOT = Attachment("image", "/pictures/error.png", "error.png", 2000)
 PHOTO = Attachment("image", "/pictures/receipt.jpg", "receipt.jpg", 9000)
@@ -84,39 +85,6 @@ def test_each_image_attachment_finds_its_kept_copy_in_the_groundings() -> None:
 # ---- the job ---------------------------------------------------------------------------------------
 
 
-class ScriptedClient:
-    """Numbers requests and remembers them; the test feeds the engine's events by hand."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, Any]] = []
-        self.cancelled: list[int] = []
-
-    def perceive(self, path: str, data_dir: Any, *, threads: int = 0, labels: bool = True) -> int:
-        self.requests.append(("perceive", (path, threads)))
-        return len(self.requests)
-
-    def transcribe(self, model: str, data_dir: Any, options: Any, audio_path: str | None = None,
-                   **_: Any) -> int:
-        self.requests.append(("transcribe", audio_path))
-        return len(self.requests)
-
-    def chat(self, config: Any, messages: Sequence[Any], options: Any) -> int:
-        self.requests.append(("chat", messages))
-        return len(self.requests)
-
-    def cancel(self, request_id: int) -> None:
-        self.cancelled.append(request_id)
-
-
-def make_job(attachments: Sequence[Attachment], question: str = "", **overrides: object
-             ) -> tuple[GroundingJob, ScriptedClient]:
-    values: dict[str, object] = {"speech_model": "whisper-tiny.en", "system_prompt": "", "threads": 1}
-    client = ScriptedClient()
-    job = GroundingJob(client, Settings(**{**values, **overrides}), Path("/data"),  # type: ignore[arg-type]
-                       attachments, question)
-    return job, client
-
-
 def done(request_id: int, status: str = "complete") -> Done:
     return Done(request_id, status, GenerationStats())  # type: ignore[arg-type]
 
@@ -129,7 +97,8 @@ def test_an_image_is_read_in_the_engine_then_asked_about() -> None:
     job, client = make_job([SHOT], "What error code is shown?")
     first = job.start()
     assert first.message == "Reading error.png" and first.attachment == 0 and not first.finished
-    assert client.requests == [("perceive", (SHOT.path, 1))]
+    assert [(kind, request.path, request.threads) for kind, request in client.requests] == [
+        ("perceive", SHOT.path, 1)]
     update = job.handle(Progress(1, "perceive", 1, 3, "Reading the text in error.png"))
     assert update is not None and update.message == "Reading the text in error.png" and update.total == 0
     job.handle(perceived(1, labels=(("screenshot", 0.8),)))
@@ -263,7 +232,7 @@ def run_perception(path: Path, data_dir: Path, cancel_after: int | None = None) 
         checks.append(request_id)
         return cancel_after is not None and len(checks) >= cancel_after
 
-    Perception(sent.append, check_cancel).perceive(PerceiveRequest(7, str(path), str(data_dir), 1))
+    Perception(sent.append, check_cancel).perceive(PerceiveRequest(str(path), str(data_dir), 1, request_id=7))
     return sent
 
 
@@ -287,32 +256,45 @@ def test_cancel_between_steps_stops_before_reading_and_keeps_the_copy(tmp_path: 
 
 
 def test_an_image_perceived_before_send_is_used_without_asking_again() -> None:
-    client = ScriptedClient()
-    settings = Settings(system_prompt="", threads=1)  # type: ignore[call-arg]
     early = {0: EarlyPerception(found=perceived(7))}
-    job = GroundingJob(client, settings, Path("/data"), [SHOT], "What error?", perceived=early)
+    job, client = make_job([SHOT], "What error?", perceived=early)
     final = job.start()
     assert final.finished and final.result is not None and client.requests == []
     (image,) = final.result.groundings
     assert image == Grounding("image", "error.png", OCR_TEXT, image=SHA)
 
 
-def test_a_reading_in_flight_is_waited_for_and_an_early_failure_is_the_error() -> None:
-    client = ScriptedClient()
-    settings = Settings(system_prompt="", threads=1)  # type: ignore[call-arg]
-    early = {1: EarlyPerception(request_id=7, found=perceived(7))}  # ImagePerceived came, Done not yet
-    job = GroundingJob(client, settings, Path("/data"), [PHOTO, SHOT], "", perceived=early)
+def reading_in_flight() -> tuple[dict[int, EarlyPerception], list[Handler]]:
+    """An early read of SHOT whose ImagePerceived came but whose Done has not: the window's
+    AttachmentQuestions hands its remaining events to whoever `follow`s it."""
+    followers: list[Handler] = []
+    early = EarlyPerception(Ticket(7, None), found=perceived(7), follow=followers.append)  # type: ignore[arg-type]
+    return {1: early}, followers
+
+
+@pytest.mark.parametrize("early_ends_first", [False, True])
+def test_a_reading_in_flight_is_waited_for_and_an_early_failure_is_the_error(early_ends_first: bool) -> None:
+    early, followers = reading_in_flight()
+    job, client = make_job([PHOTO, SHOT], "", perceived=early)
     job.start()
+    assert len(followers) == 1  # followed at once: none of its events may be missed meanwhile
     job.handle(perceived(1, text="TOTAL 12.50", sha="cd" * 32))
-    waiting = job.handle(done(1))
-    assert waiting is not None and not waiting.finished and job.request_id == 7
-    final = job.handle(done(7))
+    if early_ends_first:  # the early read ends while the photo is still being read: kept for later
+        followers[0](done(7))
+        final = job.handle(done(1))
+    else:
+        waiting = job.handle(done(1))
+        assert waiting is not None and not waiting.finished and job.waiting
+        followers[0](done(7))
+        final = job.updates[-1]
     assert final is not None and final.result is not None
     assert [g.text for g in final.result.groundings] == ["TOTAL 12.50", OCR_TEXT]
-    assert client.requests == [("perceive", (PHOTO.path, 1))]  # only the one not read early
+    assert [(kind, request.path) for kind, request in client.requests] == [("perceive", PHOTO.path)]
 
-    failed = GroundingJob(client, settings, Path("/data"), [SHOT], "",
-                          perceived={0: EarlyPerception(error="Cannot use image x: the file is cut short.")})
+
+def test_an_early_failure_is_the_error() -> None:
+    unreadable = EarlyPerception(error="Cannot use image x: the file is cut short.")
+    failed, client = make_job([SHOT], "", perceived={0: unreadable})
     update = failed.start()
     assert update.finished and update.error == "Cannot use image x: the file is cut short."
-    assert len(client.requests) == 1
+    assert client.requests == []

@@ -27,7 +27,6 @@ CORE_MODULES = [
     "assistant.chat.markdown_render",
     "assistant.host.messages",
     "assistant.host.client",
-    "assistant.host.blocking",
     "assistant.cli.transcribe",
     "assistant.audio.errors",
     "assistant.voice.speech_text",

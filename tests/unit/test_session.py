@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from model_files import smollm2_path
 
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
-from assistant.chat.session import ChatSession, QuestionTooLong, Turn, TurnUpdate
+from assistant.chat.session import ChatSession, QuestionTooLong, Turn, TurnListener, TurnUpdate
 from assistant.history.store import Store
-from assistant.host.client import EngineClient
-from assistant.host.messages import Done, EngineConfig, Event, Failed, Token
-from assistant.protocols import ChatMessage, GenerationOptions
+from assistant.host.client import EngineClient, Handler, Inbox, Ticket, is_terminal
+from assistant.host.messages import ChatRequest, Done, Event, Failed, Request, Token
+from assistant.protocols import ChatMessage
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.timeout(180)
@@ -25,36 +25,40 @@ LONG_QUESTION = "Count from 1 to 500, separated by commas. Write every number."
 
 
 class RecordingClient(EngineClient):
-    """The real client; also remembers what each chat() was given."""
+    """The real client; also remembers what each chat request was given, and its handler."""
 
-    def __init__(self, on_event: Callable[[Event], None]) -> None:
-        super().__init__(on_event)
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__(inbox.deliver)
         self.sent: list[tuple[ChatMessage, ...]] = []
         self.prefilled: list[tuple[ChatMessage, ...]] = []
         self.images: list[tuple[str, ...]] = []
+        self.handlers: list[Handler] = []
 
-    def chat(
-        self,
-        config: EngineConfig,
-        messages: Sequence[ChatMessage],
-        options: GenerationOptions,
-        images: Sequence[str] = (),
-    ) -> int:
-        self.sent.append(tuple(messages))
-        self.images.append(tuple(images))
-        return super().chat(config, messages, options, images)
+    def send(self, request: Request, on_event: Handler) -> Ticket:
+        if isinstance(request, ChatRequest):
+            (self.prefilled if request.prefill_only else self.sent).append(request.messages)
+            if not request.prefill_only:
+                self.images.append(request.images)
+        self.handlers.append(on_event)
+        return super().send(request, on_event)
 
-    def prefill(
-        self, config: EngineConfig, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> int:
-        self.prefilled.append(tuple(messages))
-        return super().prefill(config, messages, options)
+
+class ListeningSession(ChatSession):
+    """The session with the harness's listener on every question (the window passes its own)."""
+
+    def __init__(self, *args: Any, listener: TurnListener, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listener = listener
+
+    def send(self, *args: Any, **kwargs: Any) -> Turn:
+        return super().send(*args, on_event=self.listener, **kwargs)
 
 
 class Harness:
     def __init__(self, store: Store | None, model: Path, tmp: Path, **settings: object) -> None:
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.client = RecordingClient(self.events.put)  # put runs on the client's thread
+        self.inbox = Inbox()  # handlers run on the test's thread while it pumps, as on the GUI thread
+        self.client = RecordingClient(self.inbox)
+        self.updates: list[TurnUpdate] = []
         defaults: dict[str, object] = {
             "model": str(model),
             "temperature": 0.0,
@@ -64,23 +68,27 @@ class Harness:
             "threads": 1,
         }
         self.settings = Settings(**{**defaults, **settings})  # type: ignore[arg-type]
-        self.session = ChatSession(store, self.client, self.settings, tmp / "data", flush_interval_s=0.0)
+        self.session = ListeningSession(store, self.client, self.settings, tmp / "data", flush_interval_s=0.0,
+                                        listener=self._listen)
+        self._on_update: Callable[[TurnUpdate], None] | None = None
 
-    def finish(
-        self, turn: Turn, on_update: Callable[[TurnUpdate], None] | None = None, timeout: float = 180
-    ) -> list[TurnUpdate]:
-        updates: list[TurnUpdate] = []
-        while True:
-            event = self.events.get(timeout=timeout)
-            update = self.session.handle(event)
-            if update is None:
-                continue
-            assert update.turn is turn
-            updates.append(update)
-            if on_update is not None:
-                on_update(update)
-            if update.finished:
-                return updates
+    def _listen(self, event: Event, update: TurnUpdate | None) -> None:
+        if update is not None:
+            self.updates.append(update)
+            if self._on_update is not None:
+                self._on_update(update)
+
+    def finish(self, turn: Turn, on_update: Callable[[TurnUpdate], None] | None = None) -> list[TurnUpdate]:
+        """Pump until the turn's answer ends; its updates, in order."""
+        first = len(self.updates)
+        self._on_update = on_update
+        try:
+            self.inbox.pump_until(lambda: any(u.finished for u in self.updates[first:]))
+        finally:
+            self._on_update = None
+        updates = self.updates[first:]
+        assert all(u.turn is turn for u in updates)
+        return updates
 
 
 @pytest.fixture
@@ -213,13 +221,23 @@ def test_store_failure_while_streaming_keeps_the_answer_in_memory(harness: Harne
     assert turn.text.startswith(stored.text)  # what did reach the disk is a prefix of the answer
 
 
-def test_events_of_other_requests_are_ignored(harness: Harness) -> None:
-    assert harness.session.handle(Token(987654, "stray")) is None
+def test_late_events_of_an_ended_or_closed_answer_change_nothing(harness: Harness, store: Store) -> None:
     turn = harness.session.send(None, "Hi")
-    assert harness.session.handle(Token(turn.request_id + 1000, "stray")) is None
+    handler = harness.client.handlers[-1]  # the answer's own handler, bound when it was sent
     harness.finish(turn)
-    assert "stray" not in turn.text
-    assert harness.session.handle(Token(turn.request_id, "late")) is None  # after Done: ignored
+    assert turn.ticket is not None
+    answered = turn.text
+    handler(Token(turn.ticket.request_id, "<late>"))  # after Done: the turn is over
+    assert turn.text == answered == store.messages(turn.conversation_id)[1].text
+
+    second = harness.session.send(turn.conversation_id, "Hello again")
+    handler = harness.client.handlers[-1]
+    harness.session.close()  # the window closes mid-answer: kept as interrupted
+    assert second.ticket is not None
+    handler(Token(second.ticket.request_id, "<after close>"))
+    stored = store.messages(second.conversation_id)[-1]
+    assert stored.status == "interrupted" and "<after close>" not in stored.text
+    assert harness.session.active_turn is None
 
 
 def test_without_a_store_history_lives_in_memory(tmp_path: Path) -> None:
@@ -259,13 +277,16 @@ def test_answer_in_the_spoken_language(store: Store, tmp_path: Path) -> None:
         harness.client.shutdown()
 
 
-def wait_done(harness: Harness, request_id: int) -> Done:
-    while True:
-        event = harness.events.get(timeout=180)
-        if isinstance(event, Failed) and event.request_id == request_id:
-            raise AssertionError(event.message)
-        if isinstance(event, Done) and event.request_id == request_id:
-            return event
+def prefill_and_wait(harness: Harness, conversation: int, text: str, **kwargs: Any) -> Done:
+    """A prefill bound to its own recorder; pumped until it ends."""
+    events: list[Event] = []
+    ticket = harness.session.prefill(conversation, text, on_event=events.append, **kwargs)
+    assert ticket is not None
+    harness.inbox.pump_until(lambda: bool(events) and is_terminal(events[-1]))
+    if isinstance(events[-1], Failed):
+        raise AssertionError(events[-1].message)
+    assert isinstance(events[-1], Done)
+    return events[-1]
 
 
 def test_prefill_readies_the_exact_prompt_that_send_then_sends(store: Store, tmp_path: Path) -> None:
@@ -277,9 +298,8 @@ def test_prefill_readies_the_exact_prompt_that_send_then_sends(store: Store, tmp
         harness.finish(first)
         conversation = first.conversation_id
         before = len(store.messages(conversation))
-        request = harness.session.prefill(conversation, "Name a fruit.", spoken_language="fr")
-        assert request is not None
-        assert wait_done(harness, request).stats.prompt_tokens > 0
+        prefilled = prefill_and_wait(harness, conversation, "Name a fruit.", spoken_language="fr")
+        assert prefilled.stats.prompt_tokens > 0
         assert len(store.messages(conversation)) == before  # nothing stored
         turn = harness.session.send(conversation, "Name a fruit.", spoken_language="fr")
         assert harness.client.sent[-1] == harness.client.prefilled[-1]  # history, language and all

@@ -6,7 +6,6 @@ Every failure ends up as a message in the window (chat, composer or status bar);
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -15,7 +14,7 @@ from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.session import ChatSession, Turn, TurnUpdate
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Event, Failed, ModelLoaded, Progress, Token
+from assistant.host.messages import Done, Event, Failed, LoadRequest, ModelLoaded, Progress, Token
 from assistant.ui.composer.attachment_questions import AttachmentQuestions
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name
@@ -36,18 +35,13 @@ class ChatController(QObject):
         self.client = client
         self.store = store
         self.current_conversation_id: int | None = None
-        self.load_request_id: int | None = None
         self._engine_started = False
         self._shut_down = False
-        # Push-to-talk's own handler: True when the event belongs to a voice request (set by app.build).
-        self.voice_handler: Callable[[Event], bool] | None = None
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
-        # The image search panel's handler: True when the event answers its search (set by app.build).
-        self.image_search_handler: Callable[[Event], bool] | None = None
-        # The hardware and models panel's handler: True for its prepare/benchmark requests (app.build).
-        self.first_run_handler: Callable[[Event], bool] | None = None
-        # Questions with attached recordings are transcribed (and grounded) there before they are sent.
-        self.attachments = AttachmentQuestions(self)
+        # Questions with attached files are perceived (and grounded) there before they are sent; the
+        # grounded question comes back through `ready`.
+        self.attachments = AttachmentQuestions(window, session, client, lambda: self.current_conversation_id)
+        self.attachments.ready.connect(self._send_grounded)
 
         window.composer.submitted.connect(self.send)
         window.composer.stop_requested.connect(self.stop)
@@ -61,6 +55,11 @@ class ChatController(QObject):
         window.status.set_model(display_name(session.settings.model))
 
     # ---- engine --------------------------------------------------------------------------------
+
+    @property
+    def engine_started(self) -> bool:
+        """`start_engine` ran (and preloaded the chosen model)."""
+        return self._engine_started
 
     def start_engine(self) -> None:
         """Runs once the window is on screen: spawning the engine and loading a model take seconds."""
@@ -78,7 +77,7 @@ class ChatController(QObject):
     def preload(self) -> None:
         """Load the chosen model now, so the first question does not wait for it."""
         try:
-            self.load_request_id = self.client.load(self.session.engine_config())
+            self.client.send(LoadRequest(self.session.engine_config()), self._on_load_event)
         except Exception as error:
             logger.exception("Could not ask the engine to load the model")
             self.window.status.show_error(f"The model could not be loaded: {error}")
@@ -87,18 +86,27 @@ class ChatController(QObject):
         self.window.status.set_progress("load", 0, 0)
         self.window.status.show_info("Loading the model…")
 
-    def on_event(self, event: Event) -> None:
-        """Every engine event, delivered on the GUI thread (queued from the client's thread)."""
-        if self.voice_handler is not None and self.voice_handler(event):
-            return
-        if self.attachments.handle_event(event):
-            return  # transcribing or summarising an attachment: progress is shown there
-        if self.read_aloud is not None and self.read_aloud.handle_event(event):
-            return  # speech audio: the chat and the status bar have nothing to do with it
-        if self.image_search_handler is not None and self.image_search_handler(event):
-            return  # the image search panel's text embedding
-        if self.first_run_handler is not None and self.first_run_handler(event):
-            return  # model preparation and benchmarks: progress is shown in that panel
+    def _on_load_event(self, event: Event) -> None:
+        """The preload's events (GUI thread)."""
+        status = self.window.status
+        if isinstance(event, Done):
+            status.hide_progress()  # a load ends with Done; ModelLoaded came before it
+        elif isinstance(event, Failed):
+            status.hide_progress()
+            status.show_error(f"The model could not be loaded: {event.message}")
+        else:
+            self._show_model_work(event)
+
+    def _on_answer_event(self, event: Event, update: TurnUpdate | None) -> None:
+        """The answer's events (GUI thread), after the session stored what they changed."""
+        self._show_model_work(event)
+        if update is not None:
+            if self.read_aloud is not None:
+                self.read_aloud.answer_event(update.turn, event)  # sentences are spoken as they end
+            self._apply(update)
+
+    def _show_model_work(self, event: Event) -> None:
+        """A model being prepared or loaded (by a preload, or by a question that had to load it)."""
         status = self.window.status
         if isinstance(event, Progress):
             status.set_progress(event.stage, event.done, event.total)
@@ -109,16 +117,8 @@ class ChatController(QObject):
             status.set_model(display_name(event.model))
             sees = " It can see images." if event.vision else ""
             status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).{sees}")
-        elif isinstance(event, Done) and event.request_id == self.load_request_id:
-            status.hide_progress()  # a load ends with Done; ModelLoaded came before it
-        elif isinstance(event, Failed) and event.request_id == self.load_request_id:
-            status.hide_progress()
-            status.show_error(f"The model could not be loaded: {event.message}")
         elif isinstance(event, Token):
             status.hide_progress()  # a chat that had to load the model first has started answering
-        update = self.session.handle(event)
-        if update is not None:
-            self._apply(update)
 
     def _apply(self, update: TurnUpdate) -> None:
         turn = update.turn
@@ -148,9 +148,9 @@ class ChatController(QObject):
     def send(
         self, text: str, spoken_language: str | None = None, grounded: GroundedQuestion | None = None
     ) -> Turn | None:
-        """The turn when the question was stored and sent (its images then go to the image library)."""
+        """The turn when the question was stored and sent."""
         if grounded is None and self.attachments.intercept(text, spoken_language):
-            return None  # attachments are transcribed first; that calls send again with `grounded`
+            return None  # attachments are perceived first; `ready` then brings the grounded question
         composer = self.window.composer
         try:
             turn = self.session.send(
@@ -159,6 +159,7 @@ class ChatController(QObject):
                 spoken_language=spoken_language,
                 grounded=grounded,
                 images=self.session.images_for(grounded),  # () unless the model can see images
+                on_event=self._on_answer_event,
             )
         except (ValueError, StoreError) as error:
             # Nothing was sent and the draft stays in the composer for the user to fix or resend.
@@ -187,6 +188,12 @@ class ChatController(QObject):
         self.window.status.show_info("Thinking…")
         self.refresh_sidebar()
         return turn
+
+    def _send_grounded(self, grounded: GroundedQuestion, spoken_language: str | None) -> None:
+        """The attachments are perceived: ask the question; once stored, its images join the library."""
+        turn = self.send(grounded.question, spoken_language, grounded=grounded)
+        if turn is not None and self.store is not None:
+            self.attachments.record_images(turn.conversation_id, turn.user_message_id)
 
     def stop(self) -> None:
         self.silence_speech()  # also after the text has finished: Esc stops the voice reading it

@@ -4,12 +4,12 @@ Recordings are transcribed and images read (OCR text, CLIP labels) in the engine
 them and the typed text makes one question.
 
 The controller hands `intercept` every question; when files are attached it starts a `GroundingJob`
-(the same one `ask --audio` runs) instead of sending, and the job's engine events come back here through
-`handle_event` (on the GUI thread, like every engine event). The status bar and the chip being worked on
-show progress, the Send button becomes Cancel, and the draft and the chips stay locked in the composer.
-When the job finishes the question goes through the controller's ordinary send, with the grounding; when
-it fails or is cancelled, nothing is sent or stored and the draft and the attachments stay for the user.
-Once the question is stored, its images go into the image library with their CLIP embeddings.
+(the same one `ask --audio` runs) instead of sending; the job's requests are bound to the job, whose
+updates come back here on the GUI thread. The status bar and the chip being worked on show progress, the
+Send button becomes Cancel, and the draft and the chips stay locked in the composer. When the job
+finishes, `ready` hands the grounded question to the controller's ordinary send; when it fails or is
+cancelled, nothing is sent or stored and the draft and the attachments stay for the user. Once the
+question is stored (`record_images`), its images go into the image library with their CLIP embeddings.
 
 An image is perceived as soon as it is attached (drop, pick or paste) when no answer is being written:
 the result (or the failure, shown on its chip) is kept by the file's path, size and modification time,
@@ -23,21 +23,22 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from assistant.chat import attachments as attachments_module
 from assistant.chat.attachments import AttachmentRefused
 from assistant.chat.grounding_job import EarlyPerception, GroundingError, GroundingJob, JobUpdate
-from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded
+from assistant.chat.session import ChatSession
+from assistant.host.client import EngineClient, Handler, Ticket
+from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded, PerceiveRequest
 from assistant.library.shared import SharedImages
 from assistant.ui.composer.typing_prefill import TypingPrefill
+from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name
-
-if TYPE_CHECKING:
-    from assistant.ui.chat.controller import ChatController
 
 logger = logging.getLogger(__name__)
 
@@ -63,27 +64,48 @@ class _Early:
     """An image perceived (or being perceived) since it was attached."""
 
     key: FileKey
-    request_id: int | None  # None once it ended
+    ticket: Ticket | None = None  # None once it ended
     found: ImagePerceived | None = None
     error: str | None = None
+    follower: Handler | None = None  # the job that took it over gets its remaining events
+    dropped: bool = False  # the chip was removed (or the file changed): its last events change nothing
+
+    def follow(self, handler: Handler) -> None:
+        self.follower = handler
+
+    def snapshot(self) -> EarlyPerception:
+        follow = self.follow if self.ticket is not None else None
+        return EarlyPerception(self.ticket, self.found, self.error, follow)
 
 
 class AttachmentQuestions(QObject):
-    def __init__(self, controller: ChatController) -> None:
-        super().__init__(controller)
-        self.controller = controller
-        self.window = controller.window
+    # The attachments became a grounded question (GroundedQuestion, spoken language or None): send it.
+    ready = Signal(object, object)
+
+    def __init__(
+        self,
+        window: MainWindow,
+        session: ChatSession,
+        client: EngineClient,
+        current_conversation: Callable[[], int | None],
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = session
+        self.client = client
         self._job: GroundingJob | None = None
         self._spoken_language: str | None = None
         self.last_error: str | None = None
         self.progress: JobUpdate | None = None  # the job's latest update (kept after it ends)
         self._images = SharedImages()  # the job's images, for the library once the question is stored
         self._early: dict[str, _Early] = {}  # by path: images perceived since they were attached
-        self._handed: dict[int, list[Event]] = {}  # early requests the job took over: events it awaits
-        self._ignored: set[int] = set()  # cancelled early requests whose last events are still to come
+        self._dropped_pending = 0  # early reads cancelled whose end the engine has not confirmed yet
         self.early_requests: list[int] = []  # every early perceive started (for tests and logs)
         self.window.composer.attachments_changed.connect(self._attachments_changed)
-        self.typing_prefill = TypingPrefill(self)  # the question's prompt evaluated while it is typed
+        # The question's prompt evaluated while it is typed.
+        self.typing_prefill = TypingPrefill(
+            self, window.composer, session, client, current_conversation, lambda: self.busy, self.early
+        )
 
     @property
     def busy(self) -> bool:
@@ -98,7 +120,7 @@ class AttachmentQuestions(QObject):
         attached = composer.attachments()
         if not attached:
             return False
-        if self.controller.session.active_turn is not None:
+        if self.session.active_turn is not None:
             self._refuse(STILL_ANSWERING)
             return True
         try:
@@ -106,12 +128,14 @@ class AttachmentQuestions(QObject):
             fresh = [attachments_module.from_path(a.path, kinds=(a.kind,)) for a in attached]
             perceived = self._reusable(fresh)
             job = GroundingJob(
-                self.controller.client,
-                self.controller.session.settings,
-                self.controller.session.data_dir,
+                self.client,
+                self.session.settings,
+                self.session.data_dir,
                 fresh,
                 text,
                 perceived=perceived,
+                on_update=self._show,
+                on_event=self._noticed,
             )
         except (AttachmentRefused, GroundingError) as error:
             self._refuse(str(error))
@@ -123,64 +147,33 @@ class AttachmentQuestions(QObject):
             self._early.pop(fresh[index].path, None)
             if early.found is not None:
                 self._images.note(early.found)
-            if early.request_id is not None:
-                self._handed[early.request_id] = []
         composer.clear_error()
         composer.set_busy(True)
         status.show_info("Preparing your attachments…")
         self._show(job.start())
-        self._replay()
         return True
 
-    def handle_event(self, event: Event) -> bool:
-        """Take the events of the job's requests and of early perception; False for everyone else's."""
-        request_id = getattr(event, "request_id", None)
-        if self.typing_prefill.handle_event(event):
-            return True
-        if request_id in self._ignored:
-            if isinstance(event, (Done, Failed)):
-                self._ignored.discard(request_id)
-            return True
-        if self._early_event(request_id, event):
-            return True
-        job = self._job
-        if job is not None and request_id in self._handed and request_id != job.request_id:
-            self._handed[request_id].append(event)  # the job waits for an earlier step first
-            return True
-        if job is None or job.request_id is None or request_id != job.request_id:
-            return False
-        self._deliver(job, event)
-        self._replay()
-        return True
-
-    def _replay(self) -> None:
-        """The job now waits for an early request it took over: give it the events kept for it."""
-        while self._job is not None and self._job.request_id in self._handed:
-            job = self._job
-            for event in self._handed.pop(job.request_id):  # type: ignore[arg-type]
-                if self._job is not job or job.request_id != getattr(event, "request_id", None):
-                    break
-                self._deliver(job, event)
-
-    def _deliver(self, job: GroundingJob, event: Event) -> None:
+    def _noticed(self, event: Event) -> None:
+        """Every event of the job's requests, before the job uses it (GUI thread)."""
         if isinstance(event, ModelLoaded):  # the part summaries loaded the chat model
             self.window.status.set_model(display_name(event.model))
         self._images.note(event)
-        update = job.handle(event)
-        if update is not None:
-            self._show(update)
+
+    def record_images(self, conversation_id: int, user_message_id: int) -> None:
+        """The grounded question is stored: its images go into the image library."""
+        self._images.record(self.session.data_dir, conversation_id, user_message_id)
 
     # ---- early perception ----------------------------------------------------------------------------
 
     def early(self, path: str) -> EarlyPerception | None:
         """What was perceived (or is being perceived) for the attached image at `path` before Send."""
         found = self._early.get(path)
-        return None if found is None else EarlyPerception(found.request_id, found.found, found.error)
+        return None if found is None else found.snapshot()
 
     @property
     def early_pending(self) -> int:
         """Early requests not ended yet (cancelled ones included, until the engine confirms)."""
-        return sum(e.request_id is not None for e in self._early.values()) + len(self._ignored)
+        return sum(e.ticket is not None for e in self._early.values()) + self._dropped_pending
 
     def _attachments_changed(self) -> None:
         """Chips added or removed: perceive new images now (when the engine is free), cancel removed ones."""
@@ -190,23 +183,23 @@ class AttachmentQuestions(QObject):
         images = {a.path for a in attached if a.kind == "image"}
         for path in [p for p in self._early if p not in images]:
             self._forget(path)
-        if self.controller.session.active_turn is None:
-            session = self.controller.session
+        if self.session.active_turn is None:
+            session = self.session
             for attachment in attached:
                 if attachment.kind != "image" or attachment.path in self._early:
                     continue
                 key = file_key(attachment.path)
                 if key is None:
                     continue  # gone already: the send says so
+                early = _Early(key)
+                request = PerceiveRequest(attachment.path, str(session.data_dir), session.settings.threads)
                 try:
-                    request_id = self.controller.client.perceive(
-                        attachment.path, session.data_dir, threads=session.settings.threads
-                    )
+                    early.ticket = self.client.send(request, partial(self._early_event, early))
                 except Exception:  # the engine could not be asked: perceived at send, as without this
                     logger.exception("Could not start reading %s early", attachment.path)
                     continue
-                self.early_requests.append(request_id)
-                self._early[attachment.path] = _Early(key, request_id)
+                self.early_requests.append(early.ticket.request_id)
+                self._early[attachment.path] = early
         self._show_early()
 
     def answer_finished(self) -> None:
@@ -214,32 +207,43 @@ class AttachmentQuestions(QObject):
         self._attachments_changed()
         self.typing_prefill.answer_finished()
 
-    def _early_event(self, request_id: int | None, event: Event) -> bool:
-        early = next((e for e in self._early.values() if e.request_id == request_id), None)
-        if early is None or request_id is None:
-            return False
+    def _early_event(self, early: _Early, event: Event) -> None:
+        """An early read's handler (GUI thread); once the job took it over, the events go on to it."""
+        ended = isinstance(event, (Done, Failed))
+        if early.dropped:
+            if ended:
+                self._dropped_pending -= 1
+            return
         if isinstance(event, ImagePerceived):
             early.found = event
         elif isinstance(event, Failed):
-            early.request_id = None
+            early.ticket = None
             if event.kind == "crashed":  # the engine restarts: read again at send
-                self._early.pop(early.key[0], None)
+                self._discard(early)
             else:
                 early.error = event.message
-            self._show_early()
         elif isinstance(event, Done):
-            early.request_id = None
+            early.ticket = None
             if event.status != "complete" or early.found is None:
-                self._early.pop(early.key[0], None)  # read again at send
+                self._discard(early)  # read again at send
+        if early.follower is not None:
+            early.follower(event)  # taken over by the job: it waits for this request
+            return
+        if ended:
             self._show_early()
-            self.typing_prefill.perceived()
-        return True
+            if isinstance(event, Done):
+                self.typing_prefill.perceived()
+
+    def _discard(self, early: _Early) -> None:
+        if self._early.get(early.key[0]) is early:
+            del self._early[early.key[0]]
 
     def _forget(self, path: str) -> None:
         early = self._early.pop(path, None)
-        if early is not None and early.request_id is not None:
-            self._ignored.add(early.request_id)
-            self.controller.client.cancel(early.request_id)
+        if early is not None and early.ticket is not None:
+            early.dropped = True
+            self._dropped_pending += 1
+            early.ticket.cancel()
 
     def _reusable(self, fresh: list[attachments_module.Attachment]) -> dict[int, EarlyPerception]:
         """What was perceived early for these attachments, for files unchanged since then."""
@@ -251,7 +255,7 @@ class AttachmentQuestions(QObject):
             if file_key(attachment.path) != early.key:
                 self._forget(attachment.path)  # changed since it was attached: read it again
                 continue
-            reusable[index] = EarlyPerception(early.request_id, early.found, early.error)
+            reusable[index] = early.snapshot()
         return reusable
 
     def _show_early(self) -> None:
@@ -264,7 +268,7 @@ class AttachmentQuestions(QObject):
                 chip.set_note(UNREADABLE_NOTE)
                 chip.setToolTip(early.error)
             else:
-                chip.set_note(READING_NOTE if early.request_id is not None else "")
+                chip.set_note(READING_NOTE if early.ticket is not None else "")
 
     def cancel(self) -> bool:
         """The Cancel button (or Esc): the engine stops the current step; the finished update follows."""
@@ -291,11 +295,6 @@ class AttachmentQuestions(QObject):
 
     def _finish(self, update: JobUpdate) -> None:
         self._job = None
-        for request_id, events in self._handed.items():  # early requests the job never reached
-            if not any(isinstance(e, (Done, Failed)) for e in events):
-                self._ignored.add(request_id)
-                self.controller.client.cancel(request_id)
-        self._handed.clear()
         composer, status = self.window.composer, self.window.status
         composer.set_busy(False)
         status.hide_progress()
@@ -307,9 +306,7 @@ class AttachmentQuestions(QObject):
             return
         result = update.result
         logger.info("Grounded question ready: %d groundings", len(result.groundings))
-        turn = self.controller.send(result.question, self._spoken_language, grounded=result)
-        if turn is not None and self.controller.store is not None:
-            self._images.record(self.controller.session.data_dir, turn.conversation_id, turn.user_message_id)
+        self.ready.emit(result, self._spoken_language)
 
     def _refuse(self, message: str) -> None:
         """Nothing was sent: say why where the user is looking; the draft and files stay."""

@@ -15,27 +15,27 @@ is streaming, nothing is being sent and push-to-talk is not writing the draft. O
 time: a newer question waits for the one in flight (the serial engine would queue it anyway) and is
 sent when it ends, if it still differs.
 
-At Send the prefill in flight is dropped (`EngineClient.drop`, no kill deadline). A queued one is
+At Send the prefill in flight is dropped (`Ticket.drop`, no kill deadline). A queued one is
 answered at once; one the engine is already evaluating cannot be interrupted (`llm.eval` runs the
 prompt in one call), so the question waits for it, but that evaluation is the prompt's shared prefix:
 work Send would do anyway (`assistant bench vision --parts drop --after S` measures it).
 
-Everything here runs on the GUI thread; the engine's events come back through the controller.
+Everything here runs on the GUI thread; a prefill's events come to its own handler through the bridge.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
 from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.grounding_job import EarlyPerception, GroundingError, GroundingJob
+from assistant.chat.session import ChatSession
+from assistant.host.client import EngineClient, Ticket
 from assistant.host.messages import Done, Event, Failed
-
-if TYPE_CHECKING:
-    from assistant.ui.composer.attachment_questions import AttachmentQuestions
+from assistant.ui.composer.composer import Composer
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,26 @@ DEBOUNCE_MS = 500
 class TypingPrefill(QObject):
     """Keeps the engine's KV cache on the question being typed next to perceived images."""
 
-    def __init__(self, questions: AttachmentQuestions) -> None:
-        super().__init__(questions)
-        self._questions = questions
-        self._controller = questions.controller
-        self._composer = questions.window.composer
-        self._in_flight: int | None = None
-        self._dropped: set[int] = set()  # dropped at Send; their Done is still to come
+    def __init__(
+        self,
+        parent: QObject,
+        composer: Composer,
+        session: ChatSession,
+        client: EngineClient,
+        current_conversation: Callable[[], int | None],
+        attachments_busy: Callable[[], bool],
+        early: Callable[[str], EarlyPerception | None],
+    ) -> None:
+        """`early(path)`: what was read of an attached image so far; `attachments_busy()`: a question
+        with attachments is being prepared."""
+        super().__init__(parent)
+        self._composer = composer
+        self._session = session
+        self._client = client
+        self._current_conversation = current_conversation
+        self._attachments_busy = attachments_busy
+        self._early = early
+        self._in_flight: Ticket | None = None
         self._due = False  # the question changed while a prefill was in flight
         self._prefilled: tuple[object, ...] | None = None  # (conversation, prompt, engine) last prepared
         self._timer = QTimer(self)
@@ -64,7 +77,7 @@ class TypingPrefill(QObject):
         self._composer.attachments_changed.connect(self._timer.start)
 
     @property
-    def in_flight(self) -> int | None:
+    def in_flight(self) -> Ticket | None:
         return self._in_flight
 
     def perceived(self) -> None:
@@ -83,8 +96,7 @@ class TypingPrefill(QObject):
         self._due = False
         self._prefilled = None  # the history changes with this question
         if self._in_flight is not None:
-            self._dropped.add(self._in_flight)
-            self._controller.client.drop(self._in_flight)
+            self._in_flight.drop()  # its end is of no interest any more
             self._in_flight = None
 
     def prefill_now(self) -> None:
@@ -92,27 +104,33 @@ class TypingPrefill(QObject):
         grounded = self.expected_question()
         if grounded is None:
             return
-        session, conversation = self._controller.session, self._controller.current_conversation_id
+        session, conversation = self._session, self._current_conversation()
         key = (conversation, grounded.prompt, session.engine_config())  # another model: prepare again
         if key == self._prefilled:
             return  # already in the KV cache
         if self._in_flight is not None:
             self._due = True  # sent when the one in flight ends: never two in the engine's queue
             return
+        ticket: Ticket | None = None
+
+        def ended(event: Event) -> None:  # this prefill's handler (GUI thread)
+            if ticket is not None and ticket is self._in_flight:
+                self._prefill_ended(event)
+
         try:
-            request_id = session.prefill(conversation, grounded.question, grounded=grounded)
+            ticket = session.prefill(conversation, grounded.question, grounded=grounded, on_event=ended)
         except Exception:  # only a speed-up: Send works as before
             logger.exception("Could not ask the engine to prepare the question")
             return
-        if request_id is None:
+        if ticket is None:
             return
-        self._in_flight, self._prefilled = request_id, key
-        logger.debug("Prefill %d: %d characters of prompt", request_id, len(grounded.prompt))
+        self._in_flight, self._prefilled = ticket, key
+        logger.debug("Prefill %d: %d characters of prompt", ticket.request_id, len(grounded.prompt))
 
     def expected_question(self) -> GroundedQuestion | None:
         """What Send would ask now, when that needs no engine work first; else None."""
-        questions, composer = self._questions, self._composer
-        if questions.busy or composer.busy or self._controller.session.active_turn is not None:
+        composer = self._composer
+        if self._attachments_busy() or composer.busy or self._session.active_turn is not None:
             return None
         if composer.editor.isReadOnly():
             return None  # push-to-talk is writing the draft: its live passes must not queue behind us
@@ -121,34 +139,28 @@ class TypingPrefill(QObject):
             return None
         perceived: dict[int, EarlyPerception] = {}
         for index, attachment in enumerate(attached):
-            early = questions.early(attachment.path)
-            if early is None or early.request_id is not None or early.found is None or early.error:
+            early = self._early(attachment.path)
+            if early is None or early.pending or early.found is None or early.error:
                 return None  # still being read, or unreadable: Send has work (or a message) first
             perceived[index] = early
-        session = self._controller.session
+        session = self._session
         try:
             # Every image is read, so the job finishes in start() without asking the engine anything.
-            job = GroundingJob(self._controller.client, session.settings, session.data_dir, attached, text,
+            job = GroundingJob(self._client, session.settings, session.data_dir, attached, text,
                                perceived=perceived)
             update = job.start()
         except GroundingError:
             return None
         return update.result if update.finished else None
 
-    def handle_event(self, event: Event) -> bool:
-        """The end of a prefill (True); its other events (a model loading first) go on to the status."""
-        request_id = getattr(event, "request_id", None)
-        if request_id is None or (request_id != self._in_flight and request_id not in self._dropped):
-            return False
+    def _prefill_ended(self, event: Event) -> None:
+        """The prefill in flight ended (its other events, a model loading first, change nothing here)."""
         if not isinstance(event, (Done, Failed)):
-            return False
-        self._dropped.discard(request_id)
-        if request_id == self._in_flight:
-            self._in_flight = None
-            if isinstance(event, Failed):
-                logger.info("Preparing the question failed (Send will say why, if it fails too): %s",
-                            event.message)
-            elif self._due:
-                self._due = False
-                self.prefill_now()
-        return True
+            return
+        self._in_flight = None
+        if isinstance(event, Failed):
+            logger.info("Preparing the question failed (Send will say why, if it fails too): %s",
+                        event.message)
+        elif self._due:
+            self._due = False
+            self.prefill_now()

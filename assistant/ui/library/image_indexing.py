@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.clip.folder import installed_models
-from assistant.host.messages import Done, Event, Failed, Progress
+from assistant.host.client import Ticket
+from assistant.host.messages import Done, Event, Failed, IndexImagesRequest, Progress
 
 if TYPE_CHECKING:
     from assistant.ui.chat.controller import ChatController
@@ -35,19 +36,19 @@ def library_file(data_dir: Path) -> Path:
 
 
 class BackgroundIndexing:
-    """One index request at a time for a window; `handle_event` takes its events."""
+    """One index request at a time for a window."""
 
     def __init__(self, controller: ChatController, data_dir: Path) -> None:
         self.controller = controller
         self.data_dir = Path(data_dir)
-        self.request_id: int | None = None
+        self.ticket: Ticket | None = None  # the index request in flight
         self.indexed = 0  # images indexed by the current run (its requests, if it stepped aside)
         self.last_error: str | None = None
         self.finished: list[Callable[[int], None]] = []  # called with `indexed` when a run completes
 
     def start(self) -> bool:
         """Asks the engine to index, unless a request is in flight or there is nothing to index with."""
-        if self.request_id is not None:
+        if self.ticket is not None:
             return False
         if not installed_models(self.data_dir) or not library_file(self.data_dir).is_file():
             return False
@@ -56,30 +57,27 @@ class BackgroundIndexing:
 
     def _send(self) -> bool:
         try:
-            self.request_id = self.controller.client.index_images(self.data_dir)
+            self.ticket = self.controller.client.send(IndexImagesRequest(str(self.data_dir)), self._on_event)
         except Exception:  # the engine could not be asked: the images stay unindexed until next time
             logger.exception("Could not ask the engine to index images")
             return False
         return True
 
-    def handle_event(self, event: Event) -> bool:
-        """True for the events of our request (they end here: the chat has nothing to do with them)."""
-        if self.request_id is None or getattr(event, "request_id", None) != self.request_id:
-            return False
+    def _on_event(self, event: Event) -> None:
+        """The index request's handler (GUI thread)."""
         status = self.controller.window.status
         if isinstance(event, Progress):
             if event.total and event.done < event.total:
                 status.showMessage(event.message)  # temporary: the normal message shows again after
         elif isinstance(event, Done):
-            self.request_id = None
+            self.ticket = None
             self._done(event)
         elif isinstance(event, Failed):
-            self.request_id = None
+            self.ticket = None
             status.clearMessage()
             if event.kind != "crashed":  # a crash is reported by whatever else was running
                 self.last_error = event.message
                 status.show_error(f"Images could not be indexed for search: {event.message}")
-        return True
 
     def _done(self, event: Done) -> None:
         status = self.controller.window.status

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from assistant.clip.folder import installed_models, read_config
 from assistant.history.types import StoreError
-from assistant.host.messages import Done, Event, Failed, TextEmbedded
+from assistant.host.client import Ticket
+from assistant.host.messages import Done, EmbedTextRequest, Event, Failed, TextEmbedded
 from assistant.images import kept
 from assistant.library.match import STRENGTH_DOTS, STRENGTH_WORDS, match_strengths, shared_date
 from assistant.ui.library.image_indexing import BackgroundIndexing
@@ -85,7 +86,7 @@ class ImageSearchPanel(QDialog):
         self.controller = controller
         self.data_dir = Path(data_dir)
         self.indexing = indexing
-        self.request_id: int | None = None
+        self.ticket: Ticket | None = None  # the search being answered
         self.results: list[Result] = []
         self._library: ImageLibrary | None = None
         self._model = ""  # the CLIP fingerprint the library's vectors are searched under
@@ -172,7 +173,7 @@ class ImageSearchPanel(QDialog):
             return
         if indexed and self.results and self.query.text().strip():
             self.search()
-        elif self.request_id is None:
+        elif self.ticket is None:
             self.notice.setText(self._library_notice())
 
     def showEvent(self, event: Any) -> None:  # Qt override
@@ -198,30 +199,34 @@ class ImageSearchPanel(QDialog):
         text = self.query.text().strip()
         if not text or not self.available:
             return
-        if self.request_id is not None:  # the previous search's answer is dropped when it comes
-            self.controller.client.drop(self.request_id)
+        if self.ticket is not None:  # the previous search's answer is not wanted any more
+            self.ticket.drop()
+        ticket: Ticket | None = None
+
+        def answered(event: Event) -> None:  # this search's handler (GUI thread)
+            if ticket is not None and ticket is self.ticket:
+                self._answered(event)
+
         try:
-            self.request_id = self.controller.client.embed_text(text, self.data_dir)
+            ticket = self.controller.client.send(EmbedTextRequest(text, str(self.data_dir)), answered)
         except Exception as error:  # the engine could not start: say so, keep the window usable
             logger.exception("Could not ask the engine to embed %r", text)
-            self.request_id = None
+            self.ticket = None
             self.notice.setText(f"The engine could not search: {error}")
             return
+        self.ticket = ticket
         self.notice.setText("Searching…")
 
-    def handle_event(self, event: Event) -> bool:
-        """The answer to our search; False for every other request's events."""
-        if self.request_id is None or getattr(event, "request_id", None) != self.request_id:
-            return False
+    def _answered(self, event: Event) -> None:
+        """The text embedding of the newest search."""
         if isinstance(event, TextEmbedded):
             self._model = event.model
             self._show(lambda library: library.search_vector(event.embedding, RESULTS, model=event.model))
         elif isinstance(event, Failed):
-            self.request_id = None
+            self.ticket = None
             self.notice.setText(event.message)
         elif isinstance(event, Done):
-            self.request_id = None
-        return True
+            self.ticket = None
 
     def find_similar(self) -> None:
         result = self.selected()
@@ -308,7 +313,6 @@ class ImageSearch:
         # Images shared before a CLIP model was installed: indexed in the engine (see `start_engine`).
         self.indexing = BackgroundIndexing(controller, self.data_dir)
         self.indexing.finished.append(self._indexing_finished)
-        controller.image_search_handler = self.handle_event
         controller.window.search_images_action.triggered.connect(self.open)
 
     def engine_started(self) -> None:
@@ -326,8 +330,3 @@ class ImageSearch:
         self.panel.raise_()
         self.panel.activateWindow()
         return self.panel
-
-    def handle_event(self, event: Event) -> bool:
-        if self.indexing.handle_event(event):
-            return True
-        return self.panel is not None and self.panel.handle_event(event)

@@ -30,7 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.host.messages import Done, Event, Failed, ModelBenchmarked, Progress
+from assistant.host.client import Ticket
+from assistant.host.messages import (
+    BenchmarkRequest,
+    Done,
+    Event,
+    Failed,
+    ModelBenchmarked,
+    PrepareRequest,
+    Progress,
+)
 from assistant.models import catalog
 from assistant.models import fit as model_fit
 from assistant.models.fit import ModelRow, Speed
@@ -60,7 +69,7 @@ class FirstRunPanel(QDialog):
         self.notes: dict[str, str] = {}  # per model: 'measuring…', 'stopped', a failure…
         self.recommended: str | None = None
         self.queue: list[tuple[str, str]] = []  # ("prepare" | "benchmark", model name)
-        self.current: tuple[int, str, str] | None = None  # (request id, kind, model) in flight
+        self.current: tuple[Ticket, str, str] | None = None  # (request, kind, model) in flight
         self.benchmarked = False  # the chat model was unloaded: reload it when the queue is done
         self.outcomes: list[tuple[str, str, str]] = []  # (kind, model, 'complete'|'stopped'|'failed')
         self.missing = ""  # bundled models whose packages are not installed, said when the queue ends
@@ -140,12 +149,14 @@ class FirstRunPanel(QDialog):
         while self.queue and self.isVisible():
             kind, name = self.queue.pop(0)
             client = self.controller.client
+            request: PrepareRequest | BenchmarkRequest
+            if kind == "prepare":
+                request = PrepareRequest(name, str(self.data_dir))
+            else:
+                request = BenchmarkRequest(name, str(self.data_dir), settings.threads, settings.gpu_layers)
             try:
-                if kind == "prepare":
-                    request_id = client.prepare(name, self.data_dir)
-                else:
-                    request_id = client.benchmark(name, self.data_dir, threads=settings.threads,
-                                                  gpu_layers=settings.gpu_layers)
+                ticket = client.send(request, self._on_event)
+                if kind == "benchmark":
                     self.benchmarked = True
                     self._note(name, "measuring…")
             except Exception as error:  # the engine could not start: say so and keep the window usable
@@ -155,7 +166,7 @@ class FirstRunPanel(QDialog):
                 self.stage.setText(f"The engine could not start: {error}")
                 self.finished_work.emit()
                 return
-            self.current = (request_id, kind, name)
+            self.current = (ticket, kind, name)
             self.stage.setText(("Preparing " if kind == "prepare" else "Measuring ") + self._title(name))
             self.progress.setRange(0, 0)
             self.progress.show()
@@ -167,11 +178,11 @@ class FirstRunPanel(QDialog):
         self._update_buttons()
         self.finished_work.emit()
 
-    def handle_event(self, event: Event) -> bool:
-        """Events of the request in flight; False for every other request's events."""
-        if self.current is None or getattr(event, "request_id", None) != self.current[0]:
-            return False
-        _rid, kind, name = self.current
+    def _on_event(self, event: Event) -> None:
+        """The handler of the request in flight (GUI thread); one at a time."""
+        if self.current is None:
+            return
+        _ticket, kind, name = self.current
         if isinstance(event, Progress):
             if event.message:
                 self.stage.setText(event.message)
@@ -199,7 +210,6 @@ class FirstRunPanel(QDialog):
                 self._fill_table()
             self.current = None
             self._next()
-        return True
 
     def _note(self, name: str, text: str) -> None:
         self.notes[name] = text
@@ -255,4 +265,4 @@ class FirstRunPanel(QDialog):
         """Drop the queue and stop the request in flight; its Done still comes here (and ends it)."""
         self.queue.clear()
         if self.current is not None:
-            self.controller.client.drop(self.current[0])
+            self.current[0].drop()

@@ -1,6 +1,5 @@
 """Help ▸ Hardware and models… and the first start: opens the panel (`ui/first_run.py`, built and
-imported on first use: its model-fit and table modules are not needed for the window to appear) and
-routes the panel's engine events to it."""
+imported on first use: its model-fit and table modules are not needed for the window to appear)."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 
-from assistant.host.messages import Event
-
 if TYPE_CHECKING:
     from assistant.ui.chat.controller import ChatController
     from assistant.ui.models.first_run import FirstRunPanel
@@ -20,14 +17,13 @@ if TYPE_CHECKING:
 
 
 class FirstRun:
-    """Opens the window's one panel (built on first use) and routes its engine events to it."""
+    """Opens the window's one panel (built on first use)."""
 
     def __init__(self, controller: ChatController, actions: WindowActions, data_dir: Path, **survey_args: Any
                  ) -> None:
         self.controller, self.actions, self.data_dir = controller, actions, Path(data_dir)
         self.survey_args = survey_args  # entries= / bundled=: tests pass a small catalogue
         self.panel: FirstRunPanel | None = None
-        controller.first_run_handler = self.handle_event
         controller.window.hardware_action.triggered.connect(lambda: self.open())
 
     def open(self, on_finished: Callable[[], None] | None = None) -> FirstRunPanel:
@@ -45,9 +41,6 @@ class FirstRun:
         self._mark_done()
         return self.panel
 
-    def handle_event(self, event: Event) -> bool:
-        return self.panel is not None and self.panel.handle_event(event)
-
     def _mark_done(self) -> None:
         settings = self.controller.session.settings
         if not settings.first_run_done:
@@ -57,5 +50,5 @@ class FirstRun:
         """Benchmarks unloaded the chat model: load it again so the next question does not wait."""
         if self.panel is not None and self.panel.benchmarked:
             self.panel.benchmarked = False
-            if self.controller.load_request_id is not None:  # else the engine's own start preloads
+            if self.controller.engine_started:  # else the engine's own start preloads
                 self.controller.preload()

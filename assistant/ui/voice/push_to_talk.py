@@ -1,8 +1,8 @@
 """Push-to-talk in the window: hold the mic button (or the key), see the words live, release to send.
 
 Threads: the recorder calls `on_level` / `on_chunk` on its converter thread; they only emit signals,
-which Qt queues to this object on the GUI thread. Transcriptions run in the engine process; their events
-come back through the bridge and the controller hands the voice ones to `handle_event`. numpy, the
+which Qt queues to this object on the GUI thread. Transcriptions run in the engine process; each pass's
+events come back to that pass's own handler, on the GUI thread through the bridge. numpy, the
 recorder and sounddevice are imported on first use, never at start-up (the window must appear fast).
 """
 
@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from assistant.host.messages import Done, Event, Failed, Progress, Transcript, TranscriptionStarted
+from assistant.host.client import Ticket
+from assistant.host.messages import (
+    Done,
+    Event,
+    Failed,
+    Progress,
+    TranscribeRequest,
+    Transcript,
+    TranscriptionStarted,
+)
 from assistant.protocols import Segment, TranscriptionOptions
 from assistant.ui.voice.mic_panel import HoldKey, MicPanel
 
@@ -31,6 +42,14 @@ COUNTDOWN_S = 10.0
 MAX_SECONDS = 120.0
 TOO_SHORT = "Too short: hold the button (or key) while you speak, then release it."
 NOTHING_HEARD = "Nothing was recognised, so nothing was sent. Speak a little louder or closer."
+
+
+@dataclass(eq=False)
+class _Pass:
+    """One transcription of the clip (or of its unsettled tail) in the engine."""
+
+    ticket: Ticket | None = None
+    segments: list[Segment] = field(default_factory=list)
 
 
 class PushToTalk(QObject):
@@ -53,10 +72,8 @@ class PushToTalk(QObject):
         self._finishing = False  # released; waiting for the last transcription
         self._prefix = ""  # the draft the user had typed before talking
         self._language = ""
-        self._live_id: int | None = None
-        self._final_id: int | None = None
-        self._segments: dict[int, list[Segment]] = {}
-        self._requests: set[int] = set()  # every voice request not yet ended, stale ones included
+        self._live_pass: _Pass | None = None  # the live pass in flight
+        self._final_pass: _Pass | None = None  # the pass after release
         self._warning: str | None = None
         self._prefilled = ""  # the question whose prompt the engine was last asked to evaluate
         self.max_seconds = MAX_SECONDS  # the recording stops by itself here (a stuck key, a long ramble)
@@ -127,7 +144,7 @@ class PushToTalk(QObject):
         self._generation += 1
         self._live, self._language, self._warning = LiveTranscriber(), "", None
         self._prefilled = ""
-        self._live_id = self._final_id = None  # an older recording's pass may still be out: ignored
+        self._live_pass = self._final_pass = None  # an older recording's pass may still be out: ignored
         self._recorder.max_seconds = self.max_seconds  # read by start()
         try:
             self._recorder.start()
@@ -197,24 +214,25 @@ class PushToTalk(QObject):
 
         return live_options(language, task)
 
-    def _transcribe(self, audio: Any) -> int | None:
+    def _transcribe(self, audio: Any) -> _Pass | None:
         settings = self.controller.session.settings
+        request = TranscribeRequest(settings.speech_model, str(self._data_dir), audio=audio,
+                                    options=self._options(), threads=settings.threads)
+        transcription = _Pass()
         try:
-            rid = self.controller.client.transcribe(
-                settings.speech_model, self._data_dir, self._options(), audio=audio, threads=settings.threads
-            )
+            handler = partial(self._pass_event, transcription)
+            transcription.ticket = self.controller.client.send(request, handler)
         except Exception as error:  # the window stays usable; the draft is kept
             logger.exception("Could not send audio to the engine")
             self._give_up(f"The speech could not be transcribed: {error}")
             return None
-        self._requests.add(rid)
-        return rid
+        return transcription
 
     def _request_live(self) -> None:
         assert self._live is not None
         audio = self._live.next_request()
         if audio is not None:
-            self._live_id = self._transcribe(audio)
+            self._live_pass = self._transcribe(audio)
 
     def _send_final(self) -> None:
         assert self._live is not None
@@ -223,39 +241,31 @@ class PushToTalk(QObject):
             self._complete([])
             return
         self.window.status.show_info("Transcribing…")
-        self._final_id = self._transcribe(audio)
+        self._final_pass = self._transcribe(audio)
 
-    def handle_event(self, event: Event) -> bool:
-        """Take the events of voice requests (on the GUI thread); False for everyone else's."""
-        rid = getattr(event, "request_id", None)
-        if rid not in self._requests:
-            return False
-        if isinstance(event, (Done, Failed)):
-            self._requests.discard(rid)
-        if rid not in (self._live_id, self._final_id):
-            self._segments.pop(rid, None)
-            return True  # a pass of a recording already finished or abandoned
+    def _pass_event(self, transcription: _Pass, event: Event) -> None:
+        """One pass's handler (GUI thread)."""
+        if transcription is not self._live_pass and transcription is not self._final_pass:
+            return  # a pass of a recording already finished or abandoned
         if isinstance(event, TranscriptionStarted):
             if event.language and event.language_probability >= 0.5:
                 self._language = self._language or event.language
         elif isinstance(event, Transcript):
-            self._segments.setdefault(rid, []).append(event.segment)
+            transcription.segments.append(event.segment)
         elif isinstance(event, Progress) and event.stage != "transcribe" and event.message:
             self.window.status.show_info(event.message)  # the speech model is being prepared
         elif isinstance(event, (Done, Failed)):
-            segments = self._segments.pop(rid, [])
-            if rid == self._live_id:
-                self._live_done(segments, event)
+            if transcription is self._live_pass:
+                self._live_done(transcription.segments, event)
             else:
-                self._final_id = None
+                self._final_pass = None
                 if isinstance(event, Failed):
                     self._give_up(f"The speech could not be transcribed: {event.message}")
                 else:
-                    self._complete(segments)
-        return True
+                    self._complete(transcription.segments)
 
     def _live_done(self, segments: list[Segment], event: Done | Failed) -> None:
-        self._live_id = None
+        self._live_pass = None
         live = self._live
         if live is None:
             return
@@ -288,15 +298,14 @@ class PushToTalk(QObject):
         if question == self._prefilled:
             return
         try:
-            rid = self.controller.session.prefill(
+            ticket = self.controller.session.prefill(
                 self.controller.current_conversation_id, question, spoken_language=self._language
             )
         except Exception:  # only a speed-up: the question is still sent normally at release
             logger.exception("Could not ask the engine to prepare the question")
             return
-        if rid is not None:
-            self._prefilled = question
-            self._requests.add(rid)  # its Done is swallowed like a stale pass's events
+        if ticket is not None:
+            self._prefilled = question  # its events change nothing here
 
     def _complete(self, segments: list[Segment]) -> None:
         assert self._live is not None
@@ -327,7 +336,7 @@ class PushToTalk(QObject):
         if self.recording:
             self._stop_recorder()  # abandoned: the audio is dropped
         self._finishing = False
-        self._final_id = None
+        self._final_pass = None
         self._live = None  # a live pass still in flight finds no recording and is dropped
         self.window.composer.editor.setReadOnly(False)
         self.panel.set_recording(False)

@@ -1,7 +1,8 @@
 """Read answers aloud: each sentence of the streaming answer is spoken as soon as it is complete.
 
-Everything here runs on the GUI thread: the controller hands this object every engine event first.
-Tokens of the answer go through `SentenceSplitter`; each finished sentence becomes a SynthesizeRequest
+Everything here runs on the GUI thread: the controller hands this object the answer's events
+(`answer_event`). Tokens of the answer go through `SentenceSplitter`; each finished sentence becomes a
+SynthesizeRequest, bound to this object's handler,
 that the engine process speaks on its own speech thread, beside the answer still streaming there;
 the SpeechAudio that comes back is queued on a callback OutputStream that PortAudio's thread plays.
 Nothing here waits: a sentence costs one pipe write, a chunk one buffer append, so the text streams as
@@ -11,17 +12,20 @@ fast with speech as without. numpy and sounddevice are imported on first use, no
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from assistant.host.messages import Done, Event, Failed, SpeechAudio, Token
+from assistant.host.client import Ticket
+from assistant.host.messages import Done, Event, Failed, SpeechAudio, SynthesizeRequest, Token
 from assistant.voice.speech_text import SentenceSplitter
 
 if TYPE_CHECKING:
     from assistant.audio.playback import SpeechOutput
-    from assistant.chat.session import ChatSession
+    from assistant.chat.session import ChatSession, Turn
     from assistant.host.client import EngineClient
     from assistant.ui.status_bar import StatusBar
 
@@ -30,6 +34,14 @@ logger = logging.getLogger(__name__)
 VOICE = "piper-joe-medium"  # the catalogue's voice (models/catalog.toml, role "tts")
 IDLE_CHECK_MS = 250  # the stream stops calling back after two checks with nothing to play
 VOICE_FAILED = "Answers cannot be read aloud: {message}"
+
+
+@dataclass(eq=False)
+class _Sentence:
+    """One sentence sent to the engine to be spoken."""
+
+    text: str
+    ticket: Ticket | None = None
 
 
 class ReadAloud(QObject):
@@ -45,10 +57,10 @@ class ReadAloud(QObject):
         self._sound_device = sound_device  # None: the real sounddevice, loaded on first use
         self._output: SpeechOutput | None = None
         self._splitter = SentenceSplitter()
-        self._answer: int | None = None  # the chat request whose text is being spoken
+        self._answer: Turn | None = None  # the answer whose text is being spoken
         self._muted = True  # this answer is not spoken (setting off, no speaker, silenced)
-        self._requests: set[int] = set()  # speech requests not yet ended; their events are ours
-        self._audible: set[int] = set()  # those whose audio is still wanted
+        self._requests: set[_Sentence] = set()  # speech requests not yet ended
+        self._audible: set[_Sentence] = set()  # those whose audio is still wanted
         self._voice_failed = False  # its note is shown once per session
         self._closed = False
         self._idle_ticks = 0
@@ -64,28 +76,23 @@ class ReadAloud(QObject):
 
     @property
     def pending_requests(self) -> frozenset[int]:
-        return frozenset(self._requests)
+        return frozenset(s.ticket.request_id for s in self._requests if s.ticket is not None)
 
-    def handle_event(self, event: Event) -> bool:
-        """Take speech events (True); watch the answer's tokens and end, leaving them to the caller."""
-        rid = getattr(event, "request_id", None)
-        if rid in self._requests:
-            self._speech_event(event)
-            return True
-        turn = self._session.active_turn
-        if self._closed or turn is None or rid != turn.request_id:
-            return False
+    def answer_event(self, turn: Turn, event: Event) -> None:
+        """An event of the answer being written (the controller passes each on): speak its sentences."""
+        if self._closed:
+            return
         if isinstance(event, Token):
-            self._feed(rid, event.text)
+            self._feed(turn, event.text)
         elif isinstance(event, Done) and event.status == "complete":
-            self._finish(rid)
-        return False
+            self._finish(turn)
 
     def silence(self) -> None:
         """Stop at once (Stop, a new question, push-to-talk): drop every sentence not yet played."""
         self._muted = True
-        for rid in self._audible:
-            self._client.drop(rid)  # the engine answers them 'stopped'; their ends are still ours
+        for sentence in self._audible:
+            if sentence.ticket is not None:
+                sentence.ticket.drop()  # the engine answers them 'stopped'; their ends are still ours
         self._audible.clear()
         self._splitter.reset()
         if self._output is not None:
@@ -101,10 +108,10 @@ class ReadAloud(QObject):
 
     # ---- internals -------------------------------------------------------------------------------
 
-    def _feed(self, rid: int, text: str) -> None:
-        if rid != self._answer:  # the first token of a new answer
+    def _feed(self, turn: Turn, text: str) -> None:
+        if turn is not self._answer:  # the first token of a new answer
             self.silence()
-            self._answer = rid
+            self._answer = turn
             self._muted = not self._session.settings.read_aloud or not self._speaker_available()
         elif not self._muted and not self._session.settings.read_aloud:
             self.silence()  # switched off in the settings mid-answer
@@ -112,34 +119,36 @@ class ReadAloud(QObject):
             for sentence in self._splitter.feed(text):
                 self._say(sentence)
 
-    def _finish(self, rid: int) -> None:
-        if rid == self._answer and not self._muted:
+    def _finish(self, turn: Turn) -> None:
+        if turn is self._answer and not self._muted:
             for sentence in self._splitter.flush():  # the last sentence needs no text after it
                 self._say(sentence)
 
-    def _say(self, sentence: str) -> None:
+    def _say(self, text: str) -> None:
+        sentence = _Sentence(text)
         try:
-            rid = self._client.synthesize(VOICE, self._data_dir, sentence)
+            sentence.ticket = self._client.send(SynthesizeRequest(VOICE, str(self._data_dir), text),
+                                                partial(self._speech_event, sentence))
         except Exception:  # the engine could not be started: the answer stays text only
             logger.exception("Could not ask the engine to speak")
             self.silence()
             return
-        self._requests.add(rid)
-        self._audible.add(rid)
+        self._requests.add(sentence)
+        self._audible.add(sentence)
 
-    def _speech_event(self, event: Event) -> None:
-        rid = event.request_id  # type: ignore[union-attr]  # every speech event carries one
+    def _speech_event(self, sentence: _Sentence, event: Event) -> None:
+        """One sentence's handler (GUI thread)."""
         if isinstance(event, SpeechAudio):
-            if rid in self._audible and self._output is not None:
+            if sentence in self._audible and self._output is not None:
                 if self._output.play(event.samples, event.sample_rate):
                     self._idle_ticks = 0
                     self._idle.start()
                 else:
                     self.silence()  # the stream would not open: text only (the output said so once)
         elif isinstance(event, (Done, Failed)):
-            self._requests.discard(rid)
-            audible = rid in self._audible
-            self._audible.discard(rid)
+            self._requests.discard(sentence)
+            audible = sentence in self._audible
+            self._audible.discard(sentence)
             # A crash is reported for the answer already; a voice that cannot load is said once.
             if isinstance(event, Failed) and audible and event.kind != "crashed":
                 self.silence()
