@@ -1,7 +1,7 @@
-"""`assistant models add | remove | verify | download`: the Models dialog's operations on the command line.
+"""`assistant models add | remove | verify`: the Models dialog's operations on the command line.
 
-Progress goes to stderr (one line, rewritten); results and errors are sentences. Ctrl+C during a
-download keeps the partial file, and running the same command again resumes it.
+Progress goes to stderr (one line, rewritten); results and errors are sentences. The hub commands
+(`search`, `files`, `download`) are in ``models_hub.py``.
 """
 
 from __future__ import annotations
@@ -78,25 +78,3 @@ def verify_command() -> int:
     for v in verdicts:
         print(f"{v.name}: {words[v.ok]}: {v.message}")
     return 1 if any(v.ok is False for v in verdicts) else 0
-
-
-def download_command(repo_id: str, filename: str, revision: str, sha256: str | None) -> int:
-    from assistant.models.download import DownloadError, HubFile, download
-
-    endpoint = settings.load_settings().hub_endpoint
-    folder = catalog.user_models_dir(settings.data_dir())
-    line = _ProgressLine()
-    try:
-        path = download(HubFile(repo_id, filename, revision, sha256), folder, endpoint=endpoint,
-                        progress=line)
-    except KeyboardInterrupt:
-        line.end()
-        print("stopped; the partial download is kept: run the same command to resume", file=sys.stderr)
-        return 130
-    except DownloadError as error:
-        line.end()
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    line.end()
-    print(f"downloaded {path}")
-    return 0
