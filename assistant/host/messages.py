@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.models.accelerator import Accelerator
 from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
 from assistant.protocols import (
     ChatMessage,
@@ -225,6 +226,7 @@ class ModelLoaded:
     context_size: int
     gpu_layers: int
     vision: bool = False  # loaded with its projector: it sees the images of a ChatRequest
+    accelerator: Accelerator | None = None  # backend, GPU and layers offloaded; None for a remote server
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class ModelBenchmarked:
     gpu_offload: bool  # this llama.cpp build can offload layers to a GPU
     gpu_layers: int  # layers actually offloaded (0 on a CPU build)
     threads: int
+    accelerator: Accelerator | None = None  # the build's backend, its GPU, and layers offloaded of how many
 
 
 @dataclass(frozen=True)
