@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         "files", help="a hub repository's GGUF files: quantization, size, memory and fit on this computer")
     hub_files.add_argument("repo", help="repository id, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF")
     hub_files.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    install = models_commands.add_parser(
+        "install", help="download a recommended model (listed by `assistant models`; resumes; Ctrl+C "
+                        "keeps the part)")
+    install.add_argument("name", help="its name in the list of recommended downloads")
 
     search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
     search_images.add_argument("text", nargs="*", help="what the image shows")
@@ -115,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        int8=not args.float32)
         if args.models_command in ("search", "files", "download"):  # the hub: connects only here
             return _hub_models(args)
+        if args.models_command == "install":  # a curated pick from the hub: connects only here
+            from assistant.cli.models import install_command
+
+            return install_command(args.name)
         if args.models_command in ("add", "remove", "verify"):
             return _manage_models(args)
         return _models()
@@ -159,6 +167,9 @@ def _models() -> int:
 
     data_dir = settings.data_dir()
     print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    from assistant.cli.models import picks_table
+
+    print(f"\n{picks_table(data_dir)}")
     from assistant.clip.folder import format_clip_models
 
     clip_models = format_clip_models(data_dir)
