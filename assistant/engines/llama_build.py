@@ -18,7 +18,6 @@ from functools import cache
 from typing import Any
 
 import llama_cpp
-from llama_cpp import _ggml
 
 from assistant.models.accelerator import CPU, Accelerator, backend_name
 
@@ -59,10 +58,14 @@ def build_info() -> Accelerator:
     """The build's backend and the GPU llama.cpp would offload to (the first discrete one, else the
     first integrated one, as llama.cpp picks), with no layer counts yet."""
     try:
+        from llama_cpp import _ggml  # the package's own handle on libggml (internal, hence the guard)
+
         registry = _Registry(_ggml.libggml)
-    except (AttributeError, OSError) as error:  # a build without these symbols: say what llama.cpp says
+    except (ImportError, AttributeError, OSError) as error:  # no registry: say what llama.cpp says
         logger.warning("ggml backend registry not available (%s)", error)
-        return Accelerator(backend=CPU if not llama_cpp.llama_supports_gpu_offload() else "GPU")
+        if llama_cpp.llama_supports_gpu_offload():
+            return Accelerator(backend="GPU", device="a GPU llama.cpp did not name", gpu_count=1)
+        return Accelerator(backend=CPU)
     names = [_text(registry.reg_name(registry.reg_get(i))) for i in range(registry.reg_count())]
     gpu_backends = [backend_name(name) for name in names if name.upper() not in NOT_GPU_BACKENDS]
     discrete: list[Any] = []
