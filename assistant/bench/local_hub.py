@@ -38,6 +38,10 @@ class Switches:
     api_body: bytes | None = None  # every /api/ request gets these bytes (200, JSON content type)
     extra_results: int = 0  # a search answers this many more repositories than asked for
     tree_page: int | None = None  # files per tree page (the hub: 1000, 50 expanded)
+    # Send this many body bytes, then wait for `release` (a test's "the transfer is under way, now
+    # press Cancel", without timing anything); at most 60 s.
+    hold_after: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -207,6 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             if sw.wrong_bytes:
                 self._send_damaged(f, offset, count)
+            elif sw.hold_after is not None and sw.hold_after < count:
+                self._sendfile(f, offset, sw.hold_after)
+                sw.release.wait(60)
+                self._sendfile(f, offset + sw.hold_after, count - sw.hold_after)
             else:
                 self._sendfile(f, offset, count)
         if count < size - offset:  # a dropped connection: no orderly end of the body

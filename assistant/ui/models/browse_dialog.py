@@ -152,17 +152,17 @@ class BrowseDialog(QDialog):
         for widget in (self.progress, self.cancel_button, self.resume_button, self.use_button):
             widget.hide()
 
-        self.query.returnPressed.connect(self.search)
-        self.search_button.clicked.connect(self.search)
+        self.query.returnPressed.connect(lambda: self.search())
+        self.search_button.clicked.connect(lambda: self.search())  # not the button's "checked" bool
         self.repos.itemSelectionChanged.connect(self._repo_selected)
         self.files.itemSelectionChanged.connect(self._file_selected)
-        self.download_button.clicked.connect(self.download_selected)
-        self.cancel_button.clicked.connect(self._worker.cancel)
-        self.resume_button.clicked.connect(self.resume)
-        self.use_button.clicked.connect(self._use_downloaded)
+        self.download_button.clicked.connect(lambda: self.download_selected())
+        self.cancel_button.clicked.connect(lambda: self._worker.cancel())
+        self.resume_button.clicked.connect(lambda: self.resume())
+        self.use_button.clicked.connect(lambda: self._use_downloaded())
         self._update_buttons()
         if search_on_open:
-            QTimer.singleShot(0, self.search)  # after the dialog shows: the first answer fills it
+            QTimer.singleShot(0, lambda: self.search())  # after the dialog shows: the first answer fills it
 
     # --- searching and listing --------------------------------------------------------------------
 
@@ -266,6 +266,8 @@ class BrowseDialog(QDialog):
             projector = projector_for(file, self._listing.files)
             extra = f" Its projector {projector.name} ({_size(projector.size)}) comes along." if projector \
                 else ""
+            if self._listing.gated:
+                extra += " The repository is gated (licence and token): it cannot be downloaded here."
             self.detail.setText(f"{file.title}: {fit.label}, {fit.reason}.{extra}")
         self._update_buttons()
 
