@@ -52,6 +52,7 @@ def search_command(text: str, limit: int) -> int:
 
 def files_command(repo_id: str, revision: str) -> int:
     from assistant.models import hardware
+    from assistant.models.hub_files import projector_for
     from assistant.models.hub_fit import assess
 
     try:
@@ -70,7 +71,8 @@ def files_command(repo_id: str, revision: str) -> int:
     width = max(len(f.title) for f in listing.files)
     print(f"\n{'FILE':<{width}}  {'QUANT':<10}  {'SIZE':>8}  {'RAM':>8}  FIT")
     for f in listing.models:
-        fit = assess(f.size, machine)
+        projector = projector_for(f, listing.files)
+        fit = assess(f.size, machine, projector=projector.size if projector is not None else 0)
         print(f"{f.title:<{width}}  {f.quant or '?':<10}  {_size(f.size):>8}  "
               f"{fit.ram_mb / 1024:>5.1f} GB  {fit.label}: {fit.reason}")
     for f in listing.projectors:

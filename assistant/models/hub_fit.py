@@ -3,8 +3,9 @@
 The rule (pure, so the CLI, the window and the tests agree):
 
 - **RAM need** = the weights kept on the CPU × 1.15 + 150 MB (the estimate the models list uses for
-  any user file: memory-mapped weights, a 4k context and work buffers). With a GPU build and its VRAM
-  known, the weights that fit in VRAM (less 300 MB the GPU keeps for its own buffers) leave the CPU.
+  any user file: memory-mapped weights, a 4k context and work buffers); a vision model's projector
+  counts too. With a GPU build and its VRAM known, the weights that fit in VRAM (less 300 MB the GPU
+  keeps for its own buffers) leave the CPU.
 - **Decode speed** is memory-bound: every token reads every weight on the CPU once, so
   tokens/s ≈ memory bandwidth / those bytes. The bandwidth is taken as 6 GB/s per physical core, at
   most 40 GB/s (dual-channel DDR4/5). Measured on this project's 2-core machine: Qwen2.5 0.5B Q4_K_M
@@ -44,13 +45,14 @@ def ram_need_mb(cpu_bytes: int) -> int:
     return _estimate_ram_mb(cpu_bytes)
 
 
-def assess(size: int, hardware: Hardware, vram_mb: int | None = None) -> FileFit:
-    """The label, RAM need and estimated speed of a model file of ``size`` bytes (rule above)."""
+def assess(size: int, hardware: Hardware, vram_mb: int | None = None, projector: int = 0) -> FileFit:
+    """The label, RAM need and estimated speed of a model file of ``size`` bytes (rule above); a
+    vision model's ``projector`` bytes count towards memory, not speed (images only, not tokens)."""
     on_gpu = 0
     if vram_mb:
         on_gpu = max(0, min(size, int((vram_mb - GPU_RESERVED_MB) * 1e6)))
     cpu_bytes = size - on_gpu
-    ram = ram_need_mb(cpu_bytes)
+    ram = ram_need_mb(cpu_bytes + projector)
     memory = model_fit.fit(ram, hardware)
     cores = hardware.physical_cores or hardware.logical_cores
     speed: float | None

@@ -115,6 +115,9 @@ def test_fit_labels_follow_memory_and_estimated_speed() -> None:
     tight = assess(2 * GB, machine(free_mb=2000))  # fits the total, not what is free now
     assert tight.label == "slow" and "other programs must close" in tight.reason
     assert assess(GB, Hardware("?", None, None, None, None, None, None)).label == "unknown"
+    # A vision model's projector needs memory too, but is not read for every token.
+    vision = assess(GB, machine(), projector=850_000_000)
+    assert vision.ram_mb == int(1850 * 1.15) + 150 and vision.tokens_per_s == pytest.approx(12.0)
 
 
 def test_vram_takes_the_weights_off_the_cpu() -> None:

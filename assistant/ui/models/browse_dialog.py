@@ -62,6 +62,11 @@ def _cell(text: str, number: float | None = None) -> QTableWidgetItem:
     return item
 
 
+def _projector_bytes(model: LogicalFile, listing: RepoListing) -> int:
+    projector = projector_for(model, listing.files)
+    return projector.size if projector is not None else 0
+
+
 def _table(columns: tuple[str, ...]) -> QTableWidget:
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(columns)
@@ -140,6 +145,7 @@ class BrowseDialog(QDialog):
         work.addWidget(self.resume_button)
         work.addWidget(self.cancel_button)
         work.addWidget(self.use_button)
+        work.addStretch()  # keeps the buttons their size while the progress bar is hidden
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -219,7 +225,8 @@ class BrowseDialog(QDialog):
     def _show_files(self, listing: RepoListing) -> None:
         self._listing = listing
         machine = hardware.probe(self._data_dir)  # memory free *now*: cheap, /proc reads
-        self._fits = {f.path: assess(f.size, machine, self._vram_mb) for f in listing.models}
+        self._fits = {f.path: assess(f.size, machine, self._vram_mb, _projector_bytes(f, listing))
+                      for f in listing.models}
         self.files.setRowCount(len(listing.files))
         for row, file in enumerate(listing.files):
             self._fill_file_row(row, file)
