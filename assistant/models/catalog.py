@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from assistant.models.hub_files import shard_of
 from assistant.resources_path import models_dir
 
 log = logging.getLogger(__name__)
@@ -285,11 +286,20 @@ def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> lis
             if real in seen:
                 continue  # the same folder listed twice (e.g. data dir inside the checkout)
             seen.add(real)
+            shard = shard_of(path.name)
+            if shard is not None and shard[1] > 1:
+                continue  # a split model is one model, named by its first part (llama.cpp loads the rest)
             name, n = path.stem, 2
             while name in used:
                 name, n = f"{path.stem}-{n}", n + 1
             used.add(name)
-            entries.append(user_file_entry(path, name))
+            entry = user_file_entry(path, name)
+            if shard is not None:  # its size and memory are those of all its parts
+                stem, _index, count = shard
+                parts = [path.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+                total = sum(p.stat().st_size for p in parts if p.is_file())
+                entry = replace(entry, size=total, ram_mb=_estimate_ram_mb(total))
+            entries.append(entry)
     return entries
 
 

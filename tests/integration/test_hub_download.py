@@ -17,6 +17,7 @@ import pytest
 from hub_server import LocalHub, random_file, run_in_namespace
 from vision_files import write_tiny_llava
 
+from assistant.models import catalog
 from assistant.models.download import DownloadCancelled, partial_path
 from assistant.models.download_http import DownloadError
 from assistant.models.gguf_writer import TensorData, write_gguf
@@ -116,6 +117,9 @@ def test_a_split_model_is_every_part_and_an_interrupted_one_resumes(hub: LocalHu
         served = (tmp_path / f"part{i}.gguf").read_bytes()
         assert (models / f"big-Q8_0-0000{i}-of-00002.gguf").read_bytes() == served
     assert hub.served == total  # every byte crossed the wire once
+    # The models list (and so the picker) shows one model, with the size of all its parts.
+    listed = catalog.discover_user_models([models])
+    assert [(e.name, e.size) for e in listed] == [("big-Q8_0-00001-of-00002", total)]
 
 
 def test_cancel_keeps_the_part(hub: LocalHub, tmp_path: Path) -> None:
