@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from assistant.models.hub_files import shard_of
+from assistant.models.hub_files import shard_of, split_parts
 from assistant.resources_path import models_dir
 
 log = logging.getLogger(__name__)
@@ -295,9 +295,7 @@ def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> lis
             used.add(name)
             entry = user_file_entry(path, name)
             if shard is not None:  # its size and memory are those of all its parts
-                stem, _index, count = shard
-                parts = [path.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
-                total = sum(p.stat().st_size for p in parts if p.is_file())
+                total = sum(p.stat().st_size for p in split_parts(path) if p.is_file())
                 entry = replace(entry, size=total, ram_mb=_estimate_ram_mb(total))
             entries.append(entry)
     return entries

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.models.vision_match import EXACT_NAME, NEUTRAL_NAME, PARTIAL_NAME, name_match, name_tokens
 
@@ -108,6 +109,15 @@ def shard_of(name: str) -> tuple[str, int, int] | None:
     return (match.group("stem"), index, count) if 1 <= index <= count else None
 
 
+def split_parts(path: Path) -> list[Path]:
+    """Every part of the split model whose part ``path`` is (in order), or just ``path``."""
+    shard = shard_of(path.name)
+    if shard is None:
+        return [path]
+    stem, _index, count = shard
+    return [path.with_name(f"{stem}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+
+
 def is_projector_name(name: str) -> bool:
     return "mmproj" in name.rsplit("/", 1)[-1].lower()
 
@@ -181,4 +191,4 @@ def projector_save_name(model: LogicalFile, projector: LogicalFile) -> str:
 
 
 __all__ = ["LogicalFile", "RemoteFile", "find_file", "group_files", "is_projector_name", "model_base",
-           "projector_for", "projector_save_name", "quant_of", "shard_of"]
+           "projector_for", "projector_save_name", "quant_of", "shard_of", "split_parts"]

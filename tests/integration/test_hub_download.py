@@ -23,6 +23,7 @@ from assistant.models.download_http import DownloadError
 from assistant.models.gguf_writer import TensorData, write_gguf
 from assistant.models.hub_client import HubClient
 from assistant.models.hub_download import fetch, plan
+from assistant.models.user_files import remove_model
 from assistant.models.vision_pairing import VisionPair, chat_model_pair, find_vision_pair
 
 pytestmark = pytest.mark.timeout(180)
@@ -120,6 +121,9 @@ def test_a_split_model_is_every_part_and_an_interrupted_one_resumes(hub: LocalHu
     # The models list (and so the picker) shows one model, with the size of all its parts.
     listed = catalog.discover_user_models([models])
     assert [(e.name, e.size) for e in listed] == [("big-Q8_0-00001-of-00002", total)]
+    removed = remove_model("big-Q8_0-00001-of-00002", tmp_path)  # Remove takes every part
+    assert {p.name for p in removed} >= {f"big-Q8_0-0000{i}-of-00002.gguf" for i in (1, 2)}
+    assert list(models.glob("*.gguf")) == []
 
 
 def test_cancel_keeps_the_part(hub: LocalHub, tmp_path: Path) -> None:
