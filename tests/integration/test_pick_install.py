@@ -1,0 +1,65 @@
+"""A chat pick installed with one command from a hub look-alike on 127.0.0.1, then answering a question.
+
+The served bytes are SmolLM2's real GGUF (the tests' small model) under a pick-like entry of a test
+catalogue; `assistant models install` runs as a user runs it (a subprocess), is interrupted once by a
+dropped connection and resumed by running it again, and `assistant ask --model` answers with the result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_runner import run_assistant
+from hub_server import LocalHub
+from model_files import smollm2_path
+from pick_catalog import env_for, file_entry, write_catalog
+
+REPO = "tester/SmolLM2-135M-Instruct-GGUF"
+
+
+@pytest.fixture
+def hub() -> Iterator[LocalHub]:
+    with LocalHub() as server:
+        yield server
+
+
+def test_a_chat_pick_installs_resumes_and_answers(hub: LocalHub, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    source = smollm2_path()
+    hub.add(REPO, source.name, source)
+    bad = file_entry("tiny-pick-bad-sha", REPO, source, sha="f" * 64)
+    catalog = write_catalog(tmp_path / "picks.toml", file_entry("tiny-pick", REPO, source), bad)
+    for key, value in env_for(catalog, hub).items():
+        monkeypatch.setenv(key, value)
+    data, config = tmp_path / "data", tmp_path / "config"
+    settings = {"threads": 1, "max_tokens": 24, "temperature": 0.0}
+
+    refused = run_assistant("models", "install", "tiny-pick-bad-sha", data_dir=data, config_dir=config,
+                            settings=settings)
+    assert refused.returncode == 1 and "checksum mismatch" in refused.stderr, refused.stderr
+    assert not (data / "models" / source.name).exists()
+
+    hub.switches.drop_after = 30_000_000  # the connection breaks a third of the way in
+    broken = run_assistant("models", "install", "tiny-pick", data_dir=data, config_dir=config)
+    assert broken.returncode == 1 and "resumes" in broken.stderr, broken.stderr
+    listed = run_assistant("models", data_dir=data, config_dir=config)
+    assert "partly downloaded: the same install resumes it" in listed.stdout
+    hub.switches.drop_after = None
+    served = hub.served
+    resumed = run_assistant("models", "install", "tiny-pick", data_dir=data, config_dir=config)
+    assert resumed.returncode == 0, resumed.stderr
+    assert hub.served - served == source.stat().st_size - 30_000_000  # only the rest came
+    installed = data / "models" / source.name
+    assert installed.read_bytes() == source.read_bytes()
+    assert f"installed tiny-pick: {installed}" in resumed.stdout
+
+    answer = run_assistant("ask", "--model", "tiny-pick", "What is the capital of France?",
+                           data_dir=data, config_dir=config)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip()
+    with sqlite3.connect(data / "history.sqlite3") as db:
+        [(text, model)] = db.execute("SELECT text, model FROM messages WHERE role = 'assistant'").fetchall()
+    assert text.strip() and model == "tiny-pick"  # the answer came from the installed pick
