@@ -133,9 +133,14 @@ def _search_numbers(runs: int, tmp: Path, with_hf: bool) -> list[str]:
             hub.add_repo(repo, downloads=n * 37 % 1000, likes=n % 50)
         expand = "".join(f"&expand={f}" for f in SEARCH_FIELDS)
         url = f"/api/models?search=model&filter=gguf&sort=downloads&limit=30{expand}"
+        client = HubClient(hub.endpoint)
+        ours: list[float] = []
         library: list[float] = []
-        if with_hf:  # huggingface_hub as it comes, before HubClient installs its guarded client
+        raw: list[float] = []
+        if with_hf:  # huggingface_hub as it comes (its own client) against the app, runs interleaved
             from huggingface_hub import HfApi
+
+            from assistant.models import hub_http
 
             api = HfApi(endpoint=hub.endpoint, token=False)
 
@@ -143,12 +148,17 @@ def _search_numbers(runs: int, tmp: Path, with_hf: bool) -> list[str]:
                 return list(api.list_models(search="model", filter="gguf", sort="downloads", limit=30,
                                             expand=SEARCH_FIELDS))
 
-            plain_hf()  # imports and client set-up, once
-            library = [_timed(plain_hf) for _ in range(runs)]
-        client = HubClient(hub.endpoint)
-        client.search("model")
-        ours = [_timed(lambda: client.search("model")) for _ in range(runs)]
-        raw = [_timed(lambda: json.loads(_get(hub, url))) for _ in range(runs)]
+            for _ in range(runs):
+                hub_http.uninstall()
+                plain_hf()  # a fresh client's first request sets up its pool: not what is measured
+                library.append(_timed(plain_hf))
+                client.search("model")  # installs the guarded client again
+                ours.append(_timed(lambda: client.search("model")))
+                raw.append(_timed(lambda: json.loads(_get(hub, url))))
+        else:
+            client.search("model")
+            ours = [_timed(lambda: client.search("model")) for _ in range(runs)]
+            raw = [_timed(lambda: json.loads(_get(hub, url))) for _ in range(runs)]
         listing = [_timed(lambda: client.files("owner3/model-3-GGUF")) for _ in range(runs)]
     o, r = statistics.median(ours) * 1e3, statistics.median(raw) * 1e3
     lines = [f"search, 30 of {SEARCH_REPOS} GGUF repositories from 127.0.0.1, median of {runs}:",

@@ -80,7 +80,7 @@ class HubClient:
         hub_http.install()
         from huggingface_hub import HfApi
 
-        return HfApi(endpoint=self.endpoint, token=False, library_name="assistant")
+        return HfApi(endpoint=self.endpoint, token=False)
 
     def search(self, text: str, limit: int = DEFAULT_LIMIT) -> list[HubRepo]:
         """GGUF repositories whose id contains ``text``, most downloaded first (at most ``limit``)."""

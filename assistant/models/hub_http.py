@@ -77,6 +77,17 @@ def install() -> None:
         _installed = True
 
 
+def uninstall() -> None:
+    """Gives huggingface_hub its own client back (``assistant bench download`` compares both)."""
+    global _installed
+    with _lock:
+        import huggingface_hub
+        from huggingface_hub.utils._http import default_client_factory
+
+        huggingface_hub.set_client_factory(default_client_factory)
+        _installed = False
+
+
 def _client() -> Any:
     import httpx2
 
@@ -206,4 +217,4 @@ def translate(error: Exception, what: str) -> HubError:
     return HubError(f"{what} failed: {error}")
 
 
-__all__ = ["HubError", "Limits", "install", "limits", "translate"]
+__all__ = ["HubError", "Limits", "install", "limits", "translate", "uninstall"]
