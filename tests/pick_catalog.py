@@ -30,7 +30,7 @@ def serve_folder(hub: LocalHub, repo: str, folder: Path) -> list[Path]:
 
 
 def folder_entry(name: str, role: str, repo: str, folder: Path, *, with_sha: bool = True,
-                 size: int | None = None) -> str:
+                 size: int | None = None, tags: tuple[str, ...] = ("test",)) -> str:
     """A [[model]] block installing every file of ``folder`` as a folder pick."""
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     total = size if size is not None else sum(p.stat().st_size for p in files)
@@ -38,7 +38,7 @@ def folder_entry(name: str, role: str, repo: str, folder: Path, *, with_sha: boo
         "[[model]]", f"name = {json.dumps(name)}", f"title = {json.dumps(name + ' (test pick)')}",
         f"role = {json.dumps(role)}", 'source = "hub"', f"repo = {json.dumps(repo)}", 'revision = "main"',
         f"filename = {json.dumps(name)}", f"size = {total}", "ram_mb = 200", 'licence = "test"',
-        'tags = ["test"]', "",
+        f"tags = {json.dumps(list(tags))}", "",
     ]
     for path in files:
         lines += ["[[model.files]]", f"target = {json.dumps(path.relative_to(folder).as_posix())}",

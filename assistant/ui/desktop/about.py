@@ -91,7 +91,8 @@ def about_html() -> str:
         "<h3>Bundled models</h3>",
     ]
     try:
-        models = load_catalog()
+        # Bundled only: the recommended downloads (source "hub") are listed in the Models dialog.
+        models = [m for m in load_catalog() if m.source != "hub"]
     except (ModelError, OSError) as error:
         logger.warning("About: catalogue unreadable: %s", error)
         parts.append(f"<p>The model catalogue could not be read: {e(str(error))}</p>")
