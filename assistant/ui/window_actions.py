@@ -71,7 +71,8 @@ class WindowActions(QObject):
         "Use this model" chooses it."""
         from assistant.ui.models.browse_dialog import BrowseDialog  # deferred: only needed when opened
 
-        dialog = BrowseDialog(self._data_dir, self.settings.hub_endpoint, self.window)
+        dialog = BrowseDialog(self._data_dir, self.settings.hub_endpoint, self.window,
+                              vram_mb=self.controller.vram_mb)
         dialog.models_changed.connect(self.refresh_models)
         dialog.model_chosen.connect(self.choose_model)
         dialog.exec()

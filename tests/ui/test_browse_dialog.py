@@ -15,6 +15,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from vision_files import write_tiny_llava
 
+from assistant.host.messages import ModelLoaded
+from assistant.models.accelerator import Accelerator
 from assistant.models.download import partial_path
 from assistant.models.gguf_writer import TensorData, write_gguf
 from assistant.ui.models.browse_dialog import FIT_COLOURS, FIT_COLUMN, BrowseDialog
@@ -152,6 +154,9 @@ def test_the_models_menu_opens_browse(qtbot, make_app, hub: LocalHub) -> None:
     parts = make_app(engine=False, hub_endpoint=hub.endpoint)
     action = parts.window.browse_models_action
     assert action.text() == "&Browse…" and action in parts.window.menuBar().actions()[2].menu().actions()
+    # A GPU build reports its VRAM with each load (no GPU here: the event the engine would send).
+    gpu = Accelerator(backend="CUDA", device="NVIDIA test GPU", vram_mb=8192, gpu_count=1)
+    parts.controller.on_event(ModelLoaded(0, "some-model", 0.5, 2048, -1, accelerator=gpu))
     seen: list[list[str]] = []
 
     def look() -> None:
@@ -159,11 +164,14 @@ def test_the_models_menu_opens_browse(qtbot, make_app, hub: LocalHub) -> None:
         assert isinstance(dialog, BrowseDialog)
         qtbot.waitUntil(lambda: bool(dialog.repo_ids()), timeout=30_000)
         seen.append(dialog.repo_ids())
+        open_repo(qtbot, dialog, TEXT_REPO)
+        seen.append([dialog.files.item(0, FIT_COLUMN).toolTip()])
         dialog.reject()
 
     QTimer.singleShot(0, look)
     action.trigger()  # modal: returns when look() closes it
-    assert seen == [[VISION_REPO, TEXT_REPO, "tester/gated-GGUF"]]
+    assert seen[0] == [VISION_REPO, TEXT_REPO, "tester/gated-GGUF"]
+    assert seen[1] == ["on the GPU, ~0.1 GB of memory (0.0 GB in VRAM)"]  # the fit used the VRAM
 
 
 def test_browse_download_use_and_answer_with_the_downloaded_model(

@@ -37,6 +37,7 @@ class ChatController(QObject):
         self.store = store
         self.current_conversation_id: int | None = None
         self.load_request_id: int | None = None
+        self.vram_mb: int | None = None  # the GPU memory the engine's llama.cpp build reported (Browse's fit)
         self._engine_started = False
         self._shut_down = False
         # Push-to-talk's own handler: True when the event belongs to a voice request (set by app.build).
@@ -108,6 +109,8 @@ class ChatController(QObject):
             status.hide_progress()
             status.set_model(display_name(event.model))
             sees = " It can see images." if event.vision else ""
+            if event.accelerator is not None:
+                self.vram_mb = event.accelerator.vram_mb if event.accelerator.gpu else None
             status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).{sees}")
         elif isinstance(event, Done) and event.request_id == self.load_request_id:
             status.hide_progress()  # a load ends with Done; ModelLoaded came before it
