@@ -171,7 +171,9 @@ def test_an_interrupted_folder_install_resumes_where_it_stopped(
     home = install(entry, data_dir, endpoint=hub.endpoint)
     assert home == data_dir / "models" / "whisper" / "tiny-speech"
     ranges = [r.get("Range") for r in hub.requests[asked:] if r["path"].startswith("/cdn/")]
-    assert ranges == ["bytes=4000000-"]  # the rest of the big file; the small ones are not fetched again
+    # config.json arrived before the break and is not fetched again; model.bin resumes; the file after it
+    # comes whole.
+    assert ranges == ["bytes=4000000-", None]
     for path in folder.rglob("*"):
         if path.is_file():
             assert (home / path.relative_to(folder)).read_bytes() == path.read_bytes()
