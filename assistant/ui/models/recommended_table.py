@@ -29,8 +29,12 @@ class RecommendedTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().hide()
         header = self.horizontalHeader()
+        for column in range(1, 5):  # role, sizes, fit: as wide as their words
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(STATUS_COLUMN, QHeaderView.ResizeMode.Stretch)
-        self.setColumnWidth(0, 330)
+        self.setColumnWidth(0, 300)
+        self.setColumnWidth(COLUMNS.index("Licence"), 120)
+        self.setWordWrap(True)
         self.picks: list[catalog.ModelEntry] = []
         self.statuses: dict[str, str] = {}
 
@@ -52,7 +56,7 @@ class RecommendedTable(QTableWidget):
                 item = QTableWidgetItem(value)
                 item.setToolTip(entry.notes if column == 0 else value)
                 self.setItem(row, column, item)
-        self.resizeColumnToContents(1)
+        self.resizeRowsToContents()
 
     def selected(self) -> catalog.ModelEntry | None:
         rows = {i.row() for i in self.selectedIndexes()}
