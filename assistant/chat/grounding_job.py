@@ -23,7 +23,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.chat import audio_question
+from assistant.chat import audio_question, sampling
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import (
     GroundedQuestion,
@@ -43,7 +43,8 @@ from assistant.host.messages import (
     Token,
     Transcript,
 )
-from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+from assistant.models.traits import model_traits
+from assistant.protocols import ChatMessage, Segment, TranscriptionOptions
 from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -359,8 +360,10 @@ class GroundingJob:
         settings = self._settings
         messages = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
         messages.append(ChatMessage("user", prompt))
-        options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
         config = EngineConfig.from_settings(settings, self._data_dir)
+        # A part summary is open-ended writing: the model-size rule, the model file and the user decide.
+        chosen = sampling.choose(model_traits(config.model, self._data_dir), "open", settings)
+        options = chosen.options(max_tokens)
         request_id = self._client.chat(config, messages, options)
         text = ""
         while True:

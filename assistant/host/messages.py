@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.models.accelerator import Accelerator
+from assistant.models.fit import resolve_chat_model
 from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
 from assistant.protocols import (
     ChatMessage,
@@ -41,7 +42,7 @@ class EngineConfig:
     @classmethod
     def from_settings(cls, settings: Settings, data_dir: Path) -> EngineConfig:
         return cls(
-            model=settings.model,
+            model=resolve_chat_model(settings.model, data_dir),  # "" (automatic) names a model here
             data_dir=str(data_dir),
             context_size=settings.context_size,
             threads=settings.threads,

@@ -115,6 +115,8 @@ class ModelEntry:
     remote_file: str | None = None  # a one-file model's path in the repository
     file_size: int | None = None  # its exact size in bytes, when known
     projector: FileSpec | None = None  # a vision model's mmproj, downloaded with it
+    # Measured answer quality shown beside the costs in the first-run panel (`assistant bench qa`).
+    quality: str = ""
 
     @property
     def is_folder(self) -> bool:
@@ -213,7 +215,8 @@ def _entry(raw: dict, where: str, base: Path) -> ModelEntry:
             filename=filename, sha256=raw.get("sha256") or None, size=raw.get("size"),
             ram_mb=raw.get("ram_mb"), licence=str(raw.get("licence", "unknown")), source=source,
             default=bool(raw.get("default", False)), parts=parts, files=files,
-            tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")))
+            tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")),
+            quality=str(raw.get("quality", "")))
     except KeyError as exc:
         raise ModelError(f"{where}: missing field {exc}") from None
     except (TypeError, AttributeError) as exc:
