@@ -78,7 +78,7 @@ def read_immich(folder: Path, raw: dict[str, Any]) -> dict[str, Any]:
     files = {role: {"path": relative, "size": (folder / relative).stat().st_size,
                     "sha256": _digest(folder / relative)} for role, relative in FILES.items()}
     return dict(
-        name=folder.name, arch=f"{folder.name.split('__')[0]} (Immich export)",
+        name=folder.name, arch=folder.name.split('__')[0],
         embed_dim=embed_dim, image_size=size, mean=(mean[0], mean[1], mean[2]), std=(std[0], std[1], std[2]),
         interpolation=interpolation, resize_mode=resize_mode, context_length=context,
         text_clean=clean if clean in ("lower", "whitespace", "canonicalize") else "lower",
