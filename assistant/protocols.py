@@ -23,12 +23,32 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Sampling options for one answer."""
+    """Sampling options for one answer.
+
+    The defaults are llama.cpp's own (`common_params_sampling`: temp 0.8, top-k 40, top-p 0.95, min-p
+    0.05, no repeat penalty) for callers that want the library's behaviour; answers to the user get
+    theirs from `assistant.chat.sampling`, per model and question. temperature 0 is greedy decoding.
+    seed None lets the engine pick (llama-cpp-python then reuses one fixed seed in every process).
+    """
 
     max_tokens: int = 1024
-    temperature: float = 0.7
+    temperature: float = 0.8
     top_p: float = 0.95
     seed: int | None = None
+    top_k: int = 40  # 0: the whole vocabulary
+    min_p: float = 0.05  # 0: off
+    repeat_penalty: float = 1.0  # 1: off
+
+    def sampling(self) -> dict[str, float]:
+        """The sampler settings as stored with an answer (`GenerationStats.sampling`)."""
+        # All of them even for greedy decoding (temperature 0): llama.cpp applies the repeat penalty
+        # before its greedy pick, and a record that leaves fields out cannot be replayed.
+        values: dict[str, float] = {"temperature": self.temperature, "top_k": self.top_k,
+                                    "top_p": self.top_p, "min_p": self.min_p,
+                                    "repeat_penalty": self.repeat_penalty}
+        if self.seed is not None:
+            values["seed"] = self.seed
+        return values
 
 
 @dataclass
@@ -44,6 +64,8 @@ class GenerationStats:
     dropped_messages: int = 0  # history messages left out to fit the context window
     template: str = "gguf"  # "gguf" (the model's own chat template) or "fallback" (ChatML)
     extra: dict[str, float] = field(default_factory=dict)
+    # What the engine handed its sampler for this answer (`GenerationOptions.sampling()`), stored with it.
+    sampling: dict[str, float] = field(default_factory=dict)
 
     @property
     def decode_tokens_per_s(self) -> float:

@@ -18,6 +18,12 @@ logger = logging.getLogger(__name__)
 
 APP_NAME = "assistant"
 
+AUTOMATIC_MODEL = ""
+# Settings files written before the model and sampling became automatic hold these old defaults, which
+# were never the user's choice (see load_settings).
+_OLD_DEFAULT_TEMPERATURE = 0.7
+_OLD_DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant running entirely on the user's own computer. "
     "Answer clearly and concisely. Use Markdown for lists and code."
@@ -26,9 +32,17 @@ DEFAULT_SYSTEM_PROMPT = (
 
 @dataclass
 class Settings:
-    model: str = "qwen2.5-coder-0.5b-instruct"  # catalogue name or path to a .gguf
+    # A catalogue name or a path to a .gguf; "" is automatic: the largest bundled model that suits this
+    # computer (models.fit.automatic_chat_model), until the user or the first-run panel picks one.
+    model: str = AUTOMATIC_MODEL
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    temperature: float = 0.7
+    # Sampling: None is automatic, chosen per model and question (chat/sampling.py); a value here wins.
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    repeat_penalty: float | None = None
+    seed: int | None = None  # None: a fresh seed for every answer
     context_size: int = 4096
     max_answer_tokens: int = 1024
     threads: int = 0  # 0: automatic
@@ -56,7 +70,13 @@ class Settings:
         """A copy with every field clamped to a range the engine accepts."""
         return dataclasses.replace(
             self,
-            temperature=min(max(float(self.temperature), 0.0), 2.0),
+            model=str(self.model or "").strip(),
+            temperature=_clamped(self.temperature, 0.0, 2.0),
+            top_k=None if self.top_k is None else min(max(int(self.top_k), 0), 1000),
+            top_p=_clamped(self.top_p, 0.0, 1.0),
+            min_p=_clamped(self.min_p, 0.0, 1.0),
+            repeat_penalty=_clamped(self.repeat_penalty, 0.5, 2.0),
+            seed=None if self.seed is None else min(max(int(self.seed), 0), 2**31 - 2),
             context_size=min(max(int(self.context_size), 512), 131072),
             max_answer_tokens=min(max(int(self.max_answer_tokens), 16), 8192),
             threads=min(max(int(self.threads), 0), 256),
@@ -77,6 +97,10 @@ class Settings:
             first_run_done=bool(self.first_run_done),
             hub_endpoint=str(self.hub_endpoint or "").strip(),
         )
+
+
+def _clamped(value: float | None, low: float, high: float) -> float | None:
+    return None if value is None else min(max(float(value), low), high)
 
 
 def _language_code(value: object) -> str:
@@ -130,11 +154,20 @@ def load_settings(path: Path | None = None) -> Settings:
         logger.warning("Ignoring settings file %s: not a JSON object", path)
         return Settings()
     known = {f.name for f in dataclasses.fields(Settings)}
+    if "seed" not in raw:  # written before sampling and the model became automatic
+        raw = _without_old_defaults(raw)
     try:
         return Settings(**{k: v for k, v in raw.items() if k in known}).validated()
     except (TypeError, ValueError) as error:
         logger.warning("Ignoring invalid settings in %s: %s", path, error)
         return Settings()
+
+
+def _without_old_defaults(raw: dict) -> dict:
+    """Older versions saved every field, their defaults included, so a file that holds exactly the old
+    default model or temperature says nothing about what the user wanted: those become automatic."""
+    old = {"model": _OLD_DEFAULT_MODEL, "temperature": _OLD_DEFAULT_TEMPERATURE}
+    return {k: v for k, v in raw.items() if not (k in old and v == old[k])}
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:

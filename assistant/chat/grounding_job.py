@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from assistant.chat import audio_question
+from assistant.chat import audio_question, sampling
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import (
     GroundedQuestion,
@@ -48,7 +48,8 @@ from assistant.host.messages import (
     TranscribeRequest,
     Transcript,
 )
-from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
+from assistant.models.traits import model_traits
+from assistant.protocols import ChatMessage, Segment, TranscriptionOptions
 from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -429,8 +430,10 @@ class GroundingJob:
         settings = self._settings
         messages = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
         messages.append(ChatMessage("user", prompt))
-        options = GenerationOptions(max_tokens=max_tokens, temperature=settings.temperature)
         config = EngineConfig.from_settings(settings, self._data_dir)
+        # A part summary is open-ended writing: the model-size rule, the model file and the user decide.
+        chosen = sampling.choose(model_traits(config.model, self._data_dir), "open", settings)
+        options = chosen.options(max_tokens)
         key = self._send(ChatRequest(config, tuple(messages), options))
         text = ""
         while True:

@@ -64,11 +64,12 @@ class MemoryHistory:
         text: str | None = None,
         status: str | None = None,
         timings: dict | None = None,
+        sampling: dict | None = None,
     ) -> None:
         for messages in self._conversations.values():
             for index, message in enumerate(messages):
                 if message.id == message_id:
-                    changes = {"text": text, "status": status, "timings": timings}
+                    changes = {"text": text, "status": status, "timings": timings, "sampling": sampling}
                     messages[index] = dataclasses.replace(
                         message, **{k: v for k, v in changes.items() if v is not None}
                     )

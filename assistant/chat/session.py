@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from assistant.chat import vision_history
+from assistant.chat import sampling, vision_history
 from assistant.chat.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
 from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.memory_history import MemoryHistory
@@ -27,6 +27,8 @@ from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient, Handler, Ticket
 from assistant.host.messages import ChatRequest, Done, EngineConfig, Event, Failed, Token
 from assistant.images import kept
+from assistant.models.fit import resolve_chat_model
+from assistant.models.traits import model_traits
 from assistant.models.vision_pairing import chat_model_pair
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
@@ -51,6 +53,7 @@ class Turn:
     assistant_message_id: int
     text: str = ""
     model: str = ""
+    sampling: dict = field(default_factory=dict)  # what the answer is sampled with (chat/sampling.py)
     ticket: Ticket | None = None  # the answer's request in the engine, once sent
 
 
@@ -63,7 +66,7 @@ class TurnUpdate:
     finished: bool
     error: str | None = None  # user-facing: why the answer failed, or why it could not be saved
     store_failed: bool = False  # the answer is intact in `turn.text` but not (fully) on disk
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # when finished, with "sampling": the values it used
 
 
 # Gets every event of the answer's request, with what it changed (None: nothing about the answer, such
@@ -111,6 +114,10 @@ class ChatSession:
     def apply_settings(self, settings: Settings) -> None:
         """Used from the next question on; an answer already streaming keeps its settings."""
         self._settings = settings
+
+    def model_name(self) -> str:
+        """The chat model that answers: the setting's, or the automatic choice (`models.fit`)."""
+        return resolve_chat_model(self._settings.model, self._data_dir)
 
     def engine_config(self) -> EngineConfig:
         # from_settings also carries the remote server's endpoint when it is the chosen model.
@@ -169,20 +176,19 @@ class ChatSession:
                 attachments=grounded.attachments,
                 groundings=grounded.groundings,
             )
-        assistant_id = store.add_message(
-            conversation_id, "assistant", "", status="streaming", model=self._settings.model
-        )
+        model = self.model_name()
+        assistant_id = store.add_message(conversation_id, "assistant", "", status="streaming", model=model)
         history.append(ChatMessage("user", prompt))
         length = len(history)
         history = self._with_language(history, spoken_language)
         earlier = self._earlier_images(shared, offset=len(history) - length)
-        options = GenerationOptions(
-            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
-        )
+        # Sampling by model size and by the question the user typed (not the grounded prompt).
+        chosen = sampling.choose(model_traits(model, self._data_dir), sampling.classify(text), self._settings)
+        options = chosen.options(self._settings.max_answer_tokens)
         # Only a vision model gets `earlier_images` (a follow-up can look at them again).
         extra = {"earlier_images": earlier} if earlier else {}
         request = ChatRequest(self.engine_config(), tuple(history), options, images=tuple(images), **extra)
-        turn = Turn(conversation_id, user_id, assistant_id, model=self._settings.model)
+        turn = Turn(conversation_id, user_id, assistant_id, model=model, sampling=chosen.record())
         try:
             turn.ticket = self._client.send(request, partial(self._receive, turn, on_event))
         except Exception as error:
@@ -202,7 +208,7 @@ class ChatSession:
         engine loads it so, by the same `chat_model_pair`) gets the images themselves as well.
         """
         hashes = [g.image for g in grounded.groundings if g.kind == "image" and g.image] if grounded else []
-        if not hashes or chat_model_pair(self._settings.model, self._data_dir) is None:
+        if not hashes or chat_model_pair(self.model_name(), self._data_dir) is None:
             return ()
         paths = [kept.kept_path(sha, self._data_dir) for sha in hashes]
         return tuple(str(path) for path in paths if path is not None)
@@ -230,6 +236,8 @@ class ChatSession:
                 error = self._flush(turn)
             return TurnUpdate(turn, "streaming", False, error=error, store_failed=error is not None)
         if isinstance(event, Done):
+            # The engine's record of what its sampler got; the reason stays from the request.
+            turn.sampling = {**turn.sampling, **event.stats.sampling}
             return self._finish(turn, event.status, event.stats.as_dict(), None)
         if isinstance(event, Failed):
             status = "interrupted" if event.kind == "crashed" else "failed"
@@ -241,19 +249,22 @@ class ChatSession:
         """The window is closing mid-answer: keep what streamed, marked interrupted."""
         turn, self._active = self._active, None
         if turn is not None:
-            self._safe_update(turn.assistant_message_id, text=turn.text, status="interrupted")
+            self._safe_update(
+                turn.assistant_message_id, text=turn.text, status="interrupted", sampling=turn.sampling
+            )
 
     def _finish(self, turn: Turn, status: str, timings: dict, error: str | None) -> TurnUpdate:
         self._active = None
         text = turn.text
         if status == "failed" and not text.strip() and error:
             text = error  # nothing streamed: the stored message says why instead of staying blank
-        store_error = self._safe_update(turn.assistant_message_id, text=text, status=status, timings=timings)
+        store_error = self._safe_update(
+            turn.assistant_message_id, text=text, status=status, timings=timings, sampling=turn.sampling
+        )
         if store_error:
             error = f"{error}\n{store_error}" if error else store_error
-        return TurnUpdate(
-            turn, status, True, error=error, store_failed=store_error is not None, timings=timings
-        )
+        return TurnUpdate(turn, status, True, error=error, store_failed=store_error is not None,
+                          timings={**timings, "sampling": turn.sampling})
 
     def _flush(self, turn: Turn) -> str | None:
         """Write the partial answer; returns a store error only the first time it happens."""
@@ -304,9 +315,8 @@ class ChatSession:
             return None
         history = self._history(conversation_id) if conversation_id is not None else self._system()
         history = self._with_language([*history, ChatMessage("user", prompt)], spoken_language)
-        options = GenerationOptions(
-            max_tokens=self._settings.max_answer_tokens, temperature=self._settings.temperature
-        )
+        # Only the prompt is evaluated: sampling plays no part (and draws no seed) until the question is sent.
+        options = GenerationOptions(max_tokens=self._settings.max_answer_tokens)
         request = ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True)
         return self._client.send(request, on_event or _ignore)
 
@@ -350,7 +360,7 @@ class ChatSession:
         self, shared: list[tuple[int, tuple[str, ...]]], offset: int
     ) -> vision_history.EarlierImages:
         """The most recent earlier images (rule: `vision_history`) for a vision model, else ()."""
-        if not shared or chat_model_pair(self._settings.model, self._data_dir) is None:
+        if not shared or chat_model_pair(self.model_name(), self._data_dir) is None:
             return ()
         return vision_history.shifted(vision_history.most_recent(shared), offset)
 

@@ -50,11 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("name", help="its name in `assistant models`")
     models_commands.add_parser("verify", help="re-check every model file against its checksum")
     download = models_commands.add_parser(
-        "download", help="download a GGUF from the Hugging Face hub (resumes; Ctrl+C keeps the part)")
+        "download", help="download a GGUF from the Hugging Face hub (every part, a vision model's "
+                         "projector too; resumes; Ctrl+C keeps the part)")
     download.add_argument("repo", help="repository id, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF")
-    download.add_argument("file", help="file name in the repository")
+    download.add_argument("file", help="file name in the repository (any part of a split model)")
     download.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
     download.add_argument("--sha256", help="expected sha256 (default: the hub's own)")
+    hub_search = models_commands.add_parser("search", help="search the Hugging Face hub for GGUF models")
+    hub_search.add_argument("text", nargs="*", help="words in the repository id, e.g. qwen 1.5b")
+    hub_search.add_argument("--limit", type=int, default=30, help="how many repositories (default 30)")
+    hub_files = models_commands.add_parser(
+        "files", help="a hub repository's GGUF files: quantization, size, memory and fit on this computer")
+    hub_files.add_argument("repo", help="repository id, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF")
+    hub_files.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    install = models_commands.add_parser(
+        "install", help="download a recommended model (listed by `assistant models`; resumes; Ctrl+C "
+                        "keeps the part)")
+    install.add_argument("name", help="its name in the list of recommended downloads")
 
     search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
     search_images.add_argument("text", nargs="*", help="what the image shows")
@@ -105,7 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return import_clip_command(args.arch, args.checkpoint, args.name, args.force,
                                        int8=not args.float32)
-        if args.models_command in ("add", "remove", "verify", "download"):
+        if args.models_command in ("search", "files", "download"):  # the hub: connects only here
+            return _hub_models(args)
+        if args.models_command == "install":  # a curated pick from the hub: connects only here
+            from assistant.cli.models import install_command
+
+            return install_command(args.name)
+        if args.models_command in ("add", "remove", "verify"):
             return _manage_models(args)
         return _models()
     if args.command == "search-images":
@@ -149,6 +167,9 @@ def _models() -> int:
 
     data_dir = settings.data_dir()
     print(catalog.format_models_table(catalog.all_models(data_dir), data_dir))
+    from assistant.cli.models import picks_table
+
+    print(f"\n{picks_table(data_dir)}")
     from assistant.clip.folder import format_clip_models
 
     clip_models = format_clip_models(data_dir)
@@ -168,9 +189,17 @@ def _manage_models(args: argparse.Namespace) -> int:
         return cli_models.add_command(args.paths, args.link or "copy")
     if args.models_command == "remove":
         return cli_models.remove_command(args.name)
-    if args.models_command == "verify":
-        return cli_models.verify_command()
-    return cli_models.download_command(args.repo, args.file, args.revision, args.sha256)
+    return cli_models.verify_command()
+
+
+def _hub_models(args: argparse.Namespace) -> int:
+    from assistant.cli import models_hub
+
+    if args.models_command == "search":
+        return models_hub.search_command(" ".join(args.text), args.limit)
+    if args.models_command == "files":
+        return models_hub.files_command(args.repo, args.revision)
+    return models_hub.download_command(args.repo, args.file, args.revision, args.sha256)
 
 
 def _bench(suite: str, argv: list[str]) -> int:

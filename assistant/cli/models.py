@@ -1,13 +1,14 @@
-"""`assistant models add | remove | verify | download`: the Models dialog's operations on the command line.
+"""`assistant models add | remove | verify | install`: the Models dialog's operations on the command line.
 
-Progress goes to stderr (one line, rewritten); results and errors are sentences. Ctrl+C during a
-download keeps the partial file, and running the same command again resumes it.
+Progress goes to stderr (one line, rewritten); results and errors are sentences. The hub commands
+(`search`, `files`, `download`) are in ``models_hub.py``.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from assistant import settings
 from assistant.models import catalog
@@ -80,23 +81,56 @@ def verify_command() -> int:
     return 1 if any(v.ok is False for v in verdicts) else 0
 
 
-def download_command(repo_id: str, filename: str, revision: str, sha256: str | None) -> int:
-    from assistant.models.download import DownloadError, HubFile, download
+def install_command(name: str) -> int:
+    """`assistant models install NAME`: one recommended download, resumed by running it again."""
+    from assistant.models.download import DownloadError
+    from assistant.models.picks import find_pick, install
 
-    endpoint = settings.load_settings().hub_endpoint
-    folder = catalog.user_models_dir(settings.data_dir())
+    data_dir = settings.data_dir()
     line = _ProgressLine()
     try:
-        path = download(HubFile(repo_id, filename, revision, sha256), folder, endpoint=endpoint,
-                        progress=line)
+        entry = find_pick(name, data_dir)
+        path = install(entry, data_dir, endpoint=settings.load_settings().hub_endpoint, progress=line)
     except KeyboardInterrupt:
         line.end()
-        print("stopped; the partial download is kept: run the same command to resume", file=sys.stderr)
+        print("stopped; what was downloaded is kept: run the same command to resume", file=sys.stderr)
         return 130
-    except DownloadError as error:
+    except (DownloadError, catalog.ModelError) as error:
         line.end()
         print(f"error: {error}", file=sys.stderr)
         return 1
     line.end()
-    print(f"downloaded {path}")
+    print(f"installed {entry.name}: {path}")
+    print(_after_install(entry))
     return 0
+
+
+def _after_install(entry: catalog.ModelEntry) -> str:
+    if entry.role == "clip":
+        return ("image labels and image search now use it (`assistant describe IMAGE`, "
+                "`assistant search-images`)")
+    if entry.role == "stt":
+        return f"choose it in Settings ▸ Voice, or `assistant transcribe --model {entry.name} FILE`"
+    vision = " (it reads images: its projector came along)" if entry.projector else ""
+    return f"choose it in the model picker, or `assistant ask --model {entry.name} TEXT`{vision}"
+
+
+def picks_table(data_dir: Path) -> str:
+    """The recommended downloads with size, memory, fit on this computer, licence and status."""
+    from assistant.models.fit import fit
+    from assistant.models.hardware import probe
+    from assistant.models.picks import offered
+
+    picks = offered()
+    if not picks:
+        return ""
+    machine = probe(data_dir)
+    rows = [("NAME", "ROLE", "SIZE MB", "RAM MB", "FIT", "LICENCE", "STATUS")]
+    for e in picks:
+        status = catalog.model_status(e, data_dir)
+        rows.append((e.name, e.role, f"{e.size / 1e6:,.0f}" if e.size else "?",
+                     str(e.ram_mb or "?"), fit(e.ram_mb, machine), e.licence, status))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    lines = ["  ".join(f"{c:<{w}}" for c, w in zip(r[:6], widths, strict=True)) + f"  {r[6]}" for r in rows]
+    return "\n".join(["Recommended downloads (`assistant models install NAME`; nothing connects until "
+                      "you run it):", *lines])

@@ -53,6 +53,8 @@ def _answer_once(model: str | None) -> int:
             return 1
         assert isinstance(loaded, ModelLoaded)
         print(f"model: {loaded.model} (loaded in {loaded.seconds:.2f} s)")
+        if loaded.accelerator is not None:  # which llama.cpp backend runs it, and the layers on the GPU
+            print(f"runs on: {loaded.accelerator.describe()}")
         options = GenerationOptions(max_tokens=48, temperature=0.0, seed=1)
         for event in engine.stream(ChatRequest(config, messages, options)):
             if isinstance(event, Token):

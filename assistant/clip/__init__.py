@@ -23,6 +23,10 @@ A CLIP model is a folder under ``<data_dir>/models/clip/<name>/`` written by
     files               {"image"|"text"|"tokenizer": {"path", "size", "sha256"}}
     source              the checkpoint's file name and sha256, and the versions that exported it
 
+Immich's ONNX export of OpenCLIP models (``config.json``, ``visual/model.onnx`` with
+``visual/preprocess_cfg.json``, ``textual/model.onnx`` with Hugging Face tokenizer files; what the
+recommended ``clip-vit-b-32-openai`` download is) is read as well: ``assistant.clip.immich`` documents it.
+
 Embeddings are L2-normalised float32, so a dot product is the cosine similarity. Nothing in this
 package imports torch or onnxruntime: the runtime is ``assistant.engines.clip_onnx`` (the rest here is
 numpy, Pillow and tokenizers).

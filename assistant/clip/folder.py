@@ -1,4 +1,5 @@
-"""Where CLIP model folders live and what their ``config.json`` must say (layout: ``assistant.clip``).
+"""Where CLIP model folders live and what their ``config.json`` must say (layout: ``assistant.clip``;
+Immich's ONNX export is read too: ``assistant.clip.immich``).
 
 Only the standard library here, so listing and checking models costs nothing: a missing or damaged
 file is reported as a `ModelError` that names the file and says to import the model again, before
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.clip.immich import looks_like_immich, read_immich
 from assistant.models.catalog import ModelError, user_models_dir
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class ClipConfig:
     logit_scale: float
     files: dict[str, dict[str, Any]]
     image_precision: str = "float32"  # "int8": quantized image tower (import-clip --int8)
+    layout: str = FORMAT  # or "immich": Immich's export (towers' own input names, HF tokenizer files)
+    pad_token: str | None = None  # immich: texts are padded with this token (else with id 0)
 
     def path(self, role: str) -> Path:
         return self.folder / str(self.files[role]["path"])
@@ -99,8 +103,10 @@ def read_config(folder: Path) -> ClipConfig:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} is damaged (not valid JSON: {exc}); {REIMPORT}") from None
+    if looks_like_immich(raw):
+        return ClipConfig(folder=folder, **read_immich(folder, raw))
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ModelError(f"{path} is not an assistant CLIP model config; {REIMPORT}")
+        raise ModelError(f"{path} is neither an assistant CLIP model config nor Immich's; {REIMPORT}")
     if int(raw.get("format_version", 0)) > FORMAT_VERSION:
         raise ModelError(f"{path} was written by a newer version of the assistant; update the assistant")
     try:
@@ -171,6 +177,7 @@ def format_clip_models(data_dir: Path) -> str:
             lines.append(f"  {folder.name}: damaged: {exc}")
             continue
         precision = ", int8 image tower" if config.image_precision == "int8" else ""
+        precision += ", Immich's ONNX export" if config.layout != FORMAT else ""
         lines.append(f"  {config.name}: ready ({config.arch}, {config.embed_dim}-d embeddings{precision})")
     if not lines:
         return ""

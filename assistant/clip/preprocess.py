@@ -93,13 +93,26 @@ def _center_cropped(image: Image.Image, spec: PreprocessSpec) -> Image.Image:
     return image.crop((left, top, left + width, top + height))
 
 
+def resized_rgb(image: ImageInput, spec: PreprocessSpec) -> np.ndarray:
+    """uint8 (H, W, 3): resized and cropped, not normalised (for towers that normalise inside)."""
+    return np.asarray(_center_cropped(_resized(load_image(image), spec), spec).convert("RGB"), dtype=np.uint8)
+
+
 def preprocess(image: ImageInput, spec: PreprocessSpec) -> np.ndarray:
     """float32 (3, H, W), normalised as the model was trained."""
-    pil = _center_cropped(_resized(load_image(image), spec), spec).convert("RGB")
-    pixels = np.asarray(pil, dtype=np.uint8).astype(np.float32) / np.float32(255.0)
+    pixels = resized_rgb(image, spec).astype(np.float32) / np.float32(255.0)
     mean = np.asarray(spec.mean, dtype=np.float32)
     std = np.asarray(spec.std, dtype=np.float32)
     return ((pixels - mean) / std).transpose(2, 0, 1)
+
+
+def rgb_batch(images: Sequence[ImageInput], spec: PreprocessSpec) -> np.ndarray:
+    """uint8 (N, H, W, 3), contiguous: the input of an image tower that normalises inside its graph."""
+    height, width = spec.size
+    batch = np.empty((len(images), height, width, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        batch[i] = resized_rgb(image, spec)
+    return batch
 
 
 def preprocess_batch(images: Sequence[ImageInput], spec: PreprocessSpec) -> np.ndarray:

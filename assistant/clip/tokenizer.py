@@ -98,3 +98,34 @@ class ClipTokenizer:
                 tokens = [*tokens[:self.context_length - 1], self.end_id]
             ids[row, :len(tokens)] = tokens
         return ids
+
+
+class ExportedTokenizer:
+    """A Hugging Face tokenizer.json as Immich's export ships it (``assistant.clip.immich``): its own
+    normaliser, pre-tokeniser and post-processor (start and end tokens), padded to ``context_length``
+    with ``pad_token`` and truncated there (the end token kept), as Immich runs it. Text is cleaned as
+    OpenCLIP cleans it first."""
+
+    def __init__(self, path: Path, context_length: int, clean: str, pad_token: str) -> None:
+        from tokenizers import Tokenizer
+
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path))
+        except FileNotFoundError:
+            raise ModelError(f"the CLIP tokenizer {path} is missing") from None
+        except Exception as exc:  # tokenizers raises a bare Exception for any malformed file
+            raise ModelError(f"the CLIP tokenizer {path} is damaged ({exc})") from None
+        pad_id = self._tokenizer.token_to_id(pad_token)
+        if pad_id is None:
+            raise ModelError(f"the CLIP tokenizer {path} has no {pad_token!r} token to pad with")
+        self._tokenizer.enable_padding(length=context_length, pad_id=pad_id, pad_token=pad_token)
+        self._tokenizer.enable_truncation(max_length=context_length)
+        self.context_length = context_length
+        self.clean = clean
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """int64 (N, context_length)."""
+        encodings = self._tokenizer.encode_batch([clean_text(t, self.clean) for t in texts])
+        if not encodings:
+            return np.zeros((0, self.context_length), dtype=np.int64)
+        return np.asarray([e.ids for e in encodings], dtype=np.int64)

@@ -288,11 +288,15 @@ class LlamaChatModel:
             self.llm.reset()
         stats.reused_tokens = self.reused_prefix(tokens) if self.prefix_reuse else 0
         counter = _TokenCounter()
+        stats.sampling = options.sampling()
         completion = self.llm.create_completion(
             tokens,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             top_p=options.top_p,
+            top_k=options.top_k,
+            min_p=options.min_p,
+            repeat_penalty=options.repeat_penalty,
             seed=options.seed,
             stop=stops,
             stream=True,

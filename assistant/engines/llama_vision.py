@@ -238,6 +238,7 @@ class VisionChatModel:
         stats.extra["image_tokens"] = float(newest_tokens + again_tokens)
         urls = [png_data_uri(png) for png in pngs]
         stops = ["\nUSER:"] if self.plan.handler_name in _USER_ASSISTANT_FORMATS else []
+        stats.sampling = options.sampling()
         try:
             chunks = self._start(chat_messages(fitted.messages, urls, self.marker, again), options, stops)
         except PromptTooLong:
@@ -275,6 +276,7 @@ class VisionChatModel:
             return self.llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=options.max_tokens, temperature=options.temperature, top_p=options.top_p,
+                top_k=options.top_k, min_p=options.min_p, repeat_penalty=options.repeat_penalty,
                 seed=options.seed, stop=stops, stream=True)
         except ValueError as error:
             raise _prompt_error(error, self) from error

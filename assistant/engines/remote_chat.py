@@ -74,13 +74,11 @@ class RemoteChatModel:
             "messages": [{"role": m.role, "content": m.content} for m in fitted.messages],
             "stream": True,
             "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-            "top_p": options.top_p,
+            **_sampling_fields(options),
         }
         if self.endpoint.model:
             body["model"] = self.endpoint.model
-        if options.seed is not None:
-            body["seed"] = options.seed
+        stats.sampling = {key: body[key] for key in _RECORDED if key in body}
         try:
             response = _open(self.endpoint, "POST", "/v1/chat/completions", body, should_stop)
         except Stopped:
@@ -97,6 +95,24 @@ class RemoteChatModel:
         finally:
             response.close()
             stats.total_s = time.perf_counter() - started
+
+
+# Sent, and so recorded with the answer: the server may still ignore what it does not know.
+_RECORDED = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed")
+
+
+def _sampling_fields(options: GenerationOptions) -> dict[str, Any]:
+    """The OpenAI API's temperature, top_p and seed, plus top_k and min_p, which llama.cpp's server,
+    llama-cpp-python's and vLLM accept beside them (servers that do not know a field ignore it). The
+    repeat penalty goes only when it is on: llama.cpp calls it repeat_penalty, vLLM
+    repetition_penalty, so both names are sent."""
+    fields: dict[str, Any] = {"temperature": options.temperature, "top_p": options.top_p,
+                              "top_k": options.top_k, "min_p": options.min_p}
+    if options.repeat_penalty != 1.0:
+        fields |= {"repeat_penalty": options.repeat_penalty, "repetition_penalty": options.repeat_penalty}
+    if options.seed is not None:
+        fields["seed"] = options.seed
+    return fields
 
 
 def list_models(endpoint: RemoteEndpoint, should_stop: Callable[[], bool] = never) -> list[str]:

@@ -7,7 +7,7 @@ JSON layout, version 1 (fields are only ever added, never renamed or removed, wi
       "version": 1,
       "conversation": {"id", "title", "created_at", "updated_at", "message_count"},
       "messages": [{"id", "role", "text", "status", "model", "timings", "created_at",
-                    "attachments", "grounding", "prompt"}, ...]
+                    "attachments", "grounding", "prompt", "sampling"}, ...]
     }
 
 Timestamps are ISO 8601 in UTC with an explicit offset ("2024-05-01T12:00:00.000+00:00"); `model` may be
@@ -16,7 +16,9 @@ null; `timings` is the dict the app stored (e.g. token counts and seconds), `{}`
 of {"kind", "name", "size"} (the local path is left out: exports get shared); `grounding` is a list of
 {"kind", "source", "text", "sent", "parts"}, what the model was told about them (a transcript with
 timestamps, part summaries); `prompt` is the exact user message the model got when it differs from
-`text`, else null.
+`text`, else null; `sampling` is what an answer was sampled with ({"temperature", "top_k", "top_p",
+"min_p", "repeat_penalty", "seed", "task", "reason"}), null for questions and for answers written
+before it was recorded.
 
 Files are written atomically, so a failed export never leaves a half-written file behind.
 """
@@ -28,6 +30,7 @@ import logging
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from assistant.chat.sampling import details as sampling_details
 from assistant.history.store import ConversationSummary, Store, StoredMessage, StoreError
 from assistant.settings import write_atomically
 
@@ -79,6 +82,7 @@ def to_json(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
                     for g in message.groundings
                 ],
                 "prompt": message.prompt,
+                "sampling": message.sampling,
             }
             for message in messages
         ],
@@ -110,6 +114,8 @@ def to_markdown(
             names = ", ".join(f"{a.name} ({a.kind_name})" for a in message.attachments)
             lines += [f"_Attached: {names}_", ""]
         lines += [message.text.rstrip("\n"), ""]
+        if message.sampling:
+            lines += [f"_Sampling: {sampling_details(message.sampling)}_", ""]
         lines += _grounding_markdown(message)
         note = _STATUS_NOTES.get(message.status)
         if note:

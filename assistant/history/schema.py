@@ -142,7 +142,15 @@ def _v2_groundings(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_groundings]
+# Version 3: the sampling each answer was written with (issue 11), as JSON: temperature, top_k, top_p,
+# min_p, repeat_penalty, seed, the task and the reason (`chat/sampling.py`). NULL for questions and for
+# every older answer, whose sampling was never recorded (it was temperature 0.7 and one fixed seed).
+def _v3_sampling(connection: sqlite3.Connection) -> None:
+    """Add the answers' sampling record; older rows keep NULL."""
+    connection.execute("ALTER TABLE messages ADD COLUMN sampling TEXT")
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_groundings, _v3_sampling]
 
 
 def latest_version() -> int:

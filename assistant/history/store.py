@@ -277,6 +277,7 @@ class Store:
         text: str | None = None,
         status: str | None = None,
         timings: dict | None = None,
+        sampling: dict | None = None,
     ) -> None:
         """Change what was given; one UPDATE statement, cheap enough to run every second while streaming."""
         assignments: list[str] = []
@@ -291,6 +292,9 @@ class Store:
         if timings is not None:
             assignments.append("timings = ?")
             values.append(_dump_timings(timings))
+        if sampling is not None:
+            assignments.append("sampling = ?")
+            values.append(_dump_timings(sampling))
         if not assignments:
             return
         with self._guard("the message could not be saved"):
@@ -304,7 +308,7 @@ class Store:
         """The chat's messages in the order they were added, with their attachments and groundings."""
         with self._guard("your history could not be read"):
             rows = self._conn.execute(
-                "SELECT id, conversation_id, role, text, status, model, timings, created_at, prompt"
+                "SELECT id, conversation_id, role, text, status, model, timings, created_at, prompt, sampling"
                 " FROM messages WHERE conversation_id = ? ORDER BY id",
                 (conversation_id,),
             ).fetchall()
@@ -316,6 +320,7 @@ class Store:
                 _load_timings(row[6], row[0]),
                 row[7],
                 prompt=row[8],
+                sampling=_load_timings(row[9], row[0]) if row[9] is not None else None,
                 attachments=tuple(attachments.get(row[0], ())),
                 groundings=tuple(groundings.get(row[0], ())),
             )
@@ -378,10 +383,10 @@ def _dump_timings(timings: dict | None) -> str:
 
 
 def _load_timings(text: str, message_id: int) -> dict:
-    """A damaged timings field must not hide the message itself."""
+    """A damaged timings (or sampling) field must not hide the message itself."""
     try:
         value = json.loads(text)
     except (TypeError, ValueError):
-        logger.warning("Message %d has unreadable timings %r", message_id, text)
+        logger.warning("Message %d has an unreadable JSON field %r", message_id, text)
         return {}
     return value if isinstance(value, dict) else {}

@@ -65,6 +65,9 @@ class StoredMessage:
     prompt: str | None = None
     attachments: tuple[Attachment, ...] = ()
     groundings: tuple[Grounding, ...] = ()
+    # Schema 3: an answer's sampling (temperature, top_k, top_p, min_p, repeat_penalty, seed, task,
+    # reason; see chat/sampling.py); None for questions and for answers written before it was recorded.
+    sampling: dict | None = None
 
     @property
     def sent_text(self) -> str:

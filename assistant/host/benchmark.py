@@ -63,7 +63,8 @@ def benchmark(
     # for what every later measurement costs.
     deadline = time.perf_counter() + request.budget_s
     # The ML library is imported only here, in the engine process.
-    from assistant.engines.llama import LlamaChatModel, resolve_gpu_layers
+    from assistant.engines.llama import LlamaChatModel
+    from assistant.engines.llama_build import offload_report
     from assistant.engines.llama_speed import measure
 
     model = LlamaChatModel.load(
@@ -79,18 +80,21 @@ def benchmark(
 
         sample = measure(model, request.prompt_tokens, request.decode_tokens, cancelled, on_token, deadline)
         threads = int(getattr(model.llm, "n_threads", request.threads))
+        accelerator = offload_report(model.llm)  # the build's backend, its GPU, layers offloaded here
     finally:
         model.close()
     if sample is None:
         send(Done(rid, "stopped", GenerationStats(load_s=model.load_s)))
         return
     total_s = time.perf_counter() - started
-    logger.info("Benchmarked %s: load %.2f s, prompt %.0f tok/s, decode %.1f tok/s, %.1f s in all",
-                entry.name, model.load_s, sample.prompt_tokens_per_s, sample.decode_tokens_per_s, total_s)
+    logger.info("Benchmarked %s: load %.2f s, prompt %.0f tok/s, decode %.1f tok/s, %.1f s in all; %s",
+                entry.name, model.load_s, sample.prompt_tokens_per_s, sample.decode_tokens_per_s, total_s,
+                accelerator.describe())
     send(ModelBenchmarked(
         rid, request.model, model.load_s, sample.prompt_tokens, sample.prompt_tokens_per_s,
         sample.decode_tokens, sample.decode_tokens_per_s, total_s,
-        gpu_offload=resolve_gpu_layers(-1) != 0, gpu_layers=model.gpu_layers, threads=threads,
+        gpu_offload=accelerator.gpu, gpu_layers=accelerator.offloaded_layers, threads=threads,
+        accelerator=accelerator,
     ))
     stats = GenerationStats(load_s=model.load_s, prompt_tokens=sample.prompt_tokens,
                             completion_tokens=sample.decode_tokens, total_s=total_s)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.models.accelerator import Accelerator
+from assistant.models.fit import resolve_chat_model
 from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
 from assistant.protocols import (
     ChatMessage,
@@ -40,7 +42,7 @@ class EngineConfig:
     @classmethod
     def from_settings(cls, settings: Settings, data_dir: Path) -> EngineConfig:
         return cls(
-            model=settings.model,
+            model=resolve_chat_model(settings.model, data_dir),  # "" (automatic) names a model here
             data_dir=str(data_dir),
             context_size=settings.context_size,
             threads=settings.threads,
@@ -229,6 +231,7 @@ class ModelLoaded:
     context_size: int
     gpu_layers: int
     vision: bool = False  # loaded with its projector: it sees the images of a ChatRequest
+    accelerator: Accelerator | None = None  # backend, GPU and layers offloaded; None for a remote server
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,7 @@ class ModelBenchmarked:
     gpu_offload: bool  # this llama.cpp build can offload layers to a GPU
     gpu_layers: int  # layers actually offloaded (0 on a CPU build)
     threads: int
+    accelerator: Accelerator | None = None  # the build's backend, its GPU, and layers offloaded of how many
 
 
 @dataclass(frozen=True)

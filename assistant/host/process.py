@@ -51,6 +51,7 @@ from assistant.host.transcription import Transcription
 from assistant.images import kept
 from assistant.images.errors import ImageError
 from assistant.models import catalog, gguf
+from assistant.models.accelerator import Accelerator
 from assistant.models.remote_server import RemoteError
 from assistant.models.vision_pairing import chat_model_pair
 from assistant.protocols import GenerationStats
@@ -63,6 +64,16 @@ logger = logging.getLogger(__name__)
 
 # Nothing in the engine process may try the network: libraries that know these variables stay offline.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def _accelerator(model: object) -> Accelerator | None:
+    """The backend, GPU and layers offloaded of a loaded llama.cpp model; None for a remote server."""
+    llm = getattr(model, "llm", None)
+    if llm is None:
+        return None
+    from assistant.engines.llama_build import offload_report  # the ML library is imported only here
+
+    return offload_report(llm)
 
 
 class _Stop(Exception):
@@ -218,7 +229,7 @@ class _Server:
                 if not load_s and self.model is not None:  # already loaded: still say which model it is
                     model = self.model
                     self.send(ModelLoaded(rid, model.name, 0.0, model.context_size, model.gpu_layers,
-                                          vision=self.vision))
+                                          vision=self.vision, accelerator=_accelerator(model)))
                 self.send(Done(rid, "complete", GenerationStats(load_s=load_s)))
             else:
                 self.chat(request, load_s)
@@ -284,7 +295,8 @@ class _Server:
         self.send(Progress(request_id, "load", 1, 1, f"Loaded {path.name}"))
         self.send(
             ModelLoaded(
-                request_id, model.name, model.load_s, model.context_size, model.gpu_layers, vision=self.vision
+                request_id, model.name, model.load_s, model.context_size, model.gpu_layers,
+                vision=self.vision, accelerator=_accelerator(model),
             )
         )
         return model.load_s

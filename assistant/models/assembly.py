@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from assistant.models import gguf
+from assistant.models import gguf, pick_files
 from assistant.models.catalog import (
     BAD_CHECKSUM,
     MISSING,
@@ -155,6 +155,8 @@ def _hash_file(path: Path, tick: Callable[[int], None]) -> str:
 # --- status ---------------------------------------------------------------------------------------
 
 def status(entry: ModelEntry, data_dir: Path) -> tuple[str, str]:
+    if entry.source == "hub":  # a download, not an assembly: see pick_files
+        return pick_files.status(entry, data_dir)
     if entry.source == "user-file":
         ok = entry.path is not None and entry.path.is_file()
         return (READY, "") if ok else (MISSING, f"{entry.path} does not exist")
@@ -190,6 +192,8 @@ def status(entry: ModelEntry, data_dir: Path) -> tuple[str, str]:
 def verify_now(entry: ModelEntry, data_dir: Path, tick: Callable[[int], None]) -> tuple[bool | None, str]:
     """Hashes the files of ``entry`` that are on disk now, trusting no sidecar (the Models dialog's
     Verify), and records the verdicts. (None, reason): nothing there to check yet."""
+    if entry.source == "hub":
+        return pick_files.verify_now(entry, data_dir, tick)
     records = _load_records(entry, data_dir)
     checked: list[bool] = []
     for spec in entry.file_specs():
@@ -209,6 +213,8 @@ def verify_now(entry: ModelEntry, data_dir: Path, tick: Callable[[int], None]) -
 # --- ensure ---------------------------------------------------------------------------------------
 
 def ensure(entry: ModelEntry, data_dir: Path, progress: Progress | None = None) -> Path:
+    if entry.source == "hub":
+        return pick_files.ensure(entry, data_dir)
     if entry.source == "user-file":
         return _ensure_user_file(entry)
     report = progress or (lambda _stage, _done, _total: None)

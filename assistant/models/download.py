@@ -59,11 +59,13 @@ class HubFile:
     repo_id: str
     filename: str
     revision: str = "main"
-    sha256: str | None = None  # given by the user; overrides the hub's
+    sha256: str | None = None  # given by the user (or the hub's file listing); overrides the server's
+    size: int | None = None  # from the hub's file listing: a server offering another size is refused
+    save_as: str | None = None  # the name in the models folder (default: the file's own)
 
     @property
     def name(self) -> str:
-        return self.filename.rsplit("/", 1)[-1]
+        return self.save_as or self.filename.rsplit("/", 1)[-1]
 
 
 def partial_path(models_dir: Path, name: str) -> Path:
@@ -99,12 +101,16 @@ def download(file: HubFile, models_dir: Path, *, endpoint: str = "", progress: P
         opened = open_url(url, headers)
         try:
             if opened.response.status == 416 and done and _whole_size(opened) == done:
-                return _finish(part, dest, hasher.hexdigest(), want or meta.get("sha256") or None)
+                return _finish(part, dest, hasher.hexdigest(), want or meta.get("sha256") or None, file.size)
             if opened.response.status == 416 and attempt == 0:
                 log.info("%s: the server cannot resume from byte %d; starting again", file.name, done)
                 _remove(part)
                 continue
             done, total = _start_point(opened, done, part)
+            if file.size is not None and total is not None and total != file.size:
+                _remove(part)
+                raise DownloadError(f"the hub lists {file.name} as {file.size:,} bytes but its server "
+                                    f"offers {total:,}; nothing was kept. Try again later")
             if done == 0:
                 hasher = hashlib.sha256()
             expected = want or opened.sha256 or meta.get("sha256")
@@ -113,7 +119,7 @@ def download(file: HubFile, models_dir: Path, *, endpoint: str = "", progress: P
             _receive(opened, part, hasher, done, total, file.name, progress, cancel)
         finally:
             opened.close()
-        return _finish(part, dest, hasher.hexdigest(), expected)
+        return _finish(part, dest, hasher.hexdigest(), expected, file.size)
     raise DownloadError(f"the server refused to resume {file.name}; try again")
 
 
@@ -200,7 +206,12 @@ def _receive(opened: Opened, part: Path, hasher: Any, done: int, total: int | No
                             "the download was removed")
 
 
-def _finish(part: Path, dest: Path, sha: str, expected: str | None) -> Path:
+def _finish(part: Path, dest: Path, sha: str, expected: str | None, size: int | None = None) -> Path:
+    if size is not None and part.stat().st_size != size:
+        got = part.stat().st_size
+        _remove(part)
+        raise DownloadError(f"size mismatch for {dest.name}: the hub lists {size:,} bytes, {got:,} arrived. "
+                            "The file was removed")
     if expected and sha != expected:
         _remove(part)
         raise DownloadError(f"checksum mismatch for {dest.name}: expected {expected}, got {sha}. The "

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from assistant.models import assembly, gguf
 from assistant.models.catalog import ModelEntry, ModelError, Progress, all_models, user_model_dirs
+from assistant.models.hub_files import split_parts
 from assistant.models.projector import looks_like_projector_file
 from assistant.models.vision_pairing import VisionPair, find_vision_pair
 
@@ -215,7 +216,8 @@ def remove_model(name: str, data_dir: Path) -> list[Path]:
                          "package to remove it")
     assert entry.path is not None
     removed: list[Path] = []
-    for path in (entry.path, hash_sidecar(entry.path), entry.path.with_name(entry.path.name + ".verified")):
+    parts = split_parts(entry.path)  # a split model: every part (the list shows only the first)
+    for path in [f for p in parts for f in (p, hash_sidecar(p), p.with_name(p.name + ".verified"))]:
         try:
             if path.is_symlink() or path.exists():
                 path.unlink()

@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         models_menu = self.menuBar().addMenu("&Models")  # wired in ui/window_actions.py (ui/models_dialog.py)
         self.manage_models_action = _action(self, "&Manage models…", "Ctrl+M")
         models_menu.addAction(self.manage_models_action)
+        # The Hugging Face hub browser (ui/models/browse_dialog.py): connects only once opened.
+        self.browse_models_action = _action(self, "&Browse…", "Ctrl+Shift+M")
+        models_menu.addAction(self.browse_models_action)
         help_menu = self.menuBar().addMenu("&Help")  # wired in app.py (ui/shortcuts_sheet.py, ui/about.py)
         self.shortcuts_action = _action(self, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents)
         self.about_action = QAction("&About Assistant", self)

@@ -42,6 +42,7 @@ class WindowActions(QObject):
         self.window.export_json_action.triggered.connect(lambda: self.export(".json"))
         self.window.settings_action.triggered.connect(self.open_settings)
         self.window.manage_models_action.triggered.connect(self.open_models)
+        self.window.browse_models_action.triggered.connect(self.open_browse)
         self.window.model_picker.model_chosen.connect(self.choose_model)
 
     @property
@@ -63,6 +64,17 @@ class WindowActions(QObject):
 
         dialog = ModelsDialog(self._data_dir, self.settings.hub_endpoint, self.window)
         dialog.models_changed.connect(self.refresh_models)
+        dialog.exec()
+
+    def open_browse(self) -> None:
+        """Models ▸ Browse…: the hub browser; a downloaded model appears in the picker at once and
+        "Use this model" chooses it."""
+        from assistant.ui.models.browse_dialog import BrowseDialog  # deferred: only needed when opened
+
+        dialog = BrowseDialog(self._data_dir, self.settings.hub_endpoint, self.window,
+                              vram_mb=self.controller.vram_mb)
+        dialog.models_changed.connect(self.refresh_models)
+        dialog.model_chosen.connect(self.choose_model)
         dialog.exec()
 
     def open_settings(self) -> None:

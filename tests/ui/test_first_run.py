@@ -53,7 +53,8 @@ def test_first_start_measures_recommends_and_then_starts_the_engine(make_app, qt
     assert ("prepare", SMOLLM2, "complete") in panel.outcomes  # the bundled model was verified first
     assert catalog.model_status(bundled[0], settings_module.data_dir()) == catalog.READY
     assert "CPU cores:" in panel.machine_label.text() and "Memory:" in panel.machine_label.text()
-    assert panel.gpu_label.text().startswith("GPU offload: ") and "once a model" not in panel.gpu_label.text()
+    # The engine's own report of this CPU build: no GPU, none of SmolLM2's 30 + 1 layers offloaded.
+    assert panel.gpu_label.text().startswith("GPU: none (CPU build of llama.cpp), 0/31 layers offloaded. ")
     assert panel.table.rowCount() == 2
     assert cell(panel, 0, "Model") == "★ " + entries[0].title  # measured and recommended
     assert cell(panel, 0, "Size") == "98 MB" and cell(panel, 0, "RAM need") == "300 MB"

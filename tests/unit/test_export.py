@@ -35,6 +35,8 @@ MESSAGES = [
         model="qwen2.5-0.5b",
         timings={"tokens": 5, "seconds": 0.25},
         created_at=90.5,
+        sampling={"temperature": 0.3, "top_k": 40, "top_p": 0.95, "min_p": 0.1, "repeat_penalty": 1.0,
+                  "seed": 1234, "task": "open", "reason": "a small model (0.6B); a fresh seed."},
     ),
 ]
 
@@ -60,8 +62,9 @@ def test_json_has_the_documented_fields() -> None:
         "attachments": [],
         "grounding": [],
         "prompt": None,
+        "sampling": MESSAGES[1].sampling,
     }
-    assert document["messages"][0]["model"] is None
+    assert document["messages"][0]["model"] is None and document["messages"][0]["sampling"] is None
     assert to_json(SUMMARY, MESSAGES) == to_json(SUMMARY, MESSAGES)  # stable output
 
 
@@ -77,6 +80,8 @@ def test_markdown_reads_as_a_transcript() -> None:
     assert "## You (1970-01-01 00:01)\n\nTrains to Porto?\n" in text
     assert "## Assistant (1970-01-01 00:01, qwen2.5-0.5b)\n\nTake the **Alfa Pendular**.\n" in text
     assert "_(stopped before it finished)_" in text
+    assert ("_Sampling: temperature 0.3, top-k 40, top-p 0.95, min-p 0.1, repeat penalty 1, seed 1234 "
+            "(a small model (0.6B); a fresh seed.)_") in text
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 

@@ -106,12 +106,13 @@ def write_version_1_file(path: Path) -> None:
 def test_a_version_1_file_is_upgraded_and_its_messages_read_as_before(db_path: Path) -> None:
     write_version_1_file(db_path)
     with Store(db_path) as store:
-        assert store.schema_version == store_schema.latest_version() == 2
+        assert store.schema_version == store_schema.latest_version() == 3
         question, answer = store.messages(1)
         # Old rows hold what was sent in `text` itself; they have nothing beside it.
         assert question.text == PROMPT and question.prompt is None and question.sent_text == PROMPT
         assert question.attachments == () and question.groundings == ()
         assert answer.timings == {"completion_tokens": 4} and answer.model == "smollm2"
+        assert answer.sampling is None  # never recorded before schema 3
         assert [hit.message_id for hit in store.search("quokkaburger")] == [1]  # indexed as before
         # The old chat goes on with a grounded question of the new kind.
         add_grounded(store, 1)

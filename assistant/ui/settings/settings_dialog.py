@@ -29,16 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.settings import Settings, save_settings
+from assistant.models.pick_choices import BUNDLED_SPEECH, speech_model_choices
+from assistant.settings import Settings, data_dir, save_settings
 from assistant.ui.desktop.global_hotkey import availability as global_key_availability
 from assistant.ui.settings.remote_settings import RemoteServerGroup
 
 logger = logging.getLogger(__name__)
 
-SPEECH_MODELS = [
-    ("whisper-base", "Whisper base (multilingual)"),
-    ("whisper-tiny.en", "Whisper tiny (English, fast)"),
-]
+SPEECH_MODELS = BUNDLED_SPEECH  # when the catalogue cannot be read; see speech_model_choices
 LANGUAGES = [("", "Detect automatically"), ("en", "English"), ("de", "German"), ("fr", "French"),
              ("es", "Spanish"), ("it", "Italian"), ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"),
              ("ru", "Russian"), ("zh", "Chinese"), ("ja", "Japanese")]  # fmt: skip
@@ -148,7 +146,8 @@ class SettingsDialog(QDialog):
         return self.push_to_talk_key.keySequence().toString() or self._original.push_to_talk_key
 
     def _voice_group(self, settings: Settings) -> QGroupBox:
-        self.speech_model = _choice(SPEECH_MODELS, settings.speech_model)
+        # From the catalogue: a Whisper model downloaded from Models ▸ Recommended is listed too.
+        self.speech_model = _choice(speech_model_choices(data_dir()), settings.speech_model)
         self.push_to_talk_key = QKeySequenceEdit(QKeySequence(settings.push_to_talk_key))
         self.push_to_talk_key.setMaximumSequenceLength(1)  # one key (with modifiers) to hold down
         self.push_to_talk_key.setToolTip("Hold this key to talk; release it to stop.")
