@@ -6,19 +6,29 @@ tested without any model library installed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
+# Asked between tokens and between slices of a prompt evaluation: True once the user pressed Stop.
+StopCheck = Callable[[], bool]
+
 
 @dataclass(frozen=True)
 class ChatMessage:
-    """One message as the model sees it (small and picklable: it crosses the process boundary)."""
+    """One message as the model sees it (small and picklable: it crosses the process boundary).
+
+    `images` are kept copies (`images.kept`, in the data folder) shared with this user message: a model
+    that sees images looks at them (the newest message's always, earlier ones within
+    `vision_history`'s rule); a text-only model ignores them, since the message's text already holds
+    what was read in them.
+    """
 
     role: Role
     content: str
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,23 +98,43 @@ class GenerationStats:
 
 
 class ChatModel(Protocol):
-    """A loaded chat model that streams an answer token by token."""
+    """A loaded chat model that streams an answer token by token: a local GGUF, a vision GGUF with its
+    projector, or a remote OpenAI-compatible server all implement this one contract, so the engine's
+    chat loop has no model-type branches (`host/chat_models.py` picks the class)."""
 
     name: str
     context_size: int
+    gpu_layers: int  # layers offloaded to a GPU (0: all on the CPU, or a remote model)
+    load_s: float
+    sees_images: bool  # uses ChatMessage.images; a text-only model ignores them
+    prefix_reuse: bool  # keeps the KV cache of the shared prompt prefix between questions
+    accelerator: Any  # `models.accelerator.Accelerator` (backend, GPU, layers offloaded); None when remote
 
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model's vocabulary (used to fit history into the context)."""
         ...
 
     def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats
-    ) -> Iterator[str]:
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        stats: GenerationStats,
+        should_stop: StopCheck,
+    ) -> Generator[str, None, None]:
         """Yield answer text pieces as they are sampled; fill `stats` as it goes.
 
-        The caller may stop iterating at any time (that is how Stop works between tokens).
+        `should_stop` is asked while the prompt is evaluated and between tokens: once it says True the
+        stream ends early. The caller may also stop iterating at any time.
         """
         ...
+
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
+                ) -> int:
+        """Evaluate the prompt `stream` would evaluate for these messages, answer nothing; returns the
+        tokens evaluated (0 for a model with nothing to prepare)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 # ---- speech ---------------------------------------------------------------------------------------

@@ -157,8 +157,10 @@ class ChatSession:
         store = self._store
         if conversation_id is None:
             conversation_id = store.create_conversation(conversation_title(_title_text(text, grounded)))
-        shared: list[tuple[int, tuple[str, ...]]] = []  # earlier questions' images, by message index
-        history = self._history(conversation_id, shared)  # read before writing: a read error leaves no trace
+        model = self.model_name()
+        sees = chat_model_pair(model, self._data_dir) is not None  # earlier images go back with history
+        # Read before writing: a read error leaves no trace.
+        history = self._history(conversation_id, with_images=sees)
         if grounded is not None and images:
             sent = {Path(path).stem for path in images}  # a kept copy is named by its sha256
             grounded = dataclasses.replace(grounded, groundings=tuple(
@@ -176,18 +178,13 @@ class ChatSession:
                 attachments=grounded.attachments,
                 groundings=grounded.groundings,
             )
-        model = self.model_name()
         assistant_id = store.add_message(conversation_id, "assistant", "", status="streaming", model=model)
-        history.append(ChatMessage("user", prompt))
-        length = len(history)
+        history.append(ChatMessage("user", prompt, images=tuple(images)))
         history = self._with_language(history, spoken_language)
-        earlier = self._earlier_images(shared, offset=len(history) - length)
         # Sampling by model size and by the question the user typed (not the grounded prompt).
         chosen = sampling.choose(model_traits(model, self._data_dir), sampling.classify(text), self._settings)
         options = chosen.options(self._settings.max_answer_tokens)
-        # Only a vision model gets `earlier_images` (a follow-up can look at them again).
-        extra = {"earlier_images": earlier} if earlier else {}
-        request = ChatRequest(self.engine_config(), tuple(history), options, images=tuple(images), **extra)
+        request = ChatRequest(self.engine_config(), tuple(history), options)
         turn = Turn(conversation_id, user_id, assistant_id, model=model, sampling=chosen.record())
         try:
             turn.ticket = self._client.send(request, partial(self._receive, turn, on_event))
@@ -337,32 +334,26 @@ class ChatSession:
             return [system, *history[1:]]
         return [ChatMessage("system", instruction), *history]
 
-    def _history(
-        self, conversation_id: int, shared: list[tuple[int, tuple[str, ...]]] | None = None
-    ) -> list[ChatMessage]:
-        """The conversation as the model sees it; with `shared`, also collects the kept copies of the
-        images each user message was sent with (from the store), as (index in the result, paths)."""
+    def _history(self, conversation_id: int, *, with_images: bool = False) -> list[ChatMessage]:
+        """The conversation as the model sees it. `with_images` (a model that sees images): the user
+        messages keep the images they were shared with (read from the store, so a reopened chat works
+        the same), the most recent `vision_history.MAX_EARLIER_IMAGES` of them."""
         messages = self._system()
+        shared: list[tuple[int, tuple[str, ...]]] = []  # (index in `messages`, kept copies)
         for message in self._store.messages(conversation_id):
             if message.role not in ("user", "assistant") or message.status not in HISTORY_STATUSES:
                 continue
             # A grounded question goes back as the model first saw it, transcript included, so a
             # follow-up ("and what did she say next?") can still be answered from the recording.
             if message.text.strip():
-                if shared is not None and message.role == "user":
+                if with_images and message.role == "user":
                     paths = vision_history.stored_images(message, self._data_dir)
                     if paths:
                         shared.append((len(messages), paths))
                 messages.append(ChatMessage(message.role, message.sent_text))  # type: ignore[arg-type]
+        for index, paths in vision_history.most_recent(shared):
+            messages[index] = dataclasses.replace(messages[index], images=paths)
         return messages
-
-    def _earlier_images(
-        self, shared: list[tuple[int, tuple[str, ...]]], offset: int
-    ) -> vision_history.EarlierImages:
-        """The most recent earlier images (rule: `vision_history`) for a vision model, else ()."""
-        if not shared or chat_model_pair(self.model_name(), self._data_dir) is None:
-            return ()
-        return vision_history.shifted(vision_history.most_recent(shared), offset)
 
 
 def _ignore(event: Event) -> None:

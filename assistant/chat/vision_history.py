@@ -5,8 +5,8 @@ look at the screenshot again, so the images shared with earlier questions travel
 each attached to the message it was shared with. The rule, in two steps:
 
 1. The session reads the message -> image mapping from the store (the image groundings of each user
-   message, i.e. schema 2's `groundings` table, whose sha256 names the kept copy) and sends the
-   `MAX_EARLIER_IMAGES` most recent ones, by index into the request's messages. Reading it from the
+   message, i.e. schema 2's `groundings` table, whose sha256 names the kept copy) and puts the
+   `MAX_EARLIER_IMAGES` most recent ones on their messages (`ChatMessage.images`). Reading it from the
    store means a conversation reopened next week works the same as one still open.
 2. The engine fits the text history into the context first (the newest question and its own images
    are always counted), then re-attaches earlier images whose message is still in the fitted window,
@@ -58,11 +58,6 @@ def most_recent(per_message: Sequence[tuple[int, Sequence[str]]], limit: int = M
             kept_images.insert(0, (index, chosen))
             left -= len(chosen)
     return tuple(kept_images)
-
-
-def shifted(earlier: EarlierImages, offset: int) -> EarlierImages:
-    """Indexes moved by `offset` messages (a system message was put in front)."""
-    return tuple((index + offset, paths) for index, paths in earlier)
 
 
 def in_fitted_window(earlier: Mapping[int, Sequence[T]], total: int, has_system: bool, dropped: int

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from llama_cpp import llama_chat_format
 
 from assistant.chat.conversation import FittedPrompt, PromptTooLong, fit_to_context
 from assistant.chat.prompts import CHATML_STOP, render_chatml
+from assistant.engines.llama_build import offload_report
 from assistant.models import gguf
 from assistant.models.catalog import ModelError
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class _TokenCounter:
 class LlamaChatModel:
     """One loaded GGUF model. Not thread-safe: the engine process drives it from one thread."""
 
+    sees_images = False
+
     def __init__(
         self,
         llm: llama_cpp.Llama,
@@ -107,6 +110,7 @@ class LlamaChatModel:
         self.gpu_layers = gpu_layers
         self.prefix_reuse = prefix_reuse
         self.load_s = load_s
+        self.accelerator = offload_report(llm)  # which backend runs it, and the layers on a GPU
         self._warned_fallback = False
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         self.eos_token = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
@@ -258,7 +262,19 @@ class LlamaChatModel:
         # generate() replays one token when the whole prompt is a prefix of the cache.
         return common - 1 if common == len(tokens) and common > 0 else common
 
-    def prefill(self, messages: Sequence[ChatMessage], max_tokens: int) -> int:
+    def _evaluate(self, tokens: Sequence[int], start: int, end: int, should_stop: StopCheck) -> bool:
+        """Evaluate tokens[start:end] into the KV cache a batch at a time, asking `should_stop` between
+        batches (one `eval` call over a long prompt could not be stopped). False when stopped."""
+        self.llm.n_tokens = start  # eval() drops the cache after this point and goes on from here
+        step = max(1, self.llm.n_batch)
+        for first in range(start, end, step):
+            if should_stop():
+                return False
+            self.llm.eval(tokens[first:min(first + step, end)])
+        return True
+
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
+                ) -> int:
         """Evaluate the prompt a chat with these messages would send, and nothing more.
 
         Push-to-talk sends this while the key is still held, once the speaker pauses: when the
@@ -267,17 +283,21 @@ class LlamaChatModel:
         """
         if not self.prefix_reuse:
             return 0  # the chat would drop the cache anyway
-        _, tokens, _, _ = self.prepare(messages, max_tokens)
+        _, tokens, _, _ = self.prepare(messages, options.max_tokens)
         reuse = self.reused_prefix(tokens)
         if reuse >= len(tokens):
             return 0
-        self.llm.n_tokens = reuse  # eval() drops the cache after this point and goes on from here
-        self.llm.eval(tokens[reuse:])
-        return len(tokens) - reuse
+        self._evaluate(tokens, reuse, len(tokens), should_stop)
+        return self.llm.n_tokens - reuse
 
     def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats
-    ) -> Iterator[str]:
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        stats: GenerationStats,
+        should_stop: StopCheck,
+    ) -> Generator[str, None, None]:
+        """Images in `messages` are ignored: their grounding text is in the message already."""
         started = time.perf_counter()
         fitted, tokens, template, stops = self.prepare(messages, options.max_tokens)
         stats.dropped_messages = fitted.dropped
@@ -286,7 +306,13 @@ class LlamaChatModel:
         if not self.prefix_reuse:
             # n_tokens = 0 makes the next eval drop the whole KV cache (kv_cache_seq_rm from 0).
             self.llm.reset()
-        stats.reused_tokens = self.reused_prefix(tokens) if self.prefix_reuse else 0
+        reuse = self.reused_prefix(tokens) if self.prefix_reuse else 0
+        stats.reused_tokens = reuse
+        # The prompt (all but its last token) is evaluated here in stoppable batches; generate() then
+        # finds it in the cache and evaluates only the last token before sampling.
+        if reuse < len(tokens) - 1 and not self._evaluate(tokens, reuse, len(tokens) - 1, should_stop):
+            stats.total_s = time.perf_counter() - started
+            return
         counter = _TokenCounter()
         stats.sampling = options.sampling()
         completion = self.llm.create_completion(
@@ -312,6 +338,8 @@ class LlamaChatModel:
                     if not stats.first_token_s:
                         stats.first_token_s = time.perf_counter() - started
                     yield text
+                    if should_stop():
+                        break
         finally:
             completion.close()  # leaves the Llama state consistent for the next prefix match
             # An end-of-generation token is sampled but is not part of the answer.

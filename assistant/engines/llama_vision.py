@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from assistant.engines.llama import (  # the private helper too: one way to tole
     physical_cores,
     resolve_gpu_layers,
 )
+from assistant.engines.llama_build import offload_report
 from assistant.engines.vision_images import (
     VISION_MAX_SIDE,
     ImageTokenCounter,
@@ -48,7 +49,7 @@ from assistant.models.catalog import ModelError
 from assistant.models.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
 from assistant.models.vision_match import incompatibility, model_facts
 from assistant.models.vision_pairing import VisionPair
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,11 @@ def chat_messages(messages: Sequence[ChatMessage], image_urls: Sequence[str],
 class VisionChatModel:
     """A loaded vision model and projector. Not thread-safe: the engine process drives it."""
 
+    sees_images = True
+    # The handlers clear the KV cache and evaluate every question afresh, images included: there is
+    # no prefix to reuse (a follow-up re-encodes the images it re-sends), and nothing to prefill.
+    prefix_reuse = False
+
     def __init__(self, llm: llama_cpp.Llama, plan: LoadPlan, *, context_size: int, load_s: float) -> None:
         self.llm = llm
         self.plan = plan
@@ -175,6 +181,7 @@ class VisionChatModel:
         self.context_size = context_size
         self.gpu_layers = int(plan.llama_kwargs.get("n_gpu_layers", 0))
         self.load_s = load_s
+        self.accelerator = offload_report(llm)  # which backend runs it, and the layers on a GPU
         try:
             from llama_cpp import mtmd_cpp
 
@@ -214,15 +221,21 @@ class VisionChatModel:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def stream(self, messages: Sequence[ChatMessage], images: Sequence[DecodedImage],
-               options: GenerationOptions, stats: GenerationStats,
-               earlier: Mapping[int, Sequence[Path | str]] | None = None) -> Iterator[str]:
-        """Yield the answer as it is sampled; the caller may stop iterating at any time.
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
+                ) -> int:
+        return 0  # every question is evaluated afresh (see `prefix_reuse`)
 
-        `images` go with the newest question; `earlier` are kept copies shared with earlier user
-        messages (by index into `messages`), re-attached within `vision_history`'s rule.
+    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats,
+               should_stop: StopCheck) -> Generator[str, None, None]:
+        """Yield the answer as it is sampled; `should_stop` is asked between tokens (the handler
+        evaluates images and prompt in one call, which cannot be interrupted).
+
+        The newest message's images always go with it; the images of earlier user messages are
+        re-attached within `vision_history`'s rule. Every path is decoded the safe way here.
         """
         started = time.perf_counter()
+        images = load_images(messages[-1].images) if messages else []
+        earlier = {index: m.images for index, m in enumerate(messages[:-1]) if m.role == "user" and m.images}
         pngs = [image_png(image) for image in images]
         newest_tokens = sum(self.image_tokens.count(image.sha256, png)
                             for image, png in zip(images, pngs, strict=True))
@@ -262,6 +275,8 @@ class VisionChatModel:
                         stats.first_token_s = time.perf_counter() - started
                     pieces += 1
                     yield text
+                    if should_stop():
+                        break
         finally:
             close: Callable[[], None] | None = getattr(chunks, "close", None)
             if close is not None:

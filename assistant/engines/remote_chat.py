@@ -17,14 +17,14 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from assistant.chat.conversation import fit_to_context
 from assistant.engines import remote_http
 from assistant.engines.remote_http import Stopped, never
 from assistant.models.remote_server import RemoteEndpoint, RemoteError, normalise_base_url
-from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,10 @@ logger = logging.getLogger(__name__)
 class RemoteChatModel:
     """One configured server; holds no connection between requests (one per question)."""
 
-    watches_cancel = True  # stream() takes should_stop: the engine passes its Cancel check in
     gpu_layers = 0
     load_s = 0.0
+    sees_images = False  # the grounding text goes in the message; images are not uploaded
+    accelerator = None  # the server's hardware is its own business
 
     def __init__(self, endpoint: RemoteEndpoint, context_size: int = 4096) -> None:
         # Checked here, without connecting: a bad address fails the question with what is wrong.
@@ -50,7 +51,8 @@ class RemoteChatModel:
     def count_tokens(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
-    def prefill(self, messages: Sequence[ChatMessage], max_tokens: int) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
+                ) -> int:
         return 0  # a prefill-only request would cost a full answer's round trip on most servers
 
     def stream(
@@ -59,7 +61,7 @@ class RemoteChatModel:
         options: GenerationOptions,
         stats: GenerationStats,
         should_stop: Callable[[], bool] = never,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield the answer's text pieces; ends quietly when should_stop() says yes (Stop).
 
         Raises RemoteError with a message for the user when the server cannot answer.

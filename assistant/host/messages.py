@@ -55,19 +55,13 @@ class EngineConfig:
 class ChatRequest:
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     config: EngineConfig
-    messages: tuple[ChatMessage, ...]  # system prompt first, newest user message last
+    # System prompt first, newest user message last; a user message's `images` (kept copies) go to a
+    # model that can see them.
+    messages: tuple[ChatMessage, ...]
     options: GenerationOptions = field(default_factory=GenerationOptions)
     # Evaluate the prompt into the KV cache and answer nothing (Done at once): push-to-talk sends the
     # question it expects while the key is still held, so the real request starts sampling at once.
     prefill_only: bool = False
-    # Kept copies (`images.kept`, under the data folder; never a path the user gave) that go with the
-    # newest user message to a model that can see images; a text-only model ignores them (it has the
-    # images' grounding text in the message already).
-    images: tuple[str, ...] = ()
-    # Kept copies of the images shared with EARLIER user messages, as (index into `messages`, paths),
-    # oldest first, so a vision model can look again on a follow-up; the engine re-attaches those still
-    # in the fitted history, within `vision_history`'s bound. Text-only models ignore them too.
-    earlier_images: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

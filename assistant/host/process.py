@@ -17,12 +17,12 @@ import threading
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from assistant import network_audit
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.chat.conversation import PromptTooLong
 from assistant.host import benchmark
+from assistant.host.chat_models import load_chat_model
 from assistant.host.indexing import ImageIndexing
 from assistant.host.messages import (
     BenchmarkRequest,
@@ -51,29 +51,13 @@ from assistant.host.transcription import Transcription
 from assistant.images import kept
 from assistant.images.errors import ImageError
 from assistant.models import catalog, gguf
-from assistant.models.accelerator import Accelerator
 from assistant.models.remote_server import RemoteError
-from assistant.models.vision_pairing import chat_model_pair
-from assistant.protocols import GenerationStats
-
-if TYPE_CHECKING:
-    from assistant.engines.llama import LlamaChatModel
-    from assistant.engines.llama_vision import VisionChatModel
+from assistant.protocols import ChatMessage, ChatModel, GenerationStats
 
 logger = logging.getLogger(__name__)
 
 # Nothing in the engine process may try the network: libraries that know these variables stay offline.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
-
-def _accelerator(model: object) -> Accelerator | None:
-    """The backend, GPU and layers offloaded of a loaded llama.cpp model; None for a remote server."""
-    llm = getattr(model, "llm", None)
-    if llm is None:
-        return None
-    from assistant.engines.llama_build import offload_report  # the ML library is imported only here
-
-    return offload_report(llm)
 
 
 class _Stop(Exception):
@@ -105,8 +89,7 @@ class _Server:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pending: deque[Request] = deque()  # requests that arrived while another one was running
-        self.model: LlamaChatModel | VisionChatModel | None = None
-        self.vision = False  # the model was loaded with its projector: it sees ChatRequest.images
+        self.model: ChatModel | None = None
         self.config: EngineConfig | None = None
         self.closing = False
         # The speech thread sends too (SpeechAudio while tokens stream): one sender at a time.
@@ -227,9 +210,7 @@ class _Server:
             load_s = self.ensure_loaded(rid, request.config)
             if isinstance(request, LoadRequest):
                 if not load_s and self.model is not None:  # already loaded: still say which model it is
-                    model = self.model
-                    self.send(ModelLoaded(rid, model.name, 0.0, model.context_size, model.gpu_layers,
-                                          vision=self.vision, accelerator=_accelerator(model)))
+                    self.send(self.loaded(rid, 0.0))
                 self.send(Done(rid, "complete", GenerationStats(load_s=load_s)))
             else:
                 self.chat(request, load_s)
@@ -262,59 +243,38 @@ class _Server:
             and dataclasses.replace(self.config, prefix_reuse=config.prefix_reuse) == config
         ):
             # Prefix reuse is a per-request policy of the loaded model, no reload needed.
-            self.model.prefix_reuse = config.prefix_reuse
+            self.model.prefix_reuse = config.prefix_reuse and self.model.prefix_reuse
             self.config = config
             return 0.0
         # Free the old model first: two models side by side may not fit in memory.
         self.unload_chat_model()
-        if config.remote is not None:
-            return self.use_remote(request_id, config)
-        data_dir = Path(config.data_dir)
-        entry = catalog.find_model(config.model, data_dir)
-        path = catalog.ensure_model(entry, data_dir, self.assembly_progress(request_id))
-        self.send(Progress(request_id, "load", 0, 1, f"Loading {path.name}"))
-        pair = chat_model_pair(config.model, data_dir)  # a user's vision GGUF with its mmproj
-        model: LlamaChatModel | VisionChatModel
-        if pair is not None:
-            from assistant.engines.llama_vision import VisionChatModel  # imported only here
+        loaded_from: list[Path] = []
 
-            model = VisionChatModel.load(
-                pair, context_size=config.context_size, threads=config.threads, gpu_layers=config.gpu_layers
-            )
-        else:
-            from assistant.engines.llama import LlamaChatModel  # the ML library is imported only here
+        def assemble() -> Path:  # only a local model has a file to assemble and load
+            data_dir = Path(config.data_dir)
+            path = catalog.ensure_model(catalog.find_model(config.model, data_dir), data_dir,
+                                        self.assembly_progress(request_id))
+            self.send(Progress(request_id, "load", 0, 1, f"Loading {path.name}"))
+            loaded_from.append(path)
+            return path
 
-            model = LlamaChatModel.load(
-                path,
-                context_size=config.context_size,
-                threads=config.threads,
-                gpu_layers=config.gpu_layers,
-                prefix_reuse=config.prefix_reuse,
-            )
-        self.model, self.config, self.vision = model, config, pair is not None
-        self.send(Progress(request_id, "load", 1, 1, f"Loaded {path.name}"))
-        self.send(
-            ModelLoaded(
-                request_id, model.name, model.load_s, model.context_size, model.gpu_layers,
-                vision=self.vision, accelerator=_accelerator(model),
-            )
-        )
+        model = load_chat_model(config, assemble)
+        self.model, self.config = model, config
+        if loaded_from:
+            self.send(Progress(request_id, "load", 1, 1, f"Loaded {loaded_from[0].name}"))
+        self.send(self.loaded(request_id, model.load_s))
         return model.load_s
 
-    def use_remote(self, request_id: int, config: EngineConfig) -> float:
-        """Answer with an OpenAI-compatible server: nothing loads and nothing connects yet."""
-        from assistant.engines.remote_chat import RemoteChatModel  # standard library only
-
-        assert config.remote is not None
-        model = RemoteChatModel(config.remote, context_size=config.context_size)
-        self.model, self.config, self.vision = model, config, False  # type: ignore[assignment]
-        self.send(ModelLoaded(request_id, model.name, 0.0, model.context_size, model.gpu_layers))
-        return 0.0
+    def loaded(self, request_id: int, seconds: float) -> ModelLoaded:
+        model = self.model
+        assert model is not None
+        return ModelLoaded(request_id, model.name, seconds, model.context_size, model.gpu_layers,
+                           vision=model.sees_images, accelerator=model.accelerator)
 
     def unload_chat_model(self) -> None:
         if self.model is not None:
             self.model.close()
-            self.model, self.config, self.vision = None, None, False
+            self.model, self.config = None, None
 
     def assembly_progress(self, request_id: int) -> catalog.Progress:
         last_percent = -1
@@ -331,17 +291,10 @@ class _Server:
         return progress
 
     def chat(self, request: ChatRequest, load_s: float) -> None:
-        assert self.model is not None
+        """One answer (or one prefill), the same for every kind of chat model."""
+        model = self.model
+        assert model is not None
         rid = request.request_id
-        if self.check_cancel(rid):
-            raise _Stop()
-        stats = GenerationStats(load_s=load_s)
-        if request.prefill_only:
-            if not self.vision:  # the vision handlers clear the KV cache for every question anyway
-                stats.prompt_tokens = self.model.prefill(request.messages, request.options.max_tokens)
-            self.send(Done(rid, "complete", stats))
-            return
-        status: str = "complete"
         stop_seen = False
 
         def stop_requested() -> bool:  # sticky: check_cancel reads a CancelRequest off the pipe once
@@ -349,43 +302,31 @@ class _Server:
             stop_seen = stop_seen or self.check_cancel(rid)
             return stop_seen
 
-        if getattr(self.model, "watches_cancel", False):
-            # The remote model waits on the network between tokens: it asks for Stop while it waits.
-            pieces = self.model.stream(  # type: ignore[call-arg]
-                request.messages, request.options, stats, stop_requested  # type: ignore[arg-type]
-            )
-        elif self.vision:
-            from assistant.engines.llama_vision import load_images
-
-            images = load_images(self.kept_images(request))
-            earlier = {index: self.kept_paths(paths, request) for index, paths in request.earlier_images}
-            pieces = self.model.stream(  # type: ignore[call-arg]
-                request.messages, images, request.options, stats, earlier  # type: ignore[arg-type]
-            )
-        else:  # a text-only model has the images' grounding text in the question: images are ignored
-            pieces = self.model.stream(request.messages, request.options, stats)  # type: ignore[arg-type]
+        if stop_requested():
+            raise _Stop()
+        messages = self.checked_images(request)
+        stats = GenerationStats(load_s=load_s)
+        if request.prefill_only:
+            stats.prompt_tokens = model.prefill(messages, request.options, stop_requested)
+            self.send(Done(rid, "stopped" if stop_seen else "complete", stats))
+            return
+        pieces = model.stream(messages, request.options, stats, stop_requested)
         try:
             for piece in pieces:
                 self.send(Token(rid, piece))
                 if stop_requested():
                     break
         finally:
-            pieces.close()
-        if stop_seen:
-            status = "stopped"
-        self.send(Done(rid, "stopped" if status == "stopped" else "complete", stats))
+            pieces.close()  # the model's own clean-up (llama.cpp state, the HTTP connection)
+        self.send(Done(rid, "stopped" if stop_seen else "complete", stats))
 
     @staticmethod
-    def kept_images(request: ChatRequest) -> list[Path]:
-        """The request's images, each checked to be a kept copy in the data folder (`images.kept`)."""
-        return _Server.kept_paths(request.images, request)
-
-    @staticmethod
-    def kept_paths(images: tuple[str, ...], request: ChatRequest) -> list[Path]:
-        """`images`, each checked to be a kept copy in the request's data folder (`images.kept`)."""
+    def checked_images(request: ChatRequest) -> tuple[ChatMessage, ...]:
+        """The request's messages, once every image in them is checked to be a kept copy in the data
+        folder (`images.kept`): a model that sees images never opens a path the user gave."""
         folder = kept.images_dir(Path(request.config.data_dir)).resolve()
-        paths = [Path(p).resolve() for p in images]
-        outside = [p.name for p in paths if not p.is_relative_to(folder)]
+        outside = [Path(p).name for m in request.messages for p in m.images
+                   if not Path(p).resolve().is_relative_to(folder)]
         if outside:
             raise ValueError(f"images for the model must be kept copies in {folder}: {', '.join(outside)}")
-        return paths
+        return request.messages

@@ -37,8 +37,12 @@ def answer(
     model: LlamaChatModel, messages: list[ChatMessage], options: GenerationOptions = GREEDY
 ) -> tuple[str, GenerationStats]:
     stats = GenerationStats()
-    text = "".join(model.stream(messages, options, stats))
+    text = "".join(model.stream(messages, options, stats, never))
     return text, stats
+
+
+def never() -> bool:
+    return False
 
 
 def test_streams_text_with_the_gguf_template(model: LlamaChatModel) -> None:
@@ -47,6 +51,7 @@ def test_streams_text_with_the_gguf_template(model: LlamaChatModel) -> None:
             [SYSTEM, ChatMessage("user", "What is the capital of France?")],
             GREEDY,
             stats := GenerationStats(),
+            never,
         )
     )
     assert len(pieces) > 1 and "".join(pieces).strip()
@@ -147,3 +152,25 @@ def test_a_damaged_file_never_reaches_llama_cpp(tmp_path: Path) -> None:
         truncated.write_bytes(source.read(3_000_000))
     with pytest.raises(GGUFError, match="truncated"):
         LlamaChatModel.load(truncated)
+
+
+def test_a_long_prompt_evaluation_stops_between_batches_and_its_work_is_kept(model: LlamaChatModel) -> None:
+    """Stop is asked between batches of the prompt (one llama.cpp eval of the whole prompt could not be
+    stopped); what was evaluated stays in the KV cache for the next question with the same start."""
+    long = [SYSTEM, ChatMessage("user", "Summarise this. " + "The quick brown fox jumps. " * 180)]
+    model.prefix_reuse = True
+    model.llm.reset()
+    asked = 0
+
+    def stop_on_second_batch() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 1
+
+    stats = GenerationStats()
+    assert list(model.stream(long, GREEDY, stats, stop_on_second_batch)) == []
+    batch = model.llm.n_batch
+    assert stats.prompt_tokens > 2 * batch and stats.completion_tokens == 0
+    assert model.llm.n_tokens == batch  # one batch evaluated, then Stop
+    _, again = answer(model, long, GenerationOptions(max_tokens=4, temperature=0.0))
+    assert again.reused_tokens == batch and again.completion_tokens > 0

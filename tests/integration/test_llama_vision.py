@@ -10,6 +10,7 @@ mmproj-Qwen2-VL-2B-Instruct-f16.gguf).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import shutil
@@ -228,19 +229,39 @@ def tiny_model(tiny_vision: VisionPair):
     model.close()
 
 
+def never() -> bool:
+    return False
+
+
+def with_images(messages: list[ChatMessage], newest: list[Path] | None = None,
+                earlier: dict[int, list[Path]] | None = None) -> list[ChatMessage]:
+    """The messages with images on them, as the session sends them: the newest question's, and the
+    earlier ones on the messages they were shared with."""
+    by_index = dict(earlier or {})
+    if newest:
+        by_index[len(messages) - 1] = newest
+    return [dataclasses.replace(m, images=tuple(str(p) for p in by_index.get(i, ())))
+            for i, m in enumerate(messages)]
+
+
+def kept_copy(folder: Path, colour: tuple[int, int, int], name: str = "x.png") -> Path:
+    return kept.keep(decode_image(png(colour), name=name), folder).path
+
+
 @pytest.mark.parametrize("handler", ["Llava15ChatHandler", "Qwen25VLChatHandler", "MTMDChatHandler"])
-def test_real_llama_cpp_answers_with_an_image(tiny_folders: dict[str, VisionPair], handler: str) -> None:
+def test_real_llama_cpp_answers_with_an_image(tiny_folders: dict[str, VisionPair], handler: str,
+                                              tmp_path: Path) -> None:
     """The plumbing, not the meaning (the projector's weights are random): the image is encoded
     into 4 embeddings (32 px, 16 px patches) that take prompt positions, and tokens stream."""
     model = VisionChatModel.load(tiny_folders[handler], context_size=1024, threads=1)
     try:
-        assert model.plan.handler_name == handler
-        red = decode_image(png((200, 30, 30)), name="red.png")
+        assert model.plan.handler_name == handler and model.sees_images
+        red = kept_copy(tmp_path, (200, 30, 30), "red.png")
         question = [ChatMessage("system", "Be brief."), ChatMessage("user", "What colour is this?")]
         options = GenerationOptions(max_tokens=8, temperature=0.0, seed=1)
         with_image, text_only = GenerationStats(), GenerationStats()
-        answer = "".join(model.stream(question, [red], options, with_image))
-        "".join(model.stream(question, [], options, text_only))
+        answer = "".join(model.stream(with_images(question, [red]), options, with_image, never))
+        "".join(model.stream(question, options, text_only, never))
     finally:
         model.close()
     assert answer.strip() and with_image.completion_tokens >= 1
@@ -249,16 +270,20 @@ def test_real_llama_cpp_answers_with_an_image(tiny_folders: dict[str, VisionPair
     assert with_image.first_token_s > 0 and with_image.template == handler
 
 
-def test_stopping_mid_answer_leaves_the_model_usable(tiny_model: VisionChatModel) -> None:
-    image = decode_image(png((10, 200, 10)), name="green.png")
-    question = [ChatMessage("user", "Describe the picture in detail.")]
+def test_stopping_mid_answer_leaves_the_model_usable(tiny_model: VisionChatModel, tmp_path: Path) -> None:
+    image = kept_copy(tmp_path, (10, 200, 10), "green.png")
+    question = with_images([ChatMessage("user", "Describe the picture in detail.")], [image])
     options = GenerationOptions(max_tokens=64, temperature=0.0, seed=1)
-    stream = tiny_model.stream(question, [image], options, GenerationStats())
+    stream = tiny_model.stream(question, options, GenerationStats(), never)
     next(stream)
-    stream.close()  # what Stop does: the caller stops iterating
+    stream.close()  # the caller stops iterating
+    asked: list[bool] = []
+    stopped = GenerationStats()
+    pieces = list(tiny_model.stream(question, options, stopped, lambda: asked.append(True) or True))
+    assert len(pieces) == 1 and asked  # Stop is asked between tokens: the stream ends after the first
     again = GenerationStats()
-    assert "".join(tiny_model.stream(question, [image], GenerationOptions(max_tokens=4), again))
-    assert again.completion_tokens >= 1
+    assert "".join(tiny_model.stream(question, GenerationOptions(max_tokens=4), again, never))
+    assert again.completion_tokens >= 1 and tiny_model.prefill(question, options, never) == 0
 
 
 FOLLOW_UP = [ChatMessage("system", "Be brief."), ChatMessage("user", "What colour is this?"),
@@ -280,10 +305,11 @@ def test_a_follow_up_evaluates_the_earlier_images_again(tiny_model: VisionChatMo
     red, blue, dark = kept_copies(tmp_path, 3)
     options = GenerationOptions(max_tokens=4, temperature=0.0, seed=1)
     blind, again, gone = GenerationStats(), GenerationStats(), GenerationStats()
-    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, blind))
-    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, again, {1: [red], 3: [blue, dark]}))
+    shared = with_images(FOLLOW_UP, earlier={1: [red], 3: [blue, dark]})
+    assert "".join(tiny_model.stream(FOLLOW_UP, options, blind, never))
+    assert "".join(tiny_model.stream(shared, options, again, never))
     dark.unlink()  # a kept copy deleted by hand: skipped, the question still goes out
-    assert "".join(tiny_model.stream(FOLLOW_UP, [], options, gone, {1: [red], 3: [blue, dark]}))
+    assert "".join(tiny_model.stream(shared, options, gone, never))
     assert again.extra["earlier_images"] == 3 and again.extra["image_tokens"] == 12
     assert 12 <= again.prompt_tokens - blind.prompt_tokens <= 16  # 4 positions each, give or take a split
     assert gone.extra["earlier_images"] == 2 and gone.prompt_tokens < again.prompt_tokens
@@ -292,12 +318,12 @@ def test_a_follow_up_evaluates_the_earlier_images_again(tiny_model: VisionChatMo
 
 def test_earlier_images_only_fill_the_context_left(tiny_model: VisionChatModel, tmp_path: Path) -> None:
     shots = kept_copies(tmp_path, 6)
-    earlier = {1: shots[:2], 3: shots[2:6]}
+    shared = with_images(FOLLOW_UP, earlier={1: shots[:2], 3: shots[2:6]})
     fitted = fit_to_context(FOLLOW_UP, tiny_model.count_tokens, 512)
 
     def earlier_sent(max_tokens: int) -> tuple[float, float]:
         stats = GenerationStats()
-        stream = tiny_model.stream(FOLLOW_UP, [], GenerationOptions(max_tokens=max_tokens), stats, earlier)
+        stream = tiny_model.stream(shared, GenerationOptions(max_tokens=max_tokens), stats, never)
         next(stream)  # the prompt is evaluated; the answer itself does not matter here
         stream.close()
         return stats.extra["earlier_images"], stats.extra["image_tokens"]
@@ -309,13 +335,13 @@ def test_earlier_images_only_fill_the_context_left(tiny_model: VisionChatModel, 
     assert earlier_sent(tiny_model.context_size - fitted.tokens - 3) == (0, 0)
 
 
-def test_images_that_do_not_fit_the_context(tiny_vision: VisionPair) -> None:
+def test_images_that_do_not_fit_the_context(tiny_vision: VisionPair, tmp_path: Path) -> None:
     model = VisionChatModel.load(tiny_vision, context_size=64, threads=1)
     try:
-        images = [decode_image(png((i * 20, 0, 0)), name=f"{i}.png") for i in range(12)]
+        images = [kept_copy(tmp_path, (i * 20, 0, 0), f"{i}.png") for i in range(12)]
+        question = with_images([ChatMessage("user", "Compare these. " * 8)], images)
         with pytest.raises(PromptTooLong):
-            "".join(model.stream([ChatMessage("user", "Compare these. " * 8)], images,
-                                 GenerationOptions(max_tokens=8), GenerationStats()))
+            "".join(model.stream(question, GenerationOptions(max_tokens=8), GenerationStats(), never))
     finally:
         model.close()
 

@@ -62,7 +62,14 @@ def keep_red(data_dir: Path) -> str:
 
 
 def events_of(engine: EngineClient, config: EngineConfig, images: tuple[str, ...]) -> list[Event]:
-    return list(engine.stream(ChatRequest(config, tuple(QUESTION), SHORT, images=images)))
+    question = tuple(dataclasses.replace(m, images=images) for m in QUESTION)
+    return list(engine.stream(ChatRequest(config, question, SHORT)))
+
+
+def images_by_message(request: ChatRequest) -> dict[int, tuple[str, ...]]:
+    """The images the request carries, by index into its messages (each on the message it was shared
+    with)."""
+    return {index: m.images for index, m in enumerate(request.messages) if m.images}
 
 
 def test_vision_model_sees_a_kept_image_and_a_text_model_ignores_it(
@@ -182,13 +189,13 @@ def test_a_follow_up_shows_the_first_image_again_also_after_reopening(
     try:
         conversation, first = chat.ask(None, "What colour is this screenshot?", [red])
         asked = chat.client.requests[-1]
-        assert asked.images == (red,) and asked.earlier_images == ()
+        assert images_by_message(asked) == {len(asked.messages) - 1: (red,)}
         _, second = chat.ask(conversation, "And what colour is the button in that screenshot?")
     finally:
         chat.close()
     follow_up = chat.client.requests[-1]
     # The image goes with the message it was shared with (index 1, after the system prompt), not the newest.
-    assert follow_up.images == () and follow_up.earlier_images == ((1, (red,)),)
+    assert images_by_message(follow_up) == {1: (red,)}
     assert follow_up.messages[1].role == "user"
     assert "What colour is this screenshot?" in follow_up.messages[1].content
     assert [m.role for m in follow_up.messages] == ["system", "user", "assistant", "user"]
@@ -204,7 +211,7 @@ def test_a_follow_up_shows_the_first_image_again_also_after_reopening(
     finally:
         reopened.close()
     [request] = reopened.client.requests
-    assert request.earlier_images == ((1, (red,)),) and request.images == ()
+    assert images_by_message(request) == {1: (red,)}
     assert third.stats.extra["earlier_images"] == 1
 
 
@@ -233,7 +240,7 @@ def test_earlier_images_are_bounded_and_a_text_model_gets_none(
     vision_request, text_request = chat.client.requests
     # At most MAX_EARLIER_IMAGES, the most recent ones, each with its own question (system prompt first).
     assert MAX_EARLIER_IMAGES == 4
-    assert vision_request.earlier_images == ((3, tuple(shots[2:4])), (5, tuple(shots[4:6])))
+    assert images_by_message(vision_request) == {3: tuple(shots[2:4]), 5: tuple(shots[4:6])}
     assert done.stats.extra["earlier_images"] == 4 and done.stats.extra["image_tokens"] == 16
-    assert text_request.earlier_images == () and text_request.images == ()
+    assert images_by_message(text_request) == {}
     assert text_done.stats.template == "gguf" and "earlier_images" not in text_done.stats.extra

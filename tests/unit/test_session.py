@@ -38,7 +38,7 @@ class RecordingClient(EngineClient):
         if isinstance(request, ChatRequest):
             (self.prefilled if request.prefill_only else self.sent).append(request.messages)
             if not request.prefill_only:
-                self.images.append(request.images)
+                self.images.append(request.messages[-1].images)
         self.handlers.append(on_event)
         return super().send(request, on_event)
 

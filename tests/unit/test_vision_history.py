@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from assistant.chat.grounding import Grounding
-from assistant.chat.vision_history import choose, in_fitted_window, most_recent, shifted, stored_images
+from assistant.chat.vision_history import choose, in_fitted_window, most_recent, stored_images
 from assistant.history.store import Store
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
@@ -21,7 +21,6 @@ def test_most_recent_keeps_the_newest_images_oldest_first() -> None:
     assert most_recent(shared, limit=2) == ((5, ("e", "f")),)
     assert most_recent(shared, limit=10) == ((1, ("a", "b")), (3, ("c",)), (5, ("d", "e", "f")))
     assert most_recent([], limit=4) == ()
-    assert shifted(((1, ("a",)),), 1) == ((2, ("a",)),)
 
 
 def test_only_messages_left_in_the_fitted_window_keep_their_images() -> None:
