@@ -222,3 +222,29 @@ class TextReader(Protocol):
     def read(self, image: Any) -> ReadText:
         """Read the text in `image`, an RGB PIL image; boxes are in that image's pixels."""
         ...
+
+
+class ClipEncoder(Protocol):
+    """A CLIP model: images and texts into one vector space (`engines.clip_onnx.ClipModel`). The image
+    library searches and indexes with it, and zero-shot labels rank label prompts with it."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the weights: vectors of one fingerprint are comparable with each other."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def config(self) -> Any:
+        """The model folder's `clip.folder.ClipConfig` (logit scale, sizes, layout)."""
+        ...
+
+    def embed_images(self, images: Sequence[Any]) -> Any:
+        """Unit-length float32 rows (numpy), one per decoded image."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> Any:
+        """Unit-length float32 rows (numpy), one per text."""
+        ...

@@ -78,7 +78,8 @@ def bench_clip(args: argparse.Namespace) -> list[str]:
     import torch
     from safetensors.torch import save_file
 
-    from assistant.clip.importer import import_clip, quiet_root_log
+    from assistant.clip.import_log import quiet_root_log
+    from assistant.clip.importer import import_clip
     from assistant.engines.clip_onnx import ClipModel
 
     threads = args.threads or min(os.cpu_count() or 1, 8)

@@ -21,7 +21,6 @@ from pathlib import Path
 from assistant.chat import sampling, vision_history
 from assistant.chat.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
 from assistant.chat.grounding import GroundedQuestion
-from assistant.chat.memory_history import MemoryHistory
 from assistant.chat.prompts import conversation_title, spoken_language_instruction
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient, Handler, Ticket
@@ -88,7 +87,7 @@ class ChatSession:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Without a store (`ask --no-save`) history lives in memory for this session only.
-        self._store: Store | MemoryHistory = store if store is not None else MemoryHistory()
+        self._store = store if store is not None else Store.in_memory()
         self._client = client
         self._settings = settings
         self._data_dir = Path(data_dir)

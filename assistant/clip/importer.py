@@ -26,19 +26,17 @@ import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from assistant.clip.folder import CONFIG_NAME, FORMAT, FORMAT_VERSION, clip_models_dir
+from assistant.clip.import_log import Report, quiet_root_log
 from assistant.models.catalog import ModelError
 
 log = logging.getLogger(__name__)
 
 OPSET = 17  # LayerNormalization is one node from 17 on; onnxruntime >= 1.14 runs it
 PARITY_LIMIT = 1e-3  # max |torch - onnxruntime| on unnormalised embeddings before the import is refused
-Report = Callable[[str], None]
 
 
 def _require_torch() -> tuple[Any, Any]:
@@ -138,26 +136,6 @@ def _text_settings(open_clip: Any, name: str) -> dict[str, Any]:
     if kwargs.get("reduction_mask"):
         raise ModelError(f"{name} tokenizes with a reduction mask, which is not supported")
     return {"clean": kwargs.get("clean", "lower")}
-
-
-class _DropRecords(logging.Filter):
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefix)
-
-
-@contextmanager
-def quiet_root_log(prefix: str) -> Iterator[None]:
-    """Drops one misleading warning that a library logs on the root logger (open_clip, onnxruntime)."""
-    root, drop = logging.getLogger(), _DropRecords(prefix)
-    root.addFilter(drop)
-    try:
-        yield
-    finally:
-        root.removeFilter(drop)
 
 
 def build_model(name: str, weights: dict[str, Any]) -> Any:

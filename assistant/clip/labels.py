@@ -14,28 +14,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 
+from assistant.protocols import ClipEncoder
 from assistant.resources_path import resource_path
 
 log = logging.getLogger(__name__)
 
 LABELS_PATH = resource_path("clip_labels.txt")
 TEMPLATE = "a photo of a {label}."
-
-
-class ClipEncoder(Protocol):
-    """What labelling needs from a model (`ClipModel` implements it)."""
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    @property
-    def config(self) -> object: ...
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

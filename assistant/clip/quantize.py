@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from assistant.clip.importer import Report, quiet_root_log
+from assistant.clip.import_log import Report, quiet_root_log
 
 INT8_MIN_COSINE = 0.99  # an int8 image tower must point where the float one points
 

@@ -49,14 +49,24 @@ logger = logging.getLogger(__name__)
 _BUSY_TIMEOUT_MS = 2000
 
 
+IN_MEMORY = Path(":memory:")  # SQLite's name for a database that lives in this connection only
+
+
 class Store:
     """Conversations and messages in one SQLite file; see the module docstring for the guarantees."""
+
+    @classmethod
+    def in_memory(cls, *, clock: Callable[[], float] = time.time) -> Store:
+        """The same store with no file: this run's history only (`ask --no-save`, or a history file
+        that could not be opened: the window still answers)."""
+        return cls(IN_MEMORY, clock=clock)
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self._path = Path(path)
         self._clock = clock
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            if self._path != IN_MEMORY:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
         except PermissionError as exc:
             raise StoreError(
                 f"Your history folder is read-only ({self._path.parent}): it could not be created. "
@@ -83,7 +93,7 @@ class Store:
         # Before anything that could write the file header: a newer app's file is left untouched.
         self._refuse_newer(self.schema_version)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        if str(mode).lower() != "wal" and self._path != IN_MEMORY:
             logger.warning("History %s is in %s mode, not WAL (unsupported filesystem?)", self._path, mode)
         # FULL rather than NORMAL: in WAL mode NORMAL survives a crashed app but may lose the last commits
         # on power loss. FULL costs one fsync per commit, and we commit a few times a second at most.

@@ -10,7 +10,7 @@ share costs nothing), and under ``<data_dir>/image_library/``::
 Search is exact: the query embedding against every stored row (one BLAS matrix-vector product over a
 memory map), then ``argpartition`` for the top k; 100,000 images of a 512-d model are scanned in
 ~9-12 ms on two cores (``assistant bench vision --parts search``). Embeddings come from an
-`ImageEncoder` (a `ClipModel` in-process, or vectors computed in the engine process and passed to
+`ClipEncoder` (a `ClipModel` in-process, or vectors computed in the engine process and passed to
 `add` / `search_vector`), so this module imports no ML library.
 
 Not thread-safe: one library object per thread (the GUI thread owns the window's).
@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -34,22 +33,9 @@ from assistant.images.kept import is_sha256, keep, kept_path
 from assistant.images.safe_image import DecodedImage, decode_image, open_image
 from assistant.library.store import LibraryDb
 from assistant.library.vectors import VectorFile
+from assistant.protocols import ClipEncoder
 
 log = logging.getLogger(__name__)
-
-
-class ImageEncoder(Protocol):
-    """What the library needs from a CLIP model (`assistant.engines.clip_onnx.ClipModel` is one)."""
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    def embed_images(self, images: Sequence[object]) -> np.ndarray: ...
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +63,7 @@ class _Index:
 
 
 class ImageLibrary:
-    def __init__(self, data_dir: Path, encoder: ImageEncoder | None = None, *,
+    def __init__(self, data_dir: Path, encoder: ClipEncoder | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "image_library"
@@ -210,14 +196,6 @@ class ImageLibrary:
         return [h for (h,) in self._db.query(
             "SELECT hash FROM images WHERE hash NOT IN (SELECT hash FROM vectors WHERE model = ?) "
             "ORDER BY added_at", (self._model(model),))]
-
-    def reindex(self, batch_size: int = 16) -> int:
-        """Embeds every unindexed image with the encoder; returns how many (`image_indexing`)."""
-        if self.encoder is None:
-            raise RuntimeError("reindex needs an encoder")
-        from assistant.library.indexing import index_unindexed
-
-        return index_unindexed(self, self.encoder, batch_size=batch_size).indexed
 
     # --- reading ------------------------------------------------------------------------------------
 

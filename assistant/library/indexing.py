@@ -23,7 +23,8 @@ import numpy as np
 from assistant.images.errors import ImageError
 
 if TYPE_CHECKING:
-    from assistant.library.image_library import ImageEncoder, ImageLibrary
+    from assistant.library.image_library import ImageLibrary
+    from assistant.protocols import ClipEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class IndexReport:
 
 def index_unindexed(
     library: ImageLibrary,
-    encoder: ImageEncoder,
+    encoder: ClipEncoder,
     *,
     batch_size: int = BATCH_SIZE,
     after_batch: Callable[[IndexReport], bool] = lambda _report: True,

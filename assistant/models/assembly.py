@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from assistant.models import gguf, pick_files
-from assistant.models.catalog import (
+from assistant.models.entries import (
     BAD_CHECKSUM,
     MISSING,
     READY,

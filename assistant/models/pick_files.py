@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.models.catalog import (
+from assistant.models.entries import (
     BAD_CHECKSUM,
     NOT_DOWNLOADED,
     READY,

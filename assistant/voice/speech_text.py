@@ -1,4 +1,4 @@
-"""Speakable sentences from a streamed Markdown answer (pure text work, used by `speech_out`).
+"""Speakable sentences from a streamed Markdown answer (pure text work, used by `ui/voice/read_aloud.py`).
 
 A sentence is handed out as soon as the text after it proves it ended: "3." may become "3.14", and
 "Dr." or "e.g." end nothing. Fenced code blocks are skipped (nobody wants code read aloud) and

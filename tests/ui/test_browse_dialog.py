@@ -154,9 +154,10 @@ def test_the_models_menu_opens_browse(qtbot, make_app, hub: LocalHub) -> None:
     parts = make_app(engine=False, hub_endpoint=hub.endpoint)
     action = parts.window.browse_models_action
     assert action.text() == "&Browse…" and action in parts.window.menuBar().actions()[2].menu().actions()
-    # A GPU build reports its VRAM with each load (no GPU here: the event the engine would send).
+    # A GPU build reports its VRAM with each load (no GPU here: the event the engine would send to the
+    # preload's handler).
     gpu = Accelerator(backend="CUDA", device="NVIDIA test GPU", vram_mb=8192, gpu_count=1)
-    parts.controller.on_event(ModelLoaded(0, "some-model", 0.5, 2048, -1, accelerator=gpu))
+    parts.controller._on_load_event(ModelLoaded(0, "some-model", 0.5, 2048, -1, accelerator=gpu))
     seen: list[list[str]] = []
 
     def look() -> None:

@@ -30,7 +30,6 @@ CORE_MODULES = [
     "assistant.cli.transcribe",
     "assistant.audio.errors",
     "assistant.voice.speech_text",
-    "assistant.voice.speech_out",
     "assistant.chat.attachments",
     "assistant.chat.grounding",
     "assistant.chat.grounding_job",

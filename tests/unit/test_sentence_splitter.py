@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from assistant.voice.speech_out import SentenceSplitter, clean_for_speech
+from assistant.voice.speech_text import SentenceSplitter, clean_for_speech
 
 
 def split_whole(text: str) -> list[str]:
@@ -107,7 +107,7 @@ def test_flush_resets_for_the_next_answer() -> None:
 
 
 def test_speech_modules_import_no_ml_or_gui_library() -> None:
-    code = ("import sys, assistant.voice.speech_out, assistant.voice.speech_text\n"
+    code = ("import sys, assistant.voice.speech_text\n"
             "print(','.join(m for m in ('PySide6', 'onnxruntime', 'piper', 'sounddevice', 'llama_cpp')"
             " if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,7 +13,6 @@ import pytest
 
 from assistant.chat.attachments import Attachment
 from assistant.chat.grounding import Grounding
-from assistant.chat.memory_history import MemoryHistory
 from assistant.history import schema as store_schema
 from assistant.history.store import Store, StoreError
 
@@ -151,7 +150,8 @@ def test_a_failed_upgrade_leaves_the_version_1_file_untouched(
 
 
 def test_history_kept_in_memory_carries_the_same_fields() -> None:
-    history = MemoryHistory()
+    """`ask --no-save` keeps the conversation in SQLite's memory: the same store, no file anywhere."""
+    history = Store.in_memory()
     chat = history.create_conversation()
     history.add_message(
         chat, "user", QUESTION, prompt=PROMPT, attachments=[ATTACHMENT], groundings=GROUNDINGS
@@ -163,6 +163,8 @@ def test_history_kept_in_memory_carries_the_same_fields() -> None:
         (ATTACHMENT,),
         GROUNDINGS,
     )
+    assert history.search(QUESTION.split()[0])  # the same search as a history file
+    history.close()
 
 
 def _raw_bytes(db_path: Path) -> bytes:
