@@ -48,7 +48,7 @@ class Settings:
     threads: int = 0  # 0: automatic
     gpu_layers: int = -1  # -1: automatic (all when the build supports GPU offload)
     theme: str = "light"  # "light" | "dark"
-    speech_model: str = "whisper-base"  # catalogue name or a faster-whisper model folder
+    speech_model: str = ""  # catalogue name or a faster-whisper model folder; "": the catalogue's default
     push_to_talk_key: str = "F8"  # a QKeySequence string; held down to talk (no clash with typing)
     send_on_release: bool = True  # send the transcript as soon as the key or button is released
     speech_language: str = ""  # "": detect; else an ISO 639-1 code such as "de"
@@ -82,7 +82,7 @@ class Settings:
             threads=min(max(int(self.threads), 0), 256),
             gpu_layers=max(int(self.gpu_layers), -1),
             theme=self.theme if self.theme in ("light", "dark") else "light",
-            speech_model=str(self.speech_model).strip() or "whisper-base",
+            speech_model=str(self.speech_model).strip(),
             push_to_talk_key=str(self.push_to_talk_key).strip() or "F8",
             send_on_release=bool(self.send_on_release),
             speech_language=_language_code(self.speech_language),

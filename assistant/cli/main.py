@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("file", help="wav, mp3, flac, ogg, m4a or webm")
     transcribe.add_argument("--translate", action="store_true", help="translate the speech into English")
     transcribe.add_argument("--language", help="the spoken language as a code such as 'de' (default: detect)")
-    transcribe.add_argument("--model", help="speech model name (default: whisper-base)")
+    transcribe.add_argument("--model", help="speech model name (default: the catalogue's default)")
 
     describe = commands.add_parser("describe", help="print the text in an image (and its labels with CLIP)")
     describe.add_argument("image", help="png, jpeg, webp, gif, bmp or tiff (checked by content)")

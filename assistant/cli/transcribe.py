@@ -24,7 +24,6 @@ from assistant.protocols import TranscriptionOptions
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "whisper-base"
 
 
 def format_time(seconds: float) -> str:
@@ -46,7 +45,8 @@ def transcribe_command(path: str, *, translate: bool, language: str | None, mode
     )
     data_dir = settings_module.data_dir()
     with EngineClient() as engine:
-        request = TranscribeRequest(model or DEFAULT_MODEL, str(data_dir), audio_path=path, options=options)
+        # No --model: the engine takes the catalogue's default speech model.
+        request = TranscribeRequest(model or "", str(data_dir), audio_path=path, options=options)
         events = engine.stream(request)
         try:
             for event in events:

@@ -33,12 +33,13 @@ class ImageIndexing:
         send: Callable[[Event], None],
         check_cancel: Callable[[int], bool],
         others_waiting: Callable[[], bool],
-        clip_model: Callable[[Path], Any],
+        clip_model: Callable[[Path, str | None], Any],
     ) -> None:
         self._send = send
         self._check_cancel = check_cancel
         self._others_waiting = others_waiting  # requests queued behind this one (read by check_cancel)
-        self._clip_model = clip_model  # data folder -> the installed ClipModel (ModelError without one)
+        # (data folder, model name or None) -> the installed ClipModel (ModelError without one)
+        self._clip_model = clip_model
 
     def index(self, request: IndexImagesRequest) -> None:
         from assistant.history.types import StoreError
@@ -66,7 +67,7 @@ class ImageIndexing:
             from assistant.library.image_library import ImageLibrary  # numpy: only here
 
             try:
-                model = self._clip_model(data_dir)
+                model = self._clip_model(data_dir, request.model)
                 with ImageLibrary(data_dir) as library:
                     report = index_unindexed(library, model, batch_size=request.batch_size,
                                              after_batch=after_batch)

@@ -81,7 +81,7 @@ class TranscribeRequest:
     """
 
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
-    model: str  # catalogue name such as "whisper-base", or a faster-whisper model folder
+    model: str  # catalogue name, or a faster-whisper model folder; "": the catalogue's default
     data_dir: str  # where bundled models are assembled
     audio_path: str | None = None
     audio: Any | None = None
@@ -102,7 +102,7 @@ class SynthesizeRequest:
     """
 
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
-    voice: str  # catalogue name such as "piper-joe-medium", or a Piper .onnx file or its folder
+    voice: str  # catalogue name, or a Piper .onnx file or its folder; "": the catalogue's default
     data_dir: str  # where bundled voices are assembled
     text: str
     threads: int = 1  # onnxruntime threads: the chat model streams on the other cores meanwhile
@@ -121,6 +121,7 @@ class PerceiveRequest:
     data_dir: str  # where the copy is kept (images/) and CLIP models are found (models/clip/)
     threads: int = 0  # OCR threads; 0: the engine's default for this machine
     labels: bool = True  # zero-shot labels, when a CLIP model is installed
+    keep: bool = True  # False: keep no copy (`assistant describe` only looks)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class EmbedTextRequest:
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     text: str
     data_dir: str  # where CLIP models are found (models/clip/); the model perception loaded is reused
+    model: str | None = None  # a CLIP model's name or folder; None: the first installed
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ class IndexImagesRequest:
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     data_dir: str  # the image library (image_library/) and CLIP models (models/clip/) under it
     batch_size: int = 8
+    model: str | None = None  # a CLIP model's name or folder; None: the first installed
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,7 @@ class ImagePerceived:
     width: int  # the original's size, upright
     height: int
     text: str  # OCR text in reading order ("" when there is none)
-    lines: tuple[TextLine, ...]  # boxes in the kept copy's pixels
+    lines: tuple[TextLine, ...]  # boxes in the pixels of the image that was read (`read_width` wide)
     labels: tuple[tuple[str, float], ...] = ()  # (label, probability), best first; () without CLIP
     kept_path: str | None = None  # None when the copy could not be written (disk full): still answered
     thumbnail_path: str | None = None
@@ -298,6 +301,9 @@ class ImagePerceived:
     # that made it, for the image library; None and "" without a CLIP model.
     embedding: Any | None = None
     clip_model: str = ""
+    frames: int = 1  # an animation's frame count (its first frame was read)
+    read_width: int = 0  # the width of the image OCR read (boxes are in its pixels)
+    labels_note: str = ""  # why there are no labels although a CLIP model is installed (it is broken)
 
 
 @dataclass(frozen=True)

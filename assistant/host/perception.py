@@ -69,16 +69,16 @@ class Perception:
         try:
             self._progress(rid, 0, f"Opening {name}")
             decoded = open_image(request.path, max_side=STORAGE_MAX_SIDE)
-            kept = self._keep(decoded, Path(request.data_dir))
+            kept = self._keep(decoded, Path(request.data_dir)) if request.keep else None
             self._between_steps(rid)
             self._progress(rid, 1, f"Reading the text in {name}")
             reader, load_s = self._ocr(request.threads)
             read = reader.read(decoded.image)
             self._between_steps(rid)
             labels: tuple[tuple[str, float], ...] = ()
-            embedding, clip_model = None, ""
+            embedding, clip_model, note = None, "", ""
             if request.labels:
-                labels, embedding, clip_model = self._labels(rid, decoded, Path(request.data_dir), name)
+                labels, embedding, clip_model, note = self._labels(rid, decoded, Path(request.data_dir), name)
                 self._between_steps(rid)
         except _Cancelled:
             self._send(Done(rid, "stopped", GenerationStats()))
@@ -102,6 +102,9 @@ class Perception:
                 read.seconds,
                 embedding,
                 clip_model,
+                frames=decoded.frames,
+                read_width=decoded.image.width,
+                labels_note=note,
             )
         )
         stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
@@ -118,7 +121,7 @@ class Perception:
         rid, data_dir = request.request_id, Path(request.data_dir)
         started = time.perf_counter()
         try:
-            folder = find_model(None, data_dir)
+            folder = find_model(request.model, data_dir)
             model, _labeler = self._clip_model(folder, data_dir)
             vector = model.embed_texts([request.text])[0]
         except ModelError as error:  # none installed, or a damaged folder: the message says what to do
@@ -147,19 +150,20 @@ class Perception:
 
     def _labels(
         self, rid: int, decoded: DecodedImage, data_dir: Path, name: str
-    ) -> tuple[tuple[tuple[str, float], ...], Any, str]:
-        """Zero-shot labels, the image's CLIP embedding and the model's fingerprint.
+    ) -> tuple[tuple[tuple[str, float], ...], Any, str, str]:
+        """Zero-shot labels, the image's CLIP embedding, the model's fingerprint, and why there are no
+        labels when a model is installed but unusable.
 
-        From the first installed CLIP model; ((), None, "") without one. Labels only add to the OCR
-        text, so a broken CLIP model is logged and the question goes on without them.
+        From the first installed CLIP model; ((), None, "", "") without one. Labels only add to the OCR
+        text, so a broken CLIP model costs the labels (with a note), and the question goes on.
         """
         try:
             from assistant.clip.folder import installed_models
         except ImportError:  # a build without the CLIP package
-            return (), None, ""
+            return (), None, "", ""
         folders = installed_models(data_dir)
         if not folders:
-            return (), None, ""
+            return (), None, "", ""
         self._progress(rid, 2, f"Labelling {name}")
         try:
             model, labeler = self._clip_model(folders[0], data_dir)
@@ -167,16 +171,16 @@ class Perception:
             [best] = labeler.classify(embedding, top_k=TOP_LABELS)
         except Exception as error:
             logger.warning("CLIP labels for %s failed: %s", name, error, exc_info=True)
-            return (), None, ""
+            return (), None, "", f"the CLIP model in {folders[0]} could not be loaded ({error})"
         labels = tuple((label.label, round(label.probability, 4)) for label in best)
-        return labels, embedding[0], model.fingerprint
+        return labels, embedding[0], model.fingerprint, ""
 
-    def clip_model(self, data_dir: Path) -> Any:
-        """The first installed CLIP model (the one images are labelled with); ModelError without one.
-        For the library's background indexing (`host.indexing`): one model in memory, not two."""
+    def clip_model(self, data_dir: Path, name: str | None = None) -> Any:
+        """The CLIP model `name` names, else the first installed (the one images are labelled with);
+        ModelError without one. For the library's indexing (`host.indexing`): one model in memory."""
         from assistant.clip.folder import find_model
 
-        return self._clip_model(find_model(None, data_dir), data_dir)[0]
+        return self._clip_model(find_model(name, data_dir), data_dir)[0]
 
     def _clip_model(self, folder: Path, data_dir: Path) -> tuple[Any, Any]:
         if folder not in self._clip:

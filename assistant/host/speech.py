@@ -142,18 +142,20 @@ class SpeechWorker:
             raise _Gone() from error
 
     def _voice(self, request: SynthesizeRequest) -> tuple[PiperSpeaker, float]:
-        """The voice `request` names, loaded (and assembled from its package) on first use."""
-        key = (request.voice, request.data_dir, request.threads)
+        """The voice `request` names (empty: the catalogue's default voice), loaded (and assembled from
+        its package) on first use."""
+        voice = request.voice or catalog.default_model("tts").name
+        key = (voice, request.data_dir, request.threads)
         cached = self._voices.get(key)
         if cached is not None:
             return cached, 0.0
         from assistant.engines import piper_tts  # onnxruntime and piper are imported only here
 
         started = time.perf_counter()
-        path = Path(request.voice).expanduser()
+        path = Path(voice).expanduser()
         if not path.exists():  # a catalogue name; a path is a user's own voice file or folder
             data_dir = Path(request.data_dir)
-            path = catalog.ensure_model(catalog.find_model(request.voice, data_dir), data_dir)
+            path = catalog.ensure_model(catalog.find_model(voice, data_dir), data_dir)
         speaker = piper_tts.load(path, threads=request.threads)
         self._voices = {key: speaker}  # one voice at a time: a new choice frees the old one
         return speaker, time.perf_counter() - started

@@ -35,16 +35,18 @@ class Transcription:
         self.models: dict[str, WhisperSpeech] = {}
 
     def model(self, request: TranscribeRequest) -> tuple[WhisperSpeech, float]:
-        """The cached model for `request.model`, loaded (and assembled) on first use; (model, load_s)."""
-        cached = self.models.get(request.model)
+        """The cached model for `request.model` (empty: the catalogue's default speech model), loaded
+        (and assembled) on first use; (model, load_s)."""
+        name = request.model or catalog.default_model("stt").name
+        cached = self.models.get(name)
         if cached is not None and request.threads in (0, cached.threads):
             return cached, 0.0
         from assistant.engines.whisper import WhisperSpeech  # the ML library is imported only here
 
-        self.models.pop(request.model, None)  # free the old one first (other thread count)
+        self.models.pop(name, None)  # free the old one first (other thread count)
         progress = self.assembly_progress(request.request_id)
-        model = WhisperSpeech.open(request.model, Path(request.data_dir), request.threads, progress)
-        self.models[request.model] = model
+        model = WhisperSpeech.open(name, Path(request.data_dir), request.threads, progress)
+        self.models[name] = model
         self.send(Progress(request.request_id, "load", 1, 1, f"Loaded {model.name}"))
         return model, model.load_s
 

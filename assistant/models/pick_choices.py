@@ -9,25 +9,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from assistant.models.catalog import READY, ModelError, load_catalog, model_status
+from assistant.models.catalog import READY, ModelError, default_model, load_catalog, model_status
 
 log = logging.getLogger(__name__)
 
-# What the list falls back to when the catalogue cannot be read: the bundled models.
-BUNDLED_SPEECH = [("whisper-base", "Whisper base (multilingual)"),
-                  ("whisper-tiny.en", "Whisper tiny (English, fast)")]
-
-
 def speech_model_choices(data_dir: Path) -> list[tuple[str, str]]:
-    """(name, title) of each speech model: the bundled ones, and each downloaded hub pick. A pick not
-    downloaded yet is left out (Models ▸ Recommended gets it)."""
+    """(name, title) of each speech model, "" (automatic: the catalogue's default) first, then the
+    bundled ones and each downloaded hub pick. A pick not downloaded yet is left out (Models ▸
+    Recommended gets it)."""
     try:
         entries = [e for e in load_catalog() if e.role == "stt"]
-        return [(e.name, e.title) for e in entries
-                if e.source != "hub" or model_status(e, data_dir) == READY]
+        default = default_model("stt")
     except (ModelError, OSError) as error:
         log.warning("speech models from the catalogue unavailable: %s", error)
-        return list(BUNDLED_SPEECH)
+        return [("", "Automatic")]
+    return [("", f"Automatic ({default.title})")] + [
+        (e.name, e.title) for e in entries if e.source != "hub" or model_status(e, data_dir) == READY]
 
 
-__all__ = ["BUNDLED_SPEECH", "speech_model_choices"]
+__all__ = ["speech_model_choices"]

@@ -90,4 +90,4 @@ def test_get_downloads_a_pick_resumes_it_and_settings_offer_it(
     settings = SettingsDialog(Settings(), [])
     qtbot.addWidget(settings)
     offered = [settings.speech_model.itemData(i) for i in range(settings.speech_model.count())]
-    assert offered == ["whisper-base", "whisper-tiny.en", "speech-pick"]  # whisper-small: not downloaded
+    assert offered == ["", "whisper-base", "whisper-tiny.en", "speech-pick"]  # whisper-small: not downloaded

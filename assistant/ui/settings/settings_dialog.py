@@ -29,14 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.models.pick_choices import BUNDLED_SPEECH, speech_model_choices
+from assistant.models.pick_choices import speech_model_choices
 from assistant.settings import Settings, data_dir, save_settings
 from assistant.ui.desktop.global_hotkey import availability as global_key_availability
 from assistant.ui.settings.remote_settings import RemoteServerGroup
 
 logger = logging.getLogger(__name__)
 
-SPEECH_MODELS = BUNDLED_SPEECH  # when the catalogue cannot be read; see speech_model_choices
 LANGUAGES = [("", "Detect automatically"), ("en", "English"), ("de", "German"), ("fr", "French"),
              ("es", "Spanish"), ("it", "Italian"), ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"),
              ("ru", "Russian"), ("zh", "Chinese"), ("ja", "Japanese")]  # fmt: skip

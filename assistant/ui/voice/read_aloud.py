@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-VOICE = "piper-joe-medium"  # the catalogue's voice (models/catalog.toml, role "tts")
+VOICE = ""  # the catalogue's default voice (models/catalog.toml, role "tts"), chosen in the engine
 IDLE_CHECK_MS = 250  # the stream stops calling back after two checks with nothing to play
 VOICE_FAILED = "Answers cannot be read aloud: {message}"
 
