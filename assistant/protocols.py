@@ -12,6 +12,11 @@ from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
+
+class ModelError(Exception):
+    """A model cannot be used (missing, damaged, the wrong kind, refused by its library); ``str()`` is a
+    message for the user that names the file and says what to do."""
+
 # Asked between tokens and between slices of a prompt evaluation: True once the user pressed Stop.
 StopCheck = Callable[[], bool]
 

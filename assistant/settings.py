@@ -136,8 +136,9 @@ def history_path() -> Path:
     return data_dir() / "history.sqlite3"
 
 
-def user_models_dir() -> Path:
-    return data_dir() / "models"
+def user_models_dir(folder: Path | None = None) -> Path:
+    """Where the user's own model files go: `models/` in the data folder (this user's, or `folder`)."""
+    return (folder if folder is not None else data_dir()) / "models"
 
 
 def load_settings(path: Path | None = None) -> Settings:

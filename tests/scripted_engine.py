@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.chat.attachments import Attachment
 from assistant.chat.grounding_job import EarlyPerception, GroundingJob, JobUpdate
 from assistant.host.client import Handler, Ticket
 from assistant.host.messages import ChatRequest, Event, PerceiveRequest, Request, TranscribeRequest
+from assistant.prompt.attachments import Attachment
 from assistant.settings import Settings
 
 KINDS = {ChatRequest: "chat", TranscribeRequest: "transcribe", PerceiveRequest: "perceive"}

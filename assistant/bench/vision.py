@@ -121,11 +121,11 @@ class _Drop:
 def _bench_drop(args: argparse.Namespace) -> list[str]:
     from assistant import settings as settings_module
     from assistant.bench.vision_typing import type_question
-    from assistant.chat.attachments import from_path
     from assistant.chat.grounding_job import GroundingJob
     from assistant.chat.session import ChatSession, TurnUpdate
     from assistant.host.client import EngineClient, Inbox, load_model
     from assistant.host.messages import Event, Failed, Token
+    from assistant.prompt.attachments import from_path
 
     settings = settings_module.Settings(threads=args.threads)  # the default models, not the user's
     model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)

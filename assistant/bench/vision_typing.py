@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.chat.attachments import from_path
 from assistant.chat.grounding_job import EarlyPerception, GroundingJob
 from assistant.chat.session import ChatSession
 from assistant.host.client import EngineClient, Handler, Inbox, Ticket
 from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest
+from assistant.prompt.attachments import from_path
 
 DEBOUNCE_S = 0.5  # ui/typing_prefill.DEBOUNCE_MS (not imported: that module needs Qt)
 

@@ -1,1 +1,2 @@
-"""One conversation turn, from question to stored answer, and what the model is told."""
+"""One conversation turn, from question to stored answer: the session, the grounding job that perceives
+a question's attachments first, the sampling each answer gets, and recording its images."""

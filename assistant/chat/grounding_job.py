@@ -25,15 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from assistant.chat import audio_question, sampling
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import (
-    GroundedQuestion,
-    Grounding,
-    default_question,
-    grounded_question,
-    render_block,
-)
+from assistant.chat import sampling
 from assistant.host.client import EngineClient, Handler, Ticket, is_terminal
 from assistant.host.messages import (
     ChatRequest,
@@ -49,6 +41,15 @@ from assistant.host.messages import (
     Transcript,
 )
 from assistant.models.traits import model_traits
+from assistant.prompt import audio_question
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import (
+    GroundedQuestion,
+    Grounding,
+    default_question,
+    grounded_question,
+    render_block,
+)
 from assistant.protocols import ChatMessage, Segment, TranscriptionOptions
 from assistant.settings import Settings
 

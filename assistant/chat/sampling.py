@@ -123,23 +123,3 @@ def choose(
         temperature=float(values["temperature"]), top_k=int(values["top_k"]), top_p=float(values["top_p"]),
         min_p=float(values["min_p"]), repeat_penalty=float(values["repeat_penalty"]), seed=int(seed),
         task=task, reason="; ".join(why) + ".")
-
-
-def describe(sampling: dict) -> str:
-    """'greedy' or 'temperature 0.3, seed 123': the short form shown under an answer."""
-    temperature = sampling.get("temperature")
-    if not isinstance(temperature, (int, float)):
-        return ""
-    text = "greedy" if temperature <= 0 else f"temperature {temperature:g}"
-    seed = sampling.get("seed")
-    return f"{text}, seed {seed}" if isinstance(seed, int) and temperature > 0 else text
-
-
-def details(sampling: dict) -> str:
-    """Every value and the reason, for a tooltip and the Markdown export."""
-    names = {"temperature": "temperature", "top_k": "top-k", "top_p": "top-p", "min_p": "min-p",
-             "repeat_penalty": "repeat penalty", "seed": "seed"}
-    values = ", ".join(f"{label} {sampling[key]:g}" if isinstance(sampling[key], float) else
-                       f"{label} {sampling[key]}" for key, label in names.items() if key in sampling)
-    reason = sampling.get("reason")
-    return f"{values} ({reason})" if isinstance(reason, str) and reason else values

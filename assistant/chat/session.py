@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from assistant.chat import sampling, vision_history
-from assistant.chat.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
-from assistant.chat.grounding import GroundedQuestion
-from assistant.chat.prompts import conversation_title, spoken_language_instruction
+from assistant.chat import sampling
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient, Handler, Ticket
 from assistant.host.messages import ChatRequest, Done, EngineConfig, Event, Failed, Token
@@ -29,6 +26,10 @@ from assistant.images import kept
 from assistant.models.fit import resolve_chat_model
 from assistant.models.traits import model_traits
 from assistant.models.vision_pairing import chat_model_pair
+from assistant.prompt import vision_history
+from assistant.prompt.conversation import MAX_CHARS_PER_TOKEN, PromptTooLong
+from assistant.prompt.grounding import GroundedQuestion
+from assistant.prompt.texts import conversation_title, spoken_language_instruction
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
 
@@ -346,7 +347,7 @@ class ChatSession:
             # follow-up ("and what did she say next?") can still be answered from the recording.
             if message.text.strip():
                 if with_images and message.role == "user":
-                    paths = vision_history.stored_images(message, self._data_dir)
+                    paths = message.kept_images(self._data_dir)
                     if paths:
                         shared.append((len(messages), paths))
                 messages.append(ChatMessage(message.role, message.sent_text))  # type: ignore[arg-type]

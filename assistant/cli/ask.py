@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import settings as settings_module
-from assistant.chat import attachments
-from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.grounding_job import GroundingError, GroundingJob, JobUpdate, check_room
 from assistant.chat.session import ChatSession, TurnUpdate
+from assistant.chat.shared_images import SharedImages
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient, Inbox
 from assistant.host.messages import Done, Event, Failed, Progress, Token
-from assistant.library.shared import SharedImages
+from assistant.prompt import attachments
+from assistant.prompt.grounding import GroundedQuestion
 from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.clip.immich import looks_like_immich, read_immich
-from assistant.models.catalog import ModelError, user_models_dir
+from assistant.protocols import ModelError
+from assistant.settings import user_models_dir
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.models.catalog import ModelError
+from assistant.protocols import ModelError
 
 LAYOUT = "immich"
 FILES = {"image": "visual/model.onnx", "text": "textual/model.onnx", "tokenizer": "textual/tokenizer.json"}

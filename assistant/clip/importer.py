@@ -31,7 +31,7 @@ from typing import Any
 
 from assistant.clip.folder import CONFIG_NAME, FORMAT, FORMAT_VERSION, clip_models_dir
 from assistant.clip.import_log import Report, quiet_root_log
-from assistant.models.catalog import ModelError
+from assistant.protocols import ModelError
 
 log = logging.getLogger(__name__)
 

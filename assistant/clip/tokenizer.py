@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.models.catalog import ModelError
+from assistant.protocols import ModelError
 
 _LIGATURES = {
     ord("Ĳ"): "IJ", ord("ĳ"): "ij", ord("ŉ"): "ʼn", ord("Ǳ"): "DZ", ord("ǲ"): "Dz", ord("ǳ"): "dz",

@@ -23,11 +23,11 @@ import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from assistant.chat.conversation import FittedPrompt, PromptTooLong, fit_to_context
-from assistant.chat.prompts import CHATML_STOP, render_chatml
 from assistant.engines.llama_build import offload_report
 from assistant.models import gguf
 from assistant.models.catalog import ModelError
+from assistant.prompt.conversation import FittedPrompt, PromptTooLong, fit_to_context
+from assistant.prompt.texts import CHATML_STOP, render_chatml
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)

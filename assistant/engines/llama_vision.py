@@ -28,8 +28,6 @@ import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from assistant.chat import vision_history
-from assistant.chat.conversation import PromptTooLong, fit_to_context
 from assistant.engines.llama import (  # the private helper too: one way to tolerate a broken template
     _lenient_template_compilation,
     physical_cores,
@@ -49,6 +47,8 @@ from assistant.models.catalog import ModelError
 from assistant.models.projector import ADVICE, ProjectorFacts, is_projector, projector_facts
 from assistant.models.vision_match import incompatibility, model_facts
 from assistant.models.vision_pairing import VisionPair
+from assistant.prompt import vision_history
+from assistant.prompt.conversation import PromptTooLong, fit_to_context
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
-from assistant.chat.conversation import fit_to_context
 from assistant.engines import remote_http
 from assistant.engines.remote_http import Stopped, never
 from assistant.models.remote_server import RemoteEndpoint, RemoteError, normalise_base_url
+from assistant.prompt.conversation import fit_to_context
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)

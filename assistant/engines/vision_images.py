@@ -1,5 +1,5 @@
 """Images on their way into a vision model: PNG data URIs, their token counts, and which earlier images
-go back with a follow-up (the rule is in `assistant/chat/vision_history.py`).
+go back with a follow-up (the rule is in `assistant/prompt/vision_history.py`).
 
 Token counts depend on the projector (576 for LLaVA 1.5, 256 for Gemma 3, a function of the image's
 size for Qwen2-VL), so they are measured, not guessed: llama.cpp's mtmd tokenizes the image alone,
@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.chat import vision_history
 from assistant.images.errors import ImageError
 from assistant.images.safe_image import DecodedImage, open_image
+from assistant.prompt import vision_history
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
 from assistant.images.kept import is_sha256
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import logging
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from assistant.chat.sampling import details as sampling_details
+from assistant.history.sampling_record import details as sampling_details
 from assistant.history.store import ConversationSummary, Store, StoredMessage, StoreError
 from assistant.settings import write_atomically
 

@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
 from assistant.history import attachments as store_attachments
 from assistant.history import schema as store_schema
 from assistant.history.types import (
@@ -41,6 +39,8 @@ from assistant.history.types import (
     fts_query,
     user_message,
 )
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
+from assistant.images import kept
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 MESSAGE_STATUSES = ("streaming", "complete", "stopped", "interrupted", "failed")
 DEFAULT_TITLE = "New chat"
@@ -73,6 +74,16 @@ class StoredMessage:
     def sent_text(self) -> str:
         """What the model was given for this message, e.g. when it comes back as history."""
         return self.prompt if self.prompt is not None else self.text
+
+    def kept_images(self, data_dir: Path) -> tuple[str, ...]:
+        """The kept copies of the images shared with this message, in the order they were attached.
+
+        An image whose kept copy is gone (deleted by hand, or never written: disk full) is left out; the
+        model still has its grounding text in the message.
+        """
+        hashes = dict.fromkeys(g.image for g in self.groundings if g.kind == "image" and g.image)
+        paths = (kept.kept_path(sha, data_dir) for sha in hashes)
+        return tuple(str(path) for path in paths if path is not None)
 
 
 @dataclass(frozen=True)

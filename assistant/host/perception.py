@@ -11,7 +11,7 @@ it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and 
 
 The image's CLIP embedding travels back in ImagePerceived: the image library records it with the
 conversation and message that shared the image, and those ids exist only once the question is stored,
-in the window's (or `ask`'s) process (`assistant.library.shared`). `embed_text` answers the
+in the window's (or `ask`'s) process (`assistant.chat.shared_images`). `embed_text` answers the
 library's text search with the same model.
 """
 

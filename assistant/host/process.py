@@ -20,7 +20,6 @@ from pathlib import Path
 
 from assistant import network_audit
 from assistant.audio.errors import AudioError, LanguageError
-from assistant.chat.conversation import PromptTooLong
 from assistant.host import benchmark
 from assistant.host.chat_models import load_chat_model
 from assistant.host.indexing import ImageIndexing
@@ -52,6 +51,7 @@ from assistant.images import kept
 from assistant.images.errors import ImageError
 from assistant.models import catalog, gguf
 from assistant.models.remote_server import RemoteError
+from assistant.prompt.conversation import PromptTooLong
 from assistant.protocols import ChatMessage, ChatModel, GenerationStats
 
 logger = logging.getLogger(__name__)

@@ -30,10 +30,10 @@ from assistant.models.entries import (
     WILL_ASSEMBLE,
     FileSpec,
     ModelEntry,
-    ModelError,
     PartRef,
     Progress,
 )
+from assistant.protocols import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from assistant.models.entries import (
     WILL_ASSEMBLE,
     FileSpec,
     ModelEntry,
-    ModelError,
     PartRef,
     Progress,
     pick_location,
     user_models_dir,
 )
 from assistant.models.hub_files import shard_of, split_parts
+from assistant.protocols import ModelError
 from assistant.resources_path import models_dir
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.settings import user_models_dir
+
 READY = "ready"
 WILL_ASSEMBLE = "will assemble"  # present in packages; ensure_model still has to copy and/or verify
 MISSING = "missing"
@@ -20,10 +22,6 @@ BAD_CHECKSUM = "bad checksum"
 NOT_DOWNLOADED = "not downloaded"  # a hub pick that `assistant models install` has not fetched yet
 
 Progress = Callable[[str, int, int], None]
-
-
-class ModelError(Exception):
-    """A model cannot be used; ``str()`` is a message for the user that says what to do."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +120,6 @@ class ModelEntry:
         homes = {(p.package, p.dir, posixpath.dirname(p.path)) for f in self.files for p in f.parts}
         return len(homes) == 1 and all(
             len(f.parts) == 1 and posixpath.basename(f.parts[0].path) == f.target for f in self.files)
-
-
-def user_models_dir(data_dir: Path) -> Path:
-    return data_dir / "models"
 
 
 def pick_location(entry: ModelEntry, data_dir: Path) -> Path:

@@ -19,10 +19,10 @@ from assistant.models.entries import (
     READY,
     FileSpec,
     ModelEntry,
-    ModelError,
     pick_location,
     user_models_dir,
 )
+from assistant.protocols import ModelError
 
 STAGING = ".picks"  # <models>/.picks/<name>/: the files of an install in progress (parts included)
 CHUNK = 8 << 20

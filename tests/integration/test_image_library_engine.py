@@ -15,6 +15,7 @@ import pytest
 from cli_runner import run_assistant
 from clip_install import install, shape_png, train_and_import
 
+from assistant.chat.shared_images import SharedImages
 from assistant.clip.labels import read_labels
 from assistant.host.client import EngineClient
 from assistant.host.messages import (
@@ -26,7 +27,6 @@ from assistant.host.messages import (
     TextEmbedded,
 )
 from assistant.library.image_library import ImageLibrary
-from assistant.library.shared import SharedImages
 
 pytest.importorskip("open_clip")
 pytest.importorskip("rapidocr_onnxruntime")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.conversation import PromptTooLong
 from assistant.models.gguf import GGUFError
 from assistant.models.gguf_writer import write_gguf_copy
+from assistant.prompt.conversation import PromptTooLong
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
 pytest.importorskip("llama_cpp")

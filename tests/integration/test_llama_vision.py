@@ -25,8 +25,6 @@ from model_files import smollm2_path
 from PIL import Image, ImageDraw
 from vision_files import write_model, write_projector, write_tiny_llava
 
-from assistant.chat.conversation import PromptTooLong, fit_to_context
-from assistant.chat.vision_history import MAX_EARLIER_IMAGES
 from assistant.engines.llama_vision import (
     VisionChatModel,
     chat_messages,
@@ -40,6 +38,8 @@ from assistant.images.safe_image import decode_image
 from assistant.models.catalog import ModelError
 from assistant.models.gguf_writer import write_gguf_copy
 from assistant.models.vision_pairing import VisionPair, find_vision_pair, scan_vision
+from assistant.prompt.conversation import PromptTooLong, fit_to_context
+from assistant.prompt.vision_history import MAX_EARLIER_IMAGES
 from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
 
 

@@ -18,10 +18,7 @@ from cli_runner import run_assistant
 from PIL import Image
 from vision_files import write_tiny_llava
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.chat.session import ChatSession, TurnUpdate
-from assistant.chat.vision_history import MAX_EARLIER_IMAGES
 from assistant.history.store import Store
 from assistant.host.client import EngineClient, Handler, Inbox, Ticket
 from assistant.host.messages import (
@@ -36,6 +33,9 @@ from assistant.host.messages import (
 )
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import GroundedQuestion, Grounding, grounded_question
+from assistant.prompt.vision_history import MAX_EARLIER_IMAGES
 from assistant.protocols import ChatMessage, GenerationOptions
 from assistant.settings import Settings
 

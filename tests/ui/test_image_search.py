@@ -13,10 +13,10 @@ from clip_install import install, shape_png, train_and_import
 from PySide6.QtCore import Qt
 
 from assistant import settings as settings_module
-from assistant.chat.grounding import Grounding
 from assistant.history.store import Store
 from assistant.images.kept import kept_path, thumbnail_path
 from assistant.library.image_library import ImageLibrary
+from assistant.prompt.grounding import Grounding
 from assistant.ui.app import AssistantApp
 from assistant.ui.library.image_search import EMPTY, NO_CLIP, READY, ImageSearchPanel
 

@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from window_drops import WAIT_MS, drop, files, wait_idle
 
-from assistant.chat.audio_question import DEFAULT_QUESTION
+from assistant.prompt.audio_question import DEFAULT_QUESTION
 from assistant.ui.composer.attachment_questions import CANCELLED
 
 pytest.importorskip("faster_whisper")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat import attachments
-from assistant.chat.attachments import Attachment, AttachmentRefused, from_path, from_uri
+from assistant.prompt import attachments
+from assistant.prompt.attachments import Attachment, AttachmentRefused, from_path, from_uri
 
 pytestmark = pytest.mark.timeout(30)
 

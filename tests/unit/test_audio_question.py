@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat import audio_question as aq
+from assistant.prompt import audio_question as aq
 from assistant.protocols import Segment
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.chat.conversation import PromptTooLong, fit_to_context
-from assistant.chat.prompts import conversation_title, render_chatml
+from assistant.prompt.conversation import PromptTooLong, fit_to_context
+from assistant.prompt.texts import conversation_title, render_chatml
 from assistant.protocols import ChatMessage
 
 

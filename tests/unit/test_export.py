@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
 from assistant.history.export import JSON_FORMAT, JSON_VERSION, export_conversation, to_json, to_markdown
 from assistant.history.store import ConversationSummary, Store, StoredMessage, StoreError
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 SUMMARY = ConversationSummary(id=7, title="Trip to Lisbon", created_at=0.0, updated_at=90.5, message_count=2)
 MESSAGES = [

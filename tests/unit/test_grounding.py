@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from scripted_engine import make_job
 
-from assistant.chat import audio_question as aq
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding, default_question, grounded_question
 from assistant.chat.grounding_job import GroundingError, check_room
 from assistant.host.messages import Done, Failed, Progress, Token, Transcript
+from assistant.prompt import audio_question as aq
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding, default_question, grounded_question
 from assistant.protocols import GenerationStats, Segment
 from assistant.settings import Settings
 

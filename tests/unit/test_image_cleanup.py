@@ -11,14 +11,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
 from assistant.history.store import Store
 from assistant.images.kept import keep, kept_path, thumbnail_path
 from assistant.images.safe_image import decode_image
 from assistant.library.cleanup import forget_conversation_images
 from assistant.library.image_library import ImageLibrary
 from assistant.library.match import STRENGTH_DOTS, match_strengths
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 
 def png(colour: tuple[int, int, int]) -> bytes:

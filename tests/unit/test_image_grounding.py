@@ -14,10 +14,6 @@ import pytest
 from PIL import Image
 from scripted_engine import make_job
 
-from assistant.chat import audio_question as aq
-from assistant.chat import image_question as iq
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding, default_question, grounded_question, image_hashes
 from assistant.chat.grounding_job import EarlyPerception
 from assistant.history.store import Store
 from assistant.host.client import Handler, Ticket
@@ -34,6 +30,10 @@ from assistant.host.messages import (
 from assistant.host.perception import Perception
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
+from assistant.prompt import audio_question as aq
+from assistant.prompt import image_question as iq
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding, default_question, grounded_question, image_hashes
 from assistant.protocols import GenerationStats, Segment
 
 SHOT = Attachment("image", "/pictures/error.png", "error.png", 2000)

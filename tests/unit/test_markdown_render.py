@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.markdown_render import close_open_fence, escape_plain, to_html
+from assistant.ui.chat.markdown_render import close_open_fence, escape_plain, to_html
 
 
 @pytest.mark.parametrize("dark", [False, True])
@@ -80,7 +80,7 @@ def test_five_kilobyte_answer_renders_fast() -> None:
 
 def test_import_does_not_load_markdown_or_pygments() -> None:
     """The window imports this module at start-up; the parsers load on the first render."""
-    code = ("import sys, assistant.chat.markdown_render;"
+    code = ("import sys, assistant.ui.chat.markdown_render;"
             "print('markdown' in sys.modules, 'pygments' in sys.modules)")
     root = Path(__file__).resolve().parents[2]
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)

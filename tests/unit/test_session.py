@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from model_files import smollm2_path
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.chat.session import ChatSession, QuestionTooLong, Turn, TurnListener, TurnUpdate
 from assistant.history.store import Store
 from assistant.host.client import EngineClient, Handler, Inbox, Ticket, is_terminal
 from assistant.host.messages import ChatRequest, Done, Event, Failed, Request, Token
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import GroundedQuestion, Grounding, grounded_question
 from assistant.protocols import ChatMessage
 from assistant.settings import Settings
 

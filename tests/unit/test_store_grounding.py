@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding
 from assistant.history import schema as store_schema
 from assistant.history.store import Store, StoreError
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding
 
 QUESTION = "What did the guest say about their first restaurant?"
 TRANSCRIPT = "[00:00] Welcome to the show.\n[00:04] My first restaurant was a tiny quokkaburger stall."

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from assistant.chat.grounding import Grounding
-from assistant.chat.vision_history import choose, in_fitted_window, most_recent, stored_images
 from assistant.history.store import Store
 from assistant.images import kept
 from assistant.images.safe_image import decode_image
+from assistant.prompt.grounding import Grounding
+from assistant.prompt.vision_history import choose, in_fitted_window, most_recent
 
 
 def test_most_recent_keeps_the_newest_images_oldest_first() -> None:
@@ -59,4 +59,4 @@ def test_stored_images_come_from_the_history_file(tmp_path: Path) -> None:
         store.add_message(conversation, "user", "what is this?", groundings=groundings)
         [message] = store.messages(conversation)
     # In the order attached, once each, and only those whose kept copy is still there.
-    assert stored_images(message, tmp_path) == (str(image.path),)
+    assert message.kept_images(tmp_path) == (str(image.path),)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
-from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.session import ChatSession, Turn, TurnUpdate
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, LoadRequest, ModelLoaded, Progress, Token
+from assistant.prompt.grounding import GroundedQuestion
 from assistant.ui.composer.attachment_questions import AttachmentQuestions
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolButton, QVBoxLayout, QWidget
 
-from assistant.chat import markdown_render
-from assistant.chat.grounding import Grounding
+from assistant.prompt.grounding import Grounding
+from assistant.ui.chat import markdown_render
 from assistant.ui.chat.safe_text import SafeTextBrowser
 
 TITLE = "What the model was told"

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
-from assistant.chat import markdown_render
-from assistant.chat.attachments import Attachment
-from assistant.chat.grounding import Grounding, image_hashes
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.grounding import Grounding, image_hashes
+from assistant.ui.chat import markdown_render
 from assistant.ui.chat.grounding_panel import GroundingPanel
 from assistant.ui.chat.safe_text import CLICKABLE_SCHEMES, SafeTextBrowser
 from assistant.ui.composer.attachment_chips import BUBBLE_THUMBNAIL_PX, ChipRow

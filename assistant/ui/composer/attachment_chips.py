@@ -13,7 +13,7 @@ from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
-from assistant.chat.attachments import Attachment, describe_size
+from assistant.prompt.attachments import Attachment, describe_size
 from assistant.ui.composer import thumbnails
 from assistant.ui.composer.image_preview import ImagePreview
 

@@ -29,13 +29,13 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
-from assistant.chat import attachments as attachments_module
-from assistant.chat.attachments import AttachmentRefused
 from assistant.chat.grounding_job import EarlyPerception, GroundingError, GroundingJob, JobUpdate
 from assistant.chat.session import ChatSession
+from assistant.chat.shared_images import SharedImages
 from assistant.host.client import EngineClient, Handler, Ticket
 from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded, PerceiveRequest
-from assistant.library.shared import SharedImages
+from assistant.prompt import attachments as attachments_module
+from assistant.prompt.attachments import AttachmentRefused
 from assistant.ui.composer.typing_prefill import TypingPrefill
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name

@@ -1,7 +1,7 @@
 """Where the user writes: Enter sends, Shift+Enter adds a line, Esc stops the answer.
 
 Files can be attached too (the Attach button, a drop, or pasting copied files or image data): each is
-checked by `assistant.chat.attachments` and shown as a chip with a × to remove it (an image's chip shows its
+checked by `assistant.prompt.attachments` and shown as a chip with a × to remove it (an image's chip shows its
 thumbnail; click it for a bigger preview); a refused one gets a message and is never opened. The
 draft and the attachments are never cleared here on send: the controller clears them only once the
 question is saved, so a full disk, a corrupt recording or image, or a cancelled transcription never
@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.chat import attachments as attachments_module
-from assistant.chat.attachments import SUPPORTED_KINDS, Attachment, AttachmentRefused
+from assistant.prompt import attachments as attachments_module
+from assistant.prompt.attachments import SUPPORTED_KINDS, Attachment, AttachmentRefused
 from assistant.ui.composer.attachment_chips import ChipRow
 from assistant.ui.composer.pasted_images import PasteRefused, mime_image, save_pasted
 

@@ -3,7 +3,7 @@
 An event filter rather than overridden drag handlers, so one object serves the window and the composer's
 editor (whose own handler would otherwise paste a file:// URL into the draft as text). Every drag that
 carries URLs is accepted, including web addresses and folders: the user then gets a message saying why
-one was refused (`assistant.chat.attachments`) instead of a silent "no entry" cursor.
+one was refused (`assistant.prompt.attachments`) instead of a silent "no entry" cursor.
 
 A picture dragged out of another program (a browser, an image viewer) may carry its pixels as well as
 a web address: when no local file comes with it, the pixels are attached (`image_dropped`) rather than

@@ -23,9 +23,9 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtGui import QImage
 
 from assistant import settings as settings_module
-from assistant.chat.attachments import Attachment
 from assistant.images import kept
 from assistant.images.errors import ImageError
+from assistant.prompt.attachments import Attachment
 
 logger = logging.getLogger(__name__)
 

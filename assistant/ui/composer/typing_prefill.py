@@ -30,11 +30,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
-from assistant.chat.grounding import GroundedQuestion
 from assistant.chat.grounding_job import EarlyPerception, GroundingError, GroundingJob
 from assistant.chat.session import ChatSession
 from assistant.host.client import EngineClient, Ticket
 from assistant.host.messages import Done, Event, Failed
+from assistant.prompt.grounding import GroundedQuestion
 from assistant.ui.composer.composer import Composer
 
 logger = logging.getLogger(__name__)

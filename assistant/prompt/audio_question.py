@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.chat.conversation import MAX_CHARS_PER_TOKEN, PER_MESSAGE_OVERHEAD_TOKENS
+from assistant.prompt.conversation import MAX_CHARS_PER_TOKEN, PER_MESSAGE_OVERHEAD_TOKENS
 from assistant.protocols import Segment
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant.chat import audio_question, image_question
-from assistant.chat.attachments import Attachment
+from assistant.prompt import audio_question, image_question
+from assistant.prompt.attachments import Attachment
 
 
 @dataclass(frozen=True)

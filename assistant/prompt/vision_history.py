@@ -20,11 +20,7 @@ encoded again on every turn (the vision handlers clear the KV cache for each que
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TypeVar
-
-from assistant.history.types import StoredMessage
-from assistant.images import kept
 
 MAX_EARLIER_IMAGES = 4
 
@@ -32,17 +28,6 @@ MAX_EARLIER_IMAGES = 4
 EarlierImages = tuple[tuple[int, tuple[str, ...]], ...]
 
 T = TypeVar("T")
-
-
-def stored_images(message: StoredMessage, data_dir: Path) -> tuple[str, ...]:
-    """The kept copies of the images shared with `message`, in the order they were attached.
-
-    An image whose kept copy is gone (deleted by hand, or never written: disk full) is left out; the
-    model still has its grounding text in the message.
-    """
-    hashes = dict.fromkeys(g.image for g in message.groundings if g.kind == "image" and g.image)
-    paths = (kept.kept_path(sha, data_dir) for sha in hashes)
-    return tuple(str(path) for path in paths if path is not None)
 
 
 def most_recent(per_message: Sequence[tuple[int, Sequence[str]]], limit: int = MAX_EARLIER_IMAGES
