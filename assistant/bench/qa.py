@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, action="append",
                         help="a questions file (JSON); repeat for several (default: the two held-out sets)")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads on both sides (default 1)")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
+                        help=f"longest answer on both sides (default {MAX_TOKENS})")
     parser.add_argument("--data-dir", type=Path,
                         help="where models are assembled and answers stored (default: a fresh folder)")
     parser.add_argument("--show", action="store_true", help="print every answer that was wrong")
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         models = args.model or [m for m in QWEN_MODELS
                                 if catalog.model_status(catalog.find_model(m, data_dir), data_dir)
                                 != catalog.MISSING]
-        print(f"{args.threads} thread(s), {MAX_TOKENS} tokens at most; app = `assistant ask`, a fresh "
+        print(f"{args.threads} thread(s), {args.max_tokens} tokens at most; app = `assistant ask`, a fresh "
               "process per question; raw = llama-cpp-python greedy")
         print(f"{'model':<30} {'questions':<24} {'app':>6} {'raw':>6} {'app t/s':>8} {'raw t/s':>8} "
               f"{'size MB':>8} {'RAM MB':>7} {'app s':>6} {'raw s':>6}")
@@ -200,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             size = f"{entry.size / 1e6:.0f}" if entry.size else "?"
             for path in files:
                 questions = load_questions(path)
-                app, raw = compare(model, questions, data_dir, threads=args.threads)
+                app, raw = compare(model, questions, data_dir, threads=args.threads,
+                                   max_tokens=args.max_tokens)
                 total = len(questions)
                 print(f"{entry.name:<30} {path.name:<24} {app.score:>3}/{total:<2} {raw.score:>3}/{total:<2} "
                       f"{app.median_tokens_per_s:8.1f} {raw.median_tokens_per_s:8.1f} {size:>8} "
