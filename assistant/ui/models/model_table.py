@@ -19,6 +19,10 @@ class ModelTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        answers = self.horizontalHeaderItem(COLUMNS.index("Answers"))
+        if answers is not None:
+            answers.setToolTip("Held-out factual questions answered right through the app; in brackets, the "
+                               "model asked the bare question with greedy decoding (assistant bench qa)")
         self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
