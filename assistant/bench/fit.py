@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         failures = 0
         try:
             print(f"{'model':<30} {'run':>3} {'wall s':>7} {'load s':>7} {'prompt t/s':>10} "
-                  f"{'decode t/s':>10} {'÷ 15 s':>7}")
+                  f"{'decode t/s':>10} {'÷ 15 s':>7} {'others':>7}")
             speeds: dict[str, model_fit.Speed] = {}
             offload: bool | None = None
             for name in names:
@@ -77,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
                     walls.append(wall)
                     offload = result.gpu_offload
                     speeds[name] = model_fit.Speed(result.load_s, result.prompt_tokens_per_s,
-                                                   result.decode_tokens_per_s, result.total_s)
+                                                   result.decode_tokens_per_s, result.total_s,
+                                                   result.busy_share)
+                    # "others": the CPU share other programs took during the kept measurement, and
+                    # "x2" when a busy first run was measured again (host/benchmark.py).
+                    others = "?" if result.busy_share is None else f"{result.busy_share:.0%}"
+                    again = " x2" if result.runs > 1 else ""
                     print(f"{name:<30} {run:>3} {wall:7.2f} {result.load_s:7.2f} "
                           f"{result.prompt_tokens_per_s:10.1f} {result.decode_tokens_per_s:10.1f} "
-                          f"{wall / BUDGET_S:7.2f}")
+                          f"{wall / BUDGET_S:7.2f} {others:>7}{again}")
                 if len(walls) > 1:
                     print(f"{name:<30} median {statistics.median(walls):.2f} s "
                           f"(ratio {statistics.median(walls) / BUDGET_S:.2f})")

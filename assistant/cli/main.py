@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
     bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
-                                          "remote"],
+                                          "remote", "qa"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
@@ -207,6 +207,10 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.fit import main as bench_fit
 
         return bench_fit(argv)
+    if suite == "qa":  # factual questions: the app's score against raw llama-cpp-python greedy
+        from assistant.bench.qa import main as bench_qa
+
+        return bench_qa(argv)
     if suite == "download":
         from assistant.bench.download import main as bench_download
 

@@ -247,6 +247,10 @@ class ModelBenchmarked:
     gpu_layers: int  # layers actually offloaded (0 on a CPU build)
     threads: int
     accelerator: Accelerator | None = None  # the build's backend, its GPU, and layers offloaded of how many
+    # The share of the CPU other programs took during the kept run (models/cpu_busy.py; None: unknown),
+    # and how many runs there were: a busy first run is measured once more and the faster one kept.
+    busy_share: float | None = None
+    runs: int = 1
 
 
 @dataclass(frozen=True)

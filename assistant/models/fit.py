@@ -45,6 +45,7 @@ from assistant.models.catalog import (
     load_catalog,
     model_status,
 )
+from assistant.models.cpu_busy import BUSY_SHARE
 from assistant.models.hardware import Hardware, probe
 
 USABLE_TOKENS_PER_S = 8.0  # faster than people read (~5-6 tokens/s): answers do not feel stuck
@@ -64,6 +65,12 @@ class Speed:
     prompt_tokens_per_s: float
     decode_tokens_per_s: float
     total_s: float = 0.0
+    busy_share: float | None = None  # CPU share other programs took meanwhile (models/cpu_busy.py)
+
+    @property
+    def busy(self) -> bool:
+        """Measured while other programs kept the CPU busy, even after measuring again."""
+        return self.busy_share is not None and self.busy_share > BUSY_SHARE
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,10 @@ def reason(name: str | None, speeds: Mapping[str, Speed], usable: float = USABLE
         return (f"The largest installed model that answers at a usable speed here "
                 f"({speed.decode_tokens_per_s:.0f} tokens/s, at least {usable:.0f} needed).")
     if speed is not None:
+        busy = (" Other programs kept the computer busy while it was measured: Measure again when it is "
+                "quiet." if any(s.busy for s in speeds.values()) else "")
         return (f"No model reached {usable:.0f} tokens/s here; this is the smallest, so the fastest "
-                f"({speed.decode_tokens_per_s:.1f} tokens/s).")
+                f"({speed.decode_tokens_per_s:.1f} tokens/s).{busy}")
     return "The smallest installed model that fits (not measured yet)."
 
 

@@ -95,7 +95,7 @@ def test_settings_save_failure_is_shown_and_the_dialog_stays_open(qtbot, app_dir
     blocker.write_text("a file where the settings folder should be")
     dialog = SettingsDialog(Settings(), [("m", "Model")], path=blocker / "settings.json")
     qtbot.addWidget(dialog)
-    dialog.temperature.setValue(0.2)
+    dialog.sampling.temperature.setValue(0.2)
     dialog.accept()
     assert dialog.saved_settings is None and not dialog.error.isHidden()
     assert "could not be saved" in dialog.error.text()

@@ -332,3 +332,26 @@ def test_a_grounded_question_stores_what_was_typed_and_sends_the_grounding(
     assert [m.content for m in history[1:2]] == [prompt]
     assert history[-1].content == "And what is by the river?"
     harness.finish(follow_up)
+
+
+def test_an_answer_records_the_sampling_it_was_written_with(store: Store, tmp_path: Path) -> None:
+    """Automatic sampling (issue 11): greedy for a short factual question, the small-model rule for an
+    open one, a fresh seed each time; the engine's record is stored with the answer and shown."""
+    made = Harness(store, smollm2_path(), tmp_path, temperature=None)
+    try:
+        turn = made.session.send(None, "What is the capital of France?")
+        final = made.finish(turn)[-1]
+        factual = store.messages(turn.conversation_id)[1].sampling
+        assert factual is not None and factual["task"] == "factual" and factual["temperature"] == 0.0
+        assert factual["seed"] == turn.sampling["seed"] and "greedily" in factual["reason"]
+        assert final.timings["sampling"] == factual  # the window shows what was stored
+
+        second = made.session.send(turn.conversation_id, "Write a haiku about rain.")
+        made.finish(second)
+        sampled = store.messages(turn.conversation_id)[3].sampling
+        assert sampled is not None and sampled["task"] == "open"
+        assert (sampled["temperature"], sampled["min_p"]) == (0.3, 0.1)  # SmolLM2 is a small model
+        assert sampled["seed"] != factual["seed"]
+        assert store.messages(turn.conversation_id)[0].sampling is None  # questions have none
+    finally:
+        made.client.shutdown()

@@ -77,7 +77,9 @@ class ChatView(QScrollArea):
                 error = message.timings.get("error") if message.status != "complete" else None
                 if message.status == "failed" and error == message.text:
                     error = None  # the text already is the error
-                bubble.set_status(message.status, error, message.timings)
+                # The stored sampling record shows beside the timings, as for an answer just written.
+                timings = message.timings | ({"sampling": message.sampling} if message.sampling else {})
+                bubble.set_status(message.status, error, timings)
                 if message.status == "streaming":
                     bubble.set_text(message.text, streaming=True)
         finally:

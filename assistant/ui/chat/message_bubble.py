@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout
 
+from assistant.history import sampling_record
 from assistant.prompt.attachments import Attachment
 from assistant.prompt.grounding import Grounding, image_hashes
 from assistant.ui.chat import markdown_render
@@ -101,6 +102,9 @@ class MessageBubble(QFrame):
         self.error.setVisible(bool(error))
         self.error.setText(error or "")
         self.meta.setText(describe_timings(timings or {}))
+        recorded = (timings or {}).get("sampling")
+        tip = f"Sampling: {sampling_record.details(recorded)}" if isinstance(recorded, dict) else ""
+        self.meta.setToolTip(tip)
 
     def error_text(self) -> str:
         return self.error.text() if self.error.isVisible() or self.error.text() else ""
@@ -118,7 +122,8 @@ class MessageBubble(QFrame):
 
 
 def describe_timings(timings: dict) -> str:
-    """'0.21 s to first token · 45.3 tokens/s' for a finished answer, '' when unknown."""
+    """'0.21 s to first token · 45.3 tokens/s · greedy' for a finished answer, '' when unknown; the
+    sampling part comes from the "sampling" record the session adds (chat/sampling.py)."""
     parts = []
     first = timings.get("first_token_s")
     if isinstance(first, (int, float)) and first > 0:
@@ -126,4 +131,7 @@ def describe_timings(timings: dict) -> str:
     rate = timings.get("tokens_per_s")
     if isinstance(rate, (int, float)) and rate > 0:
         parts.append(f"{rate:.1f} tokens/s")
+    recorded = timings.get("sampling")
+    if isinstance(recorded, dict) and sampling_record.describe(recorded):
+        parts.append(sampling_record.describe(recorded))
     return " · ".join(parts)

@@ -2,7 +2,7 @@
 
 A text search asks the engine process to embed the words with the installed CLIP model (the window
 never loads onnxruntime), so it is asynchronous: `search` sends an EmbedTextRequest and the answer comes
-back through the controller's events to `handle_event`, on the GUI thread. The scan of the library
+back to the search's own handler, on the GUI thread. The scan of the library
 itself is a few milliseconds of numpy here. "Find similar" needs no engine: the stored image's own
 vector is the query. A result opens the conversation it was shared in, scrolled to the question.
 

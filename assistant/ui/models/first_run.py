@@ -6,7 +6,7 @@ catalogue chat model (size, RAM need, whether it fits, speed measured here) and 
 default models are prepared (assembled and verified, `PrepareRequest`) with a progress bar, and each
 installed chat model is measured (`BenchmarkRequest`, a few seconds each). Nothing blocks the window:
 the catalogue and disk checks run on a worker thread, the rest in the engine process, and the events
-come back through the controller to `handle_event`. Closing the panel cancels the request in flight
+come back to the panel's handler of the request in flight. Closing the panel cancels the request in flight
 (without a kill deadline: a benchmark ends within seconds) and drops the rest of the queue.
 """
 
@@ -43,6 +43,7 @@ from assistant.host.messages import (
 from assistant.models import catalog
 from assistant.models import fit as model_fit
 from assistant.models.fit import ModelRow, Speed
+from assistant.settings import AUTOMATIC_MODEL
 from assistant.ui.models.model_table import ModelTable
 
 if TYPE_CHECKING:
@@ -184,8 +185,22 @@ class FirstRunPanel(QDialog):
         self.progress.hide()
         if self.outcomes or self.missing:
             self.stage.setText(("Done" if self.isVisible() else "Stopped") + self.missing + ".")
+        self._follow_measurement()
         self._update_buttons()
         self.finished_work.emit()
+
+    def _follow_measurement(self) -> None:
+        """The user has not chosen a model (Settings.model is automatic): the measured recommendation
+        decides, when it differs from the automatic rule's pick (which assumed any bundled model that
+        fits memory is fast enough). Before finished_work, so the engine loads the chosen model once."""
+        if self.controller.session.settings.model != AUTOMATIC_MODEL or not self.speeds:
+            return
+        recommended = self.recommended
+        if recommended is None or recommended == self.controller.session.model_name():
+            return
+        self.actions.choose_model(recommended)
+        self.stage.setText(f"{self._title(recommended)} will answer your questions: the largest model that "
+                           "answers at a readable speed here. The model list changes it.")
 
     def _on_event(self, event: Event) -> None:
         """The handler of the request in flight (GUI thread); one at a time."""
@@ -200,7 +215,7 @@ class FirstRunPanel(QDialog):
             self.progress.setValue(event.done // scale)
         elif isinstance(event, ModelBenchmarked):
             self.speeds[name] = Speed(event.load_s, event.prompt_tokens_per_s, event.decode_tokens_per_s,
-                                      event.total_s)
+                                      event.total_s, event.busy_share)
             self.notes.pop(name, None)
             self.gpu_label.setText(gpu_line(event))
             self._fill_table()

@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox
 
 from assistant.models.remote_server import REMOTE_MODEL, REMOTE_PREFIX
+from assistant.settings import AUTOMATIC_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,13 @@ def model_choices(
         from assistant.models import (
             catalog,  # deferred: reading the catalogue is not needed to show the window
         )
+        from assistant.models.fit import TEST_TAG, automatic_chat_model
 
+        automatic = catalog.find_model(automatic_chat_model(data_dir), data_dir)
+        choices.append((AUTOMATIC_MODEL, f"Automatic: {automatic.title}"))  # Settings.model "" (models.fit)
         for entry in catalog.all_models(data_dir):
-            if entry.role != "chat":
-                continue  # speech, vision projectors and the like are not chat models
+            if entry.role != "chat" or TEST_TAG in entry.tags:
+                continue  # speech, vision projectors and the tests' own small model are not offered
             if entry.source == "hub":
                 continue  # a recommended download not made yet (once made, it is listed as its file)
             value = str(entry.path) if entry.source == "user-file" and entry.path else entry.name
@@ -41,13 +45,15 @@ def model_choices(
     except Exception as error:  # a broken catalogue must not keep the window from working
         logger.warning("Could not read the model catalogue: %s", error)
     choices.extend(extra)
-    if current and current not in {value for value, _ in choices}:
+    if current not in {value for value, _ in choices}:
         choices.append((current, display_name(current)))
     return choices
 
 
 def display_name(model: str) -> str:
     """A catalogue name as is; a path as its file name; the remote server by its label."""
+    if model == AUTOMATIC_MODEL:
+        return "Automatic"
     if model == REMOTE_MODEL:
         return "Remote server"
     if model.startswith(REMOTE_PREFIX):  # ModelLoaded's "Remote: <model> @ host" (the id may be a path)
@@ -81,5 +87,5 @@ class ModelPicker(QComboBox):
         return str(self.currentData() or "")
 
     def _on_changed(self, _index: int) -> None:
-        if not self._filling and self.current_model():
+        if not self._filling and self.currentIndex() >= 0:  # "" is a choice too: Automatic
             self.model_chosen.emit(self.current_model())

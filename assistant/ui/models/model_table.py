@@ -9,7 +9,9 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
 from assistant.models.fit import ModelRow, Speed
 
-COLUMNS = ("Model", "Size", "RAM need", "Fits", "Status", "Load", "Prompt", "Answer speed")
+# "Answers": what the model got right on the held-out factual questions (`assistant bench qa`): what a
+# larger download buys, beside what it costs (size, RAM, speed).
+COLUMNS = ("Model", "Size", "RAM need", "Answers", "Fits", "Status", "Load", "Prompt", "Answer speed")
 FIT_TEXT = {"fits": "yes", "tight": "only if other programs close", "too big": "no", "unknown": "unknown"}
 
 
@@ -17,6 +19,10 @@ class ModelTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        answers = self.horizontalHeaderItem(COLUMNS.index("Answers"))
+        if answers is not None:
+            answers.setToolTip("Held-out factual questions answered right through the app; in brackets, the "
+                               "model asked the bare question with greedy decoding (assistant bench qa)")
         self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -34,8 +40,8 @@ class ModelTable(QTableWidget):
         for index, row in enumerate(rows):
             status = notes.get(row.name, row.status_text)
             star = "★ " if row.name == recommended else ""
-            cells = (star + row.title, _mb(row.size_mb), _mb(row.ram_mb), FIT_TEXT[row.fit], status,
-                     *_speed_cells(speeds.get(row.name)))
+            cells = (star + row.title, _mb(row.size_mb), _mb(row.ram_mb), row.quality, FIT_TEXT[row.fit],
+                     status, *_speed_cells(speeds.get(row.name)))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
@@ -75,5 +81,6 @@ def _mb(value: int | None) -> str:
 def _speed_cells(speed: Speed | None) -> tuple[str, str, str]:
     if speed is None:
         return "", "", ""
+    busy = " (CPU busy)" if speed.busy else ""  # other programs slowed it, even measured twice
     return (f"{speed.load_s:.1f} s", f"{speed.prompt_tokens_per_s:.0f} tok/s",
-            f"{speed.decode_tokens_per_s:.1f} tok/s")
+            f"{speed.decode_tokens_per_s:.1f} tok/s{busy}")

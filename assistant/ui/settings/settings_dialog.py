@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QKeySequenceEdit,
@@ -33,6 +32,7 @@ from assistant.models.pick_choices import speech_model_choices
 from assistant.settings import Settings, data_dir, save_settings
 from assistant.ui.desktop.global_hotkey import availability as global_key_availability
 from assistant.ui.settings.remote_settings import RemoteServerGroup
+from assistant.ui.settings.sampling_settings import SamplingGroup
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ class SettingsDialog(QDialog):
 
         self.system_prompt = QPlainTextEdit(settings.system_prompt)
         self.system_prompt.setFixedHeight(96)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 2.0)
-        self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(settings.temperature)
         self.context_size = _spin(512, 131072, settings.context_size, step=512, suffix=" tokens")
         self.max_answer_tokens = _spin(16, 8192, settings.max_answer_tokens, step=128, suffix=" tokens")
         self.threads = _spin(0, 256, settings.threads, special="Automatic")
@@ -81,7 +77,6 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("System prompt", self.system_prompt)
-        form.addRow("Temperature", self.temperature)
         form.addRow("Context size", self.context_size)
         form.addRow("Longest answer", self.max_answer_tokens)
         form.addRow("CPU threads", self.threads)
@@ -96,6 +91,7 @@ class SettingsDialog(QDialog):
 
         voice = self._voice_group(settings)
         self.remote = RemoteServerGroup(settings)
+        self.sampling = SamplingGroup(settings)
 
         self.error = QLabel()
         self.error.setObjectName("composerError")
@@ -111,6 +107,7 @@ class SettingsDialog(QDialog):
         general.setLayout(form)
         self.tabs = QTabWidget()
         self.tabs.addTab(general, "General")
+        self.tabs.addTab(self.sampling, "Sampling")
         self.tabs.addTab(voice, "Voice")
         self.tabs.addTab(self.remote, "Remote server")
         layout = QVBoxLayout(self)
@@ -123,7 +120,7 @@ class SettingsDialog(QDialog):
             self._original,
             model=str(self.model.currentData() or self._original.model),
             system_prompt=self.system_prompt.toPlainText(),
-            temperature=self.temperature.value(),
+            **self.sampling.values(),
             context_size=self.context_size.value(),
             max_answer_tokens=self.max_answer_tokens.value(),
             threads=self.threads.value(),
