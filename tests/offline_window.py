@@ -1,5 +1,5 @@
 """A user types one question in the real window and waits for the answer; run as a script by
-tests/integration/test_offline.py (inside a network namespace with no interfaces, with the network audit
+tests/cli/test_offline.py (inside a network namespace with no interfaces, with the network audit
 on). Prints one JSON line: the texts the chat view shows (the test reads the history file itself).
 
     python tests/offline_window.py MODEL_PATH QUESTION

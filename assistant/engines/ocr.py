@@ -2,7 +2,7 @@
 
 Implements `protocols.TextReader`. The models ship in the wheel, so reading text needs no download and
 no network. Settings differ from RapidOCR's defaults, which are tuned for photos of Chinese text;
-ours are tuned for screenshots and documents in Latin script (measured in tests/integration/test_ocr.py):
+ours are tuned for screenshots and documents in Latin script (measured in tests/engines/test_ocr.py):
 
 - The detector sees the image at its own size, only shrunk to `max_side` (RapidOCR's default enlarges
   every image until its *short* side is 736 px: 3-5x the work for a wide screenshot, and at that

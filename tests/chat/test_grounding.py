@@ -3,7 +3,7 @@
 The job is a state machine over engine events, so its planning (direct, summarised in parts, several
 recordings sharing the context, Cancel racing a finished step) is checked here with scripted events
 (tests/scripted_engine.py): exact, instant and repeatable. The real engine process runs the same job in
-tests/ui/test_window_attachments.py and tests/integration/test_ask_audio.py.
+tests/ui/test_window_attachments.py and tests/cli/test_ask_audio.py.
 """
 
 from __future__ import annotations

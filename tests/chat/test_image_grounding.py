@@ -2,7 +2,7 @@
 copy by hash, the store round trip, and the engine-side step's errors and Cancel.
 
 The job runs against scripted engine events (exact and instant); the real engine process reads real
-images in tests/integration/test_engine_perception.py and tests/ui/test_window_images.py.
+images in tests/engines/test_ocr.py, tests/cli/test_ask_image.py and tests/ui/test_window_images.py.
 """
 
 from __future__ import annotations

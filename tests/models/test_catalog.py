@@ -104,7 +104,7 @@ def test_real_catalogue_is_complete() -> None:
     for e in entries.values():
         assert e.licence and e.ram_mb and e.source in catalog.SOURCES
         if e.source == "hub":
-            continue  # downloads, not packages: tests/unit/test_picks.py
+            continue  # downloads, not packages: tests/models/test_picks.py
         for spec in e.file_specs():
             assert spec.parts and all(p.package and p.version for p in spec.parts)
         if e.is_folder:

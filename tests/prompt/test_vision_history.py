@@ -1,5 +1,5 @@
 """The rule for which earlier images go back to a vision model (pure functions; the real-model side
-is in tests/integration/test_vision_chat.py and test_llama_vision.py)."""
+is in tests/chat/test_vision_chat.py and test_llama_vision.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 llama-cpp-python was built with, read from its library files (real folders, one per build shape).
 
 GPU builds cannot be made on CI (no GPU, no SDK), so their reports are built here as the engine would
-send them; the CPU build's report through the real engine is in tests/integration/test_engine_accelerator.py.
+send them; the CPU build's report through the real engine is in tests/engines/test_engine_accelerator.py.
 """
 
 from __future__ import annotations
