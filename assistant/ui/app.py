@@ -152,7 +152,7 @@ def build(
     # Connected after WindowActions.open_settings, so it runs once the dialog's settings apply.
     window.settings_action.triggered.connect(global_voice.sync)
     global_voice.sync()
-    wire_help_menu(window, lambda: session.settings)
+    wire_help_menu(window, lambda: session.settings, lambda: controller.loaded)
     if store_error:
         window.show_history_unavailable(store_error)
         window.status.show_error(store_error)

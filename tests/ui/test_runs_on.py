@@ -54,3 +54,15 @@ def test_about_says_what_this_build_runs_on(qtbot) -> None:
     assert "packaging/install.sh --gpu cuda, vulkan or metal" in text
     assert runs_on_text("CUDA").startswith("This llama.cpp build uses CUDA.")
     assert "not found" in runs_on_text(None)
+    assert "Now:" not in text  # nothing loaded yet: nothing claimed
+
+
+def test_about_names_the_loaded_model_and_its_layers(qtbot) -> None:
+    """What the engine reported with the last load (a CUDA report as such an engine sends it)."""
+    about = AboutDialog(None, ("Qwen 7B", RTX))
+    qtbot.addWidget(about)
+    assert "Now: Qwen 7B — CUDA: NVIDIA GeForce RTX 4070, 12 GB, 29/29 layers offloaded." in (
+        about.text.toPlainText())
+    remote = AboutDialog(None, ("Remote: m @ host", None))
+    qtbot.addWidget(remote)
+    assert "answered by a server" in remote.text.toPlainText()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject
 
@@ -36,6 +37,8 @@ class ChatController(QObject):
         self.store = store
         self.current_conversation_id: int | None = None
         self.vram_mb: int | None = None  # the GPU memory the engine's llama.cpp build reported (Browse's fit)
+        # The chat model loaded now and the engine's accelerator report of that load (Help ▸ About).
+        self.loaded: tuple[str, Any] | None = None
         self._engine_started = False
         self._shut_down = False
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
@@ -119,6 +122,7 @@ class ChatController(QObject):
             sees = " It can see images." if event.vision else ""
             if event.accelerator is not None:
                 self.vram_mb = event.accelerator.vram_mb if event.accelerator.gpu else None
+            self.loaded = (display_name(event.model), event.accelerator)
             status.show_info(f"Model ready (loaded in {event.seconds:.1f} s).{sees}")
         elif isinstance(event, Token):
             status.hide_progress()  # a chat that had to load the model first has started answering

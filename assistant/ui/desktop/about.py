@@ -22,7 +22,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import assistant
-from assistant.models.accelerator import CPU, installed_backend
+from assistant.models.accelerator import CPU, Accelerator, installed_backend
 from assistant.models.catalog import ModelEntry, ModelError, load_catalog
 
 logger = logging.getLogger(__name__)
@@ -80,14 +80,27 @@ def runs_on_text(backend: str | None) -> str:
             "Hardware and models names the GPU and how many layers a model offloaded.")
 
 
-def about_html() -> str:
+def loaded_text(loaded: tuple[str, Accelerator | None] | None) -> str:
+    """The chat model loaded now and what runs it (backend, GPU, layers offloaded), as the engine
+    reported with its last load; empty before any load, or for a remote server."""
+    if loaded is None:
+        return ""
+    model, accelerator = loaded
+    if accelerator is None:
+        return f"Now: {model} (answered by a server, not on this computer)."
+    return f"Now: {model} — {accelerator.describe()}."
+
+
+def about_html(loaded: tuple[str, Accelerator | None] | None = None) -> str:
     """The About text as HTML (every value escaped: catalogue text is data, not markup)."""
     e = html.escape
+    now = loaded_text(loaded)
     parts = [
         f"<h2>Assistant {e(assistant.__version__)}</h2>",
         "<p>An offline assistant: your questions, recordings and images never leave this computer.</p>",
         f"<p>Python {e(platform.python_version())}, Qt for Python {e(pyside_version)}</p>",
         f"<h3>Runs on</h3><p>{e(runs_on_text(installed_backend()))}</p>",
+        f"<p>{e(now)}</p>" if now else "",
         "<h3>Bundled models</h3>",
     ]
     try:
@@ -114,13 +127,15 @@ def about_html() -> str:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 loaded: tuple[str, Accelerator | None] | None = None) -> None:
+        """`loaded`: the chat model loaded now and its engine's report (the controller keeps it)."""
         super().__init__(parent)
         self.setWindowTitle("About Assistant")
         self.setMinimumSize(640, 520)
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)  # nothing here may open a browser (offline by construction)
-        self.text.setHtml(about_html())
+        self.text.setHtml(about_html(loaded))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -9,6 +9,7 @@ code uses.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -95,8 +96,10 @@ class ShortcutsSheet(QDialog):
         layout.addWidget(buttons)
 
 
-def wire_help_menu(window: QMainWindow, settings: Callable[[], Settings]) -> None:
-    """Help ▸ Keyboard shortcuts and Help ▸ About open their dialogs (window-modal, not blocking)."""
+def wire_help_menu(window: QMainWindow, settings: Callable[[], Settings],
+                   loaded: Callable[[], tuple[str, Any] | None] = lambda: None) -> None:
+    """Help ▸ Keyboard shortcuts and Help ▸ About open their dialogs (window-modal, not blocking).
+    `loaded()`: the chat model loaded now and its engine's accelerator report, for About."""
 
     def show(dialog: QDialog) -> None:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -105,7 +108,7 @@ def wire_help_menu(window: QMainWindow, settings: Callable[[], Settings]) -> Non
     def about() -> None:
         from assistant.ui.desktop.about import AboutDialog  # on first use: reads the catalogue
 
-        show(AboutDialog(window))
+        show(AboutDialog(window, loaded()))
 
     actions = window.shortcuts_action, window.about_action  # type: ignore[attr-defined]
     actions[0].triggered.connect(lambda: show(ShortcutsSheet(window, settings())))
