@@ -71,7 +71,7 @@ class FirstRunPanel(QDialog):
                  bundled: Sequence[catalog.ModelEntry] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Hardware and models")
-        self.resize(960, 460)
+        self.resize(1160, 480)  # every column readable without scrolling on a 1280-wide screen
         self.controller, self.actions, self.data_dir = controller, actions, Path(data_dir)
         self._entries, self._bundled = entries, bundled
         self.rows: list[ModelRow] = []
