@@ -71,6 +71,10 @@ def groundings_of(conn: sqlite3.Connection, conversation_id: int) -> dict[int, l
             labels=_labels(extra.get("labels")),
             image=str(extra.get("image", "")),
             seen=extra.get("seen") is True,
+            number=_int(extra.get("number")),
+            locator=str(extra.get("locator", "")),
+            path=str(extra.get("path", "")),
+            page=_int(extra.get("page")),
         )
         found.setdefault(message_id, []).append(grounding)
     return found
@@ -111,7 +115,14 @@ def _details(grounding: Grounding) -> dict:
         details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
     if grounding.seen:
         details["seen"] = True
+    if grounding.kind == "passage":  # its citation number and where it is, to open the file there
+        details.update(number=grounding.number, locator=grounding.locator, path=grounding.path,
+                       page=grounding.page)
     return details
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _labels(value: object) -> tuple[tuple[str, float], ...]:

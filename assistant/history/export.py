@@ -15,10 +15,11 @@ null; `timings` is the dict the app stored (e.g. token counts and seconds), `{}`
 `status` is one of `history.store.MESSAGE_STATUSES`. Added later in version 1: `attachments` is a list
 of {"kind", "name", "size"} (the local path is left out: exports get shared); `grounding` is a list of
 {"kind", "source", "text", "sent", "parts"}, what the model was told about them (a transcript with
-timestamps, part summaries); `prompt` is the exact user message the model got when it differs from
-`text`, else null; `sampling` is what an answer was sampled with ({"temperature", "top_k", "top_p",
-"min_p", "repeat_penalty", "seed", "task", "reason"}), null for questions and for answers written
-before it was recorded.
+timestamps, part summaries; a document passage adds its citation "number" and "locator", e.g.
+"page 3"); `prompt` is the exact user message the model got when it differs from `text`, else null;
+`sampling` is what an answer was sampled with ({"temperature", "top_k", "top_p", "min_p",
+"repeat_penalty", "seed", "task", "reason"}), null for questions and for answers written before it was
+recorded.
 
 Files are written atomically, so a failed export never leaves a half-written file behind.
 """
@@ -79,6 +80,7 @@ def to_json(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
                 "grounding": [
                     {"kind": g.kind, "source": g.source, "text": g.text, "sent": g.sent, "parts": g.parts}
                     | ({"labels": [list(pair) for pair in g.labels]} if g.labels else {})
+                    | ({"number": g.number, "locator": g.locator} if g.kind == "passage" else {})
                     for g in message.groundings
                 ],
                 "prompt": message.prompt,

@@ -8,6 +8,10 @@ prompts.
 
 `sent=False` marks a grounding the user may read but the model did not get as is: a transcript too long
 for the context window, which reached the model as part summaries (a second grounding) instead.
+
+A question answered from documents has one "passage" grounding per numbered source the model got (its
+number, file, locator and path, so the answer's [n] can be mapped back and opened), and a "search"
+grounding (`sent=False`) when the search found nothing relevant and no model was asked.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant.prompt import audio_question, image_question
+from assistant.prompt import audio_question, documents, image_question
 from assistant.prompt.attachments import Attachment
 
 
 @dataclass(frozen=True)
 class Grounding:
-    kind: str  # "transcript", "summary" or "image"
+    kind: str  # "transcript", "summary", "image", "passage" or "search"
     source: str  # the attachment's name, as the user and the model see it
     text: str  # "image": the OCR text in reading order ("" when none was found)
     sent: bool = True  # False: shown to the user, but the model got a summary of it instead
@@ -30,6 +34,12 @@ class Grounding:
     labels: tuple[tuple[str, float], ...] = ()
     image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
     seen: bool = False  # "image": the image itself went to a model that can see, besides this text
+    # "passage": its citation number, where in the file ("page 3", "section Budget", "lines 4-9"), the
+    # file on disk (to open it there; never exported) and its page (0: the format has none)
+    number: int = 0
+    locator: str = ""
+    path: str = ""
+    page: int = 0
 
     def heading(self) -> str:
         """A line that says what this is, for the panel and for exports."""
@@ -39,6 +49,10 @@ class Grounding:
             return f"Transcript of {self.source} (too long to send whole: the model got the summaries)"
         if self.kind == "summary":
             return f"Summaries of {self.source} ({self.parts} parts), as the model got them"
+        if self.kind == "passage":
+            return f"[{self.number}] {documents.source_label(self.source, self.locator)}"
+        if self.kind == "search":
+            return "Searched your documents"
         if self.kind == "image":
             if self.seen:
                 return f"Text read from the image {self.source} (the image itself was sent to the model too)"
@@ -50,6 +64,21 @@ class Grounding:
         if self.kind == "image":
             return image_question.shown_text(self.text, self.labels)
         return self.text
+
+    @classmethod
+    def from_passage(cls, passage: documents.Passage) -> Grounding:
+        return cls("passage", passage.name, passage.text, number=passage.number, locator=passage.locator,
+                   path=passage.path, page=passage.page)
+
+    def passage(self) -> documents.Passage:
+        """A "passage" grounding as the citation helpers take it (its locator kept as stored)."""
+        return documents.Passage(self.source, self.path, self.text, page=self.page, number=self.number,
+                                 place=self.locator)
+
+
+def passages(groundings: Sequence[Grounding]) -> list[documents.Passage]:
+    """The numbered passages a question was answered from (for its answer's sources)."""
+    return [g.passage() for g in groundings if g.kind == "passage"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +103,10 @@ _INSTRUCTIONS = {
     "image": image_question.IMAGE_INSTRUCTION,
 }
 MIXED_INSTRUCTION = "Answer using the material above."
-_DEFAULT_QUESTIONS = {"audio": audio_question.DEFAULT_QUESTION, "image": image_question.DEFAULT_QUESTION}
+_DEFAULT_QUESTIONS = {"audio": audio_question.DEFAULT_QUESTION, "image": image_question.DEFAULT_QUESTION,
+                      "document": documents.DEFAULT_QUESTION}
+_PLURAL_DEFAULT_QUESTIONS = {"audio": "Summarise these recordings.", "image": "Describe these images.",
+                             "document": "Summarise these documents."}
 MIXED_DEFAULT_QUESTION = "Summarise these attachments."
 
 
@@ -93,7 +125,7 @@ def default_question(attachments: Sequence[Attachment]) -> str:
     kind = kinds.pop()
     question = _DEFAULT_QUESTIONS.get(kind, MIXED_DEFAULT_QUESTION)
     if len(attachments) > 1:
-        return "Summarise these recordings." if kind == "audio" else "Describe these images."
+        return _PLURAL_DEFAULT_QUESTIONS.get(kind, MIXED_DEFAULT_QUESTION)
     return question
 
 
@@ -101,14 +133,25 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
     """The user message: every grounding the model gets, between markers, then the question.
 
     With one transcript (or one set of summaries) this is exactly what `audio_question.build_question`
-    (or `build_final_question`) makes, so the CLI and the window ask the same way.
+    (or `build_final_question`) makes, and with passages alone what `documents.build_question` makes, so
+    the CLI and the window ask the same way. Passages go together in one numbered block after the other
+    material, with the instruction to cite them.
     """
     sent = [g for g in groundings if g.sent]
     if not sent:
         return question
-    blocks = "\n\n".join(render_block(g) for g in sent)
-    instruction = _INSTRUCTIONS.get(sent[0].kind, MIXED_INSTRUCTION) if len(sent) == 1 else MIXED_INSTRUCTION
-    return f"{blocks}\n\n{instruction}\nQuestion: {question.strip() or audio_question.DEFAULT_QUESTION}"
+    others = [g for g in sent if g.kind != "passage"]
+    found = passages(sent)
+    blocks = [render_block(g) for g in others]
+    if found:
+        blocks.append(documents.passages_block(found))
+        instruction = documents.MIXED_INSTRUCTION if others else documents.DOCUMENTS_INSTRUCTION
+    elif len(others) == 1:
+        instruction = _INSTRUCTIONS.get(others[0].kind, MIXED_INSTRUCTION)
+    else:
+        instruction = MIXED_INSTRUCTION
+    question = question.strip() or audio_question.DEFAULT_QUESTION
+    return "\n\n".join(blocks) + f"\n\n{instruction}\nQuestion: {question}"
 
 
 def image_hashes(attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> list[str]:

@@ -1,0 +1,122 @@
+"""Numbered passages, the citation rules, and the answer's [n] mapped back to files and pages (pure)."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.history.export import to_json, to_markdown
+from assistant.history.store import Store
+from assistant.prompt import documents
+from assistant.prompt.attachments import Attachment
+from assistant.prompt.documents import Passage
+from assistant.prompt.grounding import Grounding, grounded_question, passages
+
+REPORT = Passage("report.pdf", "/docs/report.pdf", "The Quillfeather budget for 2031 is 4.2 million.", page=3,
+                 similarity=0.71, keyword_score=6.0)
+NOTES = Passage("notes.md", "/docs/notes.md", "Meeting moved to Tuesday.", heading="Plans  for\nMay",
+                similarity=0.42)
+CODE = Passage("tool.py", "/src/tool.py", "def grind():\n    pass", first_line=10, last_line=24,
+               keyword_score=2.5)
+
+
+def test_locators_name_the_page_the_section_or_the_lines() -> None:
+    assert REPORT.label == "report.pdf, page 3"
+    assert NOTES.label == "notes.md, section Plans for May"
+    assert CODE.label == "tool.py, lines 10-24"
+    assert Passage("a.txt", "/a.txt", "x", first_line=7, last_line=7).label == "a.txt, line 7"
+    assert Passage("a.txt", "/a.txt", "x").label == "a.txt"
+    assert len(Passage("a.md", "/a.md", "x", heading="h" * 200).locator) < 100
+
+
+def test_the_prompt_numbers_each_passage_with_its_locator_then_asks_for_citations() -> None:
+    fitted = documents.fit_passages([REPORT, NOTES, CODE], "What is the budget?", 3000)
+    assert [p.number for p in fitted] == [1, 2, 3]
+    prompt = documents.build_question(fitted, "What is the budget?")
+    assert prompt.startswith("Numbered passages from the user's documents:\n\n[1] report.pdf, page 3\n<<<\n")
+    assert "[2] notes.md, section Plans for May\n<<<\nMeeting moved to Tuesday.\n>>>" in prompt
+    assert "cite its passage number in square brackets" in prompt
+    assert "say plainly that the documents do not cover it" in prompt
+    assert prompt.endswith("\nQuestion: What is the budget?")
+
+
+def test_passages_that_do_not_fit_are_left_out_whole_and_a_shorter_one_is_taken() -> None:
+    long = Passage("big.pdf", "/big.pdf", "word " * 2000, page=1)
+    fitted = documents.fit_passages([long, REPORT, REPORT, NOTES], "q", 1000)
+    assert [p.name for p in fitted] == ["report.pdf", "notes.md"]  # the duplicate is shown once
+    assert [p.number for p in fitted] == [1, 2]
+    assert len(documents.fit_passages([REPORT] * 1 + [NOTES, CODE], "q", 3000, max_passages=2)) == 2
+    prompt = documents.build_question(fitted, "q")
+    assert documents.estimate_tokens(prompt) <= 1000 * documents.PASSAGE_SHARE
+    assert documents.fit_passages([REPORT], "q", 3000, first_number=4)[0].number == 4
+
+
+def test_relevance_comes_from_the_raw_scores_not_the_fused_rank() -> None:
+    unrelated = Passage("x.md", "/x.md", "Cats sleep a lot.", similarity=0.05, keyword_score=0.4)
+    keywords_only = Passage("y.md", "/y.md", "Quillfeather", keyword_score=3.0)
+    assert documents.relevant([unrelated, REPORT, keywords_only, NOTES]) == [REPORT, keywords_only, NOTES]
+    assert documents.relevant([unrelated]) == []
+    assert documents.relevant([Passage("z.md", "/z.md", "no scores at all")]) == []
+
+
+def test_cited_numbers_are_read_in_every_common_form_and_mapped_back_in_order() -> None:
+    assert documents.cited_numbers("It is 4.2 million [2]. Also [1][3] and [1, 2] and [2;3].") == [2, 1, 3]
+    assert documents.cited_numbers("See [1-3] and [5–6].") == [1, 2, 3, 5, 6]
+    assert documents.cited_numbers("a list [a], an array x[i], nothing [ ]") == []
+    assert documents.cited_numbers("[1-5000]") == [1]
+    fitted = documents.fit_passages([REPORT, NOTES, CODE], "q", 3000)
+    answer = "The budget is 4.2 million [1]. The code is in [3], [9] and [2024]."
+    assert [p.name for p in documents.cited(answer, fitted)] == ["report.pdf", "tool.py"]
+    assert documents.sources_block(answer, fitted) == "Sources:\n[1] report.pdf, page 3\n[3] tool.py, lines 10-24"
+    assert documents.sources_block("No citation here.", fitted) == ""
+
+
+def test_passage_groundings_render_the_same_prompt_and_survive_the_history_file(tmp_path) -> None:
+    fitted = documents.fit_passages([REPORT, NOTES], "What is the budget?", 3000)
+    groundings = [Grounding.from_passage(p) for p in fitted]
+    prompt = grounded_question(groundings, "What is the budget?")
+    assert prompt == documents.build_question(fitted, "What is the budget?")
+    assert groundings[0].heading() == "[1] report.pdf, page 3"
+
+    store = Store(tmp_path / "history.sqlite3")
+    try:
+        conversation = store.create_conversation("t")
+        searched = Grounding("search", "your documents", "nothing matched", sent=False)
+        store.add_message(conversation, "user", "What is the budget?", prompt=prompt,
+                          groundings=[*groundings, searched])
+        stored = store.messages(conversation)[0]
+    finally:
+        store.close()
+    assert stored.groundings[:2] == tuple(groundings)
+    back = passages(stored.groundings)
+    assert [p.label for p in back] == ["report.pdf, page 3", "notes.md, section Plans for May"]
+    assert back[0].path == "/docs/report.pdf" and back[0].page == 3 and back[0].number == 1
+    assert grounded_question(stored.groundings, "What is the budget?") == prompt
+
+    exported = json.loads(to_json(store_summary(), [stored]))["messages"][0]["grounding"]
+    assert exported[0] | {"text": ""} == {"kind": "passage", "source": "report.pdf", "text": "", "sent": True,
+                                          "parts": 0, "number": 1, "locator": "page 3"}
+    assert "/docs/" not in json.dumps(exported)  # exports get shared: no local paths
+    markdown = to_markdown(store_summary(), [stored])
+    assert "**[1] report.pdf, page 3**" in markdown and "Quillfeather budget" in markdown
+
+
+def test_passages_after_other_material_keep_their_numbers_and_the_mixed_instruction() -> None:
+    image = Grounding("image", "shot.png", "Error 42")
+    passage = Grounding.from_passage(documents.fit_passages([REPORT], "q", 3000)[0])
+    prompt = grounded_question([passage, image], "Explain")
+    assert prompt.index("Text read from the image shot.png") < prompt.index("[1] report.pdf, page 3")
+    assert documents.MIXED_INSTRUCTION in prompt and prompt.endswith("Question: Explain")
+
+
+def test_default_questions_for_attached_documents() -> None:
+    from assistant.prompt.grounding import default_question
+
+    one = Attachment("document", "/a.pdf", "a.pdf", 10)  # type: ignore[arg-type]
+    assert default_question([one]) == documents.DEFAULT_QUESTION
+    assert default_question([one, one]) == "Summarise these documents."
+
+
+def store_summary():
+    from assistant.history.types import ConversationSummary
+
+    return ConversationSummary(1, "t", 0.0, 0.0, 1)
