@@ -150,7 +150,14 @@ def _v3_sampling(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE messages ADD COLUMN sampling TEXT")
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_groundings, _v3_sampling]
+# Version 4: who writes a 'streaming' answer (`history/writers.py`), so the next process to open the
+# history marks an answer 'interrupted' only when its writer died, never one another process still writes.
+def _v4_writers(connection: sqlite3.Connection) -> None:
+    """Add the writer of streaming answers; older rows keep NULL (no writer: abandoned)."""
+    connection.execute("ALTER TABLE messages ADD COLUMN writer TEXT")
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_groundings, _v3_sampling, _v4_writers]
 
 
 def latest_version() -> int:

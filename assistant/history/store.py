@@ -25,6 +25,7 @@ from types import TracebackType
 
 from assistant.history import attachments as store_attachments
 from assistant.history import schema as store_schema
+from assistant.history import writers
 from assistant.history.types import (
     DEFAULT_TITLE,
     MATCH_END,
@@ -86,6 +87,10 @@ class Store:
         except BaseException:
             self._conn.close()
             raise
+        try:  # answers whose writer was killed: whoever opens the history next marks them
+            self.mark_unfinished_interrupted()
+        except StoreError as error:  # a read-only history still opens; the rows stay as they are
+            logger.warning("Could not mark unfinished answers: %s", error)
 
     def _configure(self) -> None:
         conn = self._conn
@@ -270,11 +275,12 @@ class Store:
             )
             if touched.rowcount == 0:
                 raise NotFoundError("That chat no longer exists: the message could not be saved.")
+            writer = writers.this_process() if status == "streaming" else None
             cursor = conn.execute(
                 "INSERT INTO messages"
-                " (conversation_id, role, text, status, model, timings, created_at, prompt)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, text, status, model, _dump_timings(timings), now, prompt),
+                " (conversation_id, role, text, status, model, timings, created_at, prompt, writer)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, text, status, model, _dump_timings(timings), now, prompt, writer),
             )
             message_id = int(cursor.lastrowid or 0)
             store_attachments.insert(conn, message_id, attachments, groundings)
@@ -344,14 +350,20 @@ class Store:
             return store_attachments.image_hashes(self._conn, conversation_id)
 
     def mark_unfinished_interrupted(self) -> int:
-        """At start-up: answers a crash left 'streaming' become 'interrupted'. Returns how many."""
+        """Answers left 'streaming' by a process that has ended (killed, crashed) become 'interrupted';
+        an answer another live process is still writing is left alone. Every process that opens the
+        history does this (the window and `ask` alike). Returns how many were marked."""
         with self._guard("unfinished answers could not be marked as interrupted"):
-            cursor = self._conn.execute(
-                "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
-            )
-        if cursor.rowcount:
-            logger.info("Marked %d unfinished answers as interrupted", cursor.rowcount)
-        return cursor.rowcount
+            rows = self._conn.execute(
+                "SELECT id, writer FROM messages WHERE status = 'streaming'").fetchall()
+            abandoned = [(row_id,) for row_id, writer in rows if not writers.is_alive(writer)]
+            if abandoned:
+                self._conn.executemany(
+                    "UPDATE messages SET status = 'interrupted' WHERE id = ? AND status = 'streaming'",
+                    abandoned)
+        if abandoned:
+            logger.info("Marked %d unfinished answers as interrupted", len(abandoned))
+        return len(abandoned)
 
     # Search
 

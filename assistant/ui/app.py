@@ -107,14 +107,10 @@ class AssistantApp:
 def open_store(path: Path) -> tuple[Store | None, str | None]:
     """The history, or None and why; the window opens either way."""
     try:
-        store = Store(path)
+        store = Store(path)  # marks the answers a killed process left half-written as interrupted
     except StoreError as error:
         logger.warning("History unavailable: %s", error)
         return None, str(error)
-    try:
-        store.mark_unfinished_interrupted()  # answers a crash left half-written
-    except StoreError as error:
-        logger.warning("Could not mark unfinished answers: %s", error)
     return store, None
 
 

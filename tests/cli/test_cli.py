@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,29 @@ def test_selftest_passes_offline_on_the_small_bundled_model(shared_data_dir: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Paris" in result.stdout
     assert "selftest OK" in result.stdout
+
+
+def test_answers_of_killed_ask_processes_are_marked_interrupted_by_the_next_one(
+    tmp_path: Path, smollm2_path: Path
+) -> None:
+    """`kill -9` of `assistant ask` mid-answer three times: each answer stays half-written on disk, and the
+    next process that opens the history (here the next `ask`) marks it interrupted, not 'streaming'."""
+    data, config = tmp_path / "data", tmp_path / "cfg"
+    settings = {"model": str(smollm2_path), "threads": 1, "max_answer_tokens": 1500}
+    config.mkdir(parents=True)
+    (config / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    env = os.environ | {"ASSISTANT_DATA_DIR": str(data), "ASSISTANT_CONFIG_DIR": str(config),
+                        "HF_HUB_OFFLINE": "1"}
+    for _ in range(3):
+        asking = subprocess.Popen([sys.executable, "-m", "assistant", "ask", "Count from 1 to 500."],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert asking.stdout is not None
+        asking.stdout.read(8)  # the answer is streaming (and flushed to the history every 0.5 s)
+        os.kill(asking.pid, signal.SIGKILL)
+        asking.wait(timeout=60)
+    half_written = [m for m in stored_messages(data) if m[0] == "assistant"]
+    assert len(half_written) == 3 and half_written[-1][2] == "streaming"
+    result = run_assistant("ask", "Say hello.", data_dir=data, config_dir=config)
+    assert result.returncode == 0, result.stderr
+    answers = [m for m in stored_messages(data) if m[0] == "assistant"]
+    assert [status for _role, _text, status in answers] == ["interrupted"] * 3 + ["complete"]

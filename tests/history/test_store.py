@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.history import schema as store_schema
+from assistant.history import writers
 from assistant.history.store import (
     MATCH_END,
     MATCH_START,
@@ -140,14 +141,54 @@ def test_delete_removes_messages_and_keeps_other_chats(store: Store) -> None:
     fts_integrity(store)
 
 
-def test_unfinished_answers_become_interrupted(store: Store) -> None:
+WRITER = """
+import sys
+from pathlib import Path
+from assistant.history.store import Store
+store = Store(Path(sys.argv[1]))
+chat = store.create_conversation()
+store.add_message(chat, "assistant", "half an answer", status="streaming")
+print("written", flush=True)
+sys.stdin.readline()  # stays alive (writing, as far as anyone can tell) until told or killed
+"""
+
+
+def test_an_answer_is_marked_interrupted_only_once_its_writer_is_gone(db_path: Path) -> None:
+    """A second process (the window beside a running `ask`) must leave a live writer's answer alone;
+    the next process to open the history after the writer was killed marks it."""
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "written"
+        with Store(db_path) as other:  # opening marks abandoned answers: this one is not abandoned
+            (chat,) = other.list_conversations()
+            assert [m.status for m in other.messages(chat.id)] == ["streaming"]
+            assert other.mark_unfinished_interrupted() == 0
+        writer.kill()  # kill -9: the writer never writes a final status
+        writer.wait(timeout=30)
+        with Store(db_path) as reopened:
+            assert [m.status for m in reopened.messages(chat.id)] == ["interrupted"]
+            assert reopened.mark_unfinished_interrupted() == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait(timeout=30)
+
+
+def test_answers_of_this_process_and_of_no_known_writer(store: Store) -> None:
     chat = store.create_conversation()
     done = store.add_message(chat, "assistant", "done")
-    left = store.add_message(chat, "assistant", "half an ans", status="streaming")
-    assert store.mark_unfinished_interrupted() == 1
+    mine = store.add_message(chat, "assistant", "being written", status="streaming")
+    old = store.add_message(chat, "assistant", "half an ans", status="streaming")
+    # A row from before writers were recorded (schema 3), or whose process id was reused by another
+    # process (same id, other start time), has nobody writing it.
+    store.connection.execute("UPDATE messages SET writer = NULL WHERE id = ?", (old,))
+    recycled = store.add_message(chat, "assistant", "someone else's", status="streaming")
+    token = writers.this_process().rsplit("|", 1)[0] + "|1"
+    store.connection.execute("UPDATE messages SET writer = ? WHERE id = ?", (token, recycled))
+    assert store.mark_unfinished_interrupted() == 2
     statuses = {m.id: m.status for m in store.messages(chat)}
-    assert statuses == {done: "complete", left: "interrupted"}
-    assert store.mark_unfinished_interrupted() == 0
+    assert statuses == {done: "complete", mine: "streaming", old: "interrupted", recycled: "interrupted"}
 
 
 def test_close_is_idempotent(db_path: Path) -> None:
@@ -485,5 +526,5 @@ def test_every_reported_commit_survives_sigkill(db_path: Path) -> None:
         missing = [message_id for message_id in reported if message_id not in stored]
         assert not missing
         assert all(stored[message_id].status == "complete" for message_id in reported)
-        # At most the message being written at the kill is unfinished, and start-up recovery catches it.
-        assert reopened.mark_unfinished_interrupted() <= 1
+        # At most the message being written at the kill is unfinished, and opening the history marked it.
+        assert all(m.status != "streaming" for m in stored.values())

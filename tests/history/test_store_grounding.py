@@ -105,7 +105,7 @@ def write_version_1_file(path: Path) -> None:
 def test_a_version_1_file_is_upgraded_and_its_messages_read_as_before(db_path: Path) -> None:
     write_version_1_file(db_path)
     with Store(db_path) as store:
-        assert store.schema_version == store_schema.latest_version() == 3
+        assert store.schema_version == store_schema.latest_version() == 4
         question, answer = store.messages(1)
         # Old rows hold what was sent in `text` itself; they have nothing beside it.
         assert question.text == PROMPT and question.prompt is None and question.sent_text == PROMPT
