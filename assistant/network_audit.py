@@ -35,14 +35,25 @@ _installed_path: Path | None = None
 _unrecorded = 0  # attempts of this process that could not be written to the file
 
 
+INSTALLED = "installed"  # the first line each audited process writes: proof the hook is there
+
+
 def install(log_path: Path) -> None:
-    """Record this process's network attempts in `log_path` (and tell spawned children to do the same)."""
+    """Record this process's network attempts in `log_path` (and tell spawned children to do the same).
+
+    The process first writes "PID installed", so a log with no attempts proves the audit was on (an
+    empty or missing file proves nothing)."""
     global _installed_path
     with _lock:
         os.environ[AUDIT_ENV] = str(log_path)
         if _installed_path is not None:
             return
         _installed_path = log_path
+        try:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"{os.getpid()} {INSTALLED}\n")
+        except OSError:
+            pass  # counted below like any attempt that could not be written
     sys.addaudithook(_hook)
 
 
@@ -55,6 +66,16 @@ def install_from_env() -> None:
 
 def read_attempts(log_path: Path) -> list[str]:
     """The attempts recorded so far, one description each ("pid event detail")."""
+    return [line for line in _lines(log_path) if line.split(" ", 1)[-1] != INSTALLED]
+
+
+def audited_processes(log_path: Path) -> set[int]:
+    """The processes that had the audit hook installed (their "PID installed" lines)."""
+    return {int(line.split()[0]) for line in _lines(log_path)
+            if line.split(" ", 1)[-1] == INSTALLED and line.split()[0].isdigit()}
+
+
+def _lines(log_path: Path) -> list[str]:
     try:
         text = log_path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

@@ -27,11 +27,15 @@ def run_selftest(model: str | None = None) -> int:
         code = _answer_once(model)
         attempts = network_audit.read_attempts(audit_log)
         count = len(attempts) + network_audit.unrecorded()
-    print(f"network attempts: {count}")
+        audited = len(network_audit.audited_processes(audit_log))
+    print(f"network attempts: {count} (audited processes: {audited})")
     for attempt in attempts:
         print(f"  {attempt}")
     if count:
         print("selftest FAILED: something tried to reach the network", file=sys.stderr)
+        return 1
+    if audited < 2:  # this process and the engine process: else a zero count proves nothing
+        print(f"selftest FAILED: the network audit ran in {audited} process(es), not 2", file=sys.stderr)
         return 1
     if code == 0:
         print("selftest OK")
