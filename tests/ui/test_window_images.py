@@ -7,6 +7,8 @@ through the composer's own paste handler. The screenshot is drawn with Pillow, s
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,7 +47,6 @@ def screenshot(tmp_path: Path) -> Path:
 def test_dropped_screenshot_is_read_answered_stored_and_shown_again(
     qtbot, make_app, driver, screenshot: Path
 ) -> None:
-    opencv_before = "cv2" in sys.modules
     parts = make_app()
     window, composer = parts.window, parts.window.composer
     drop(window, files(screenshot))
@@ -100,9 +101,40 @@ def test_dropped_screenshot_is_read_answered_stored_and_shown_again(
     assert bubble_chip.preview_dialog is not None
     qtbot.waitUntil(lambda: bubble_chip.preview_dialog.shown, timeout=WAIT_MS)
     bubble_chip.preview_dialog.close()
-    # Thumbnails and previews were decoded in this (the window's) process: never through OpenCV.
-    # (An earlier in-process OCR test may have loaded it already; then there is nothing to tell.)
-    assert opencv_before or "cv2" not in sys.modules
+
+
+THUMBNAILS_WITHOUT_OPENCV = """
+import sys, time
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from assistant.settings import Settings
+from assistant.ui.app import build
+app = QApplication([])
+parts = build(app, Settings(first_run_done=True), Path(sys.argv[2]))
+parts.window.composer.add_paths([sys.argv[1]])
+chip = parts.window.composer.chips.chips()[0]
+deadline = time.monotonic() + 60
+while not chip.has_thumbnail and time.monotonic() < deadline:
+    app.processEvents()
+chip.thumbnail.click()
+preview = chip.preview_dialog
+while not preview.shown and time.monotonic() < deadline:
+    app.processEvents()
+print(chip.has_thumbnail, preview.shown, "cv2" in sys.modules, "rapidocr_onnxruntime" in sys.modules)
+parts.shutdown()
+"""
+
+
+def test_thumbnails_and_previews_never_load_opencv(screenshot: Path, tmp_path: Path) -> None:
+    """OpenCV re-points Qt's plugin path when imported, so the window must never load it: checked in a
+    fresh process (in this one an earlier OCR test may have imported it already)."""
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+           "ASSISTANT_CONFIG_DIR": str(tmp_path / "config"), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", THUMBNAILS_WITHOUT_OPENCV, str(screenshot),
+                             str(tmp_path / "config" / "settings.json")],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-4:] == ["True", "True", "False", "False"], result.stdout
 
 
 def test_pasted_and_dragged_pixels_become_files_to_attach(qtbot, make_app, tmp_path: Path) -> None:
