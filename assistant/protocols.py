@@ -253,3 +253,26 @@ class ClipEncoder(Protocol):
     def embed_texts(self, texts: Sequence[str]) -> Any:
         """Unit-length float32 rows (numpy), one per text."""
         ...
+
+
+class TextEmbedder(Protocol):
+    """A sentence-embedding model: texts into unit-length vectors whose dot product is their cosine
+    similarity (`engines.embeddings.OnnxTextEmbedder`). The documents library embeds passages and
+    questions with it; without one it searches by keywords (BM25) alone."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the weights: vectors of one fingerprint are comparable with each other."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads of one text; the rest of a longer text is not embedded."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """Unit-length float32 rows (numpy, shape (len(texts), dim)), one per text."""
+        ...

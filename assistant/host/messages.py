@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.documents.types import FileStatus, Passage, SearchMode
 from assistant.models.accelerator import Accelerator
 from assistant.models.fit import resolve_chat_model
 from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
@@ -182,6 +183,64 @@ class IndexImagesRequest:
 
 
 @dataclass(frozen=True)
+class IndexDocumentsRequest:
+    """Bring the documents library up to date with the disk (`host/documents.py`, `assistant.documents`).
+
+    First adds the files and folders in `add` as sources and removes those in `remove` (their passages
+    and vectors erased from the database and its WAL), then compares every source with the disk: new
+    and changed files (size or mtime differ, then the content hash) are read, removed ones forgotten,
+    unchanged ones never opened. Answered by Progress (stage 'documents': files done of total), one
+    DocumentIndexed per file that was added, changed, removed or skipped, one DocumentsIndexSummary,
+    then Done; Failed only when the library itself cannot be opened (a bad file is a 'skipped' event).
+
+    Pause and Cancel are the same thing: cancel the ticket; what was indexed stays, and the next
+    request goes on where this one stopped (done files are unchanged, so they are skipped). The engine
+    also ends the run early when another request is queued (the summary's `remaining` > 0): send it
+    again later, as the window does at start and when a source changes.
+    """
+
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
+    data_dir: str  # the library lives in data_dir/documents/; the embedding model is assembled here
+    add: tuple[str, ...] = ()  # absolute paths of files or folders to add as sources
+    remove: tuple[str, ...] = ()  # sources (as listed) to remove with everything indexed from them
+    scan: bool = True  # False: only add/remove (an added source is then indexed by the next scan)
+    embed: bool = True  # False: keyword (BM25) search only, no embedding model loaded
+    threads: int = 0  # embedding and OCR threads; 0: the engine's default for this machine
+
+
+@dataclass(frozen=True)
+class SearchDocumentsRequest:
+    """Find the passages of the documents library that answer `query`: the query is embedded, searched
+    by BM25 (SQLite FTS5) and by vector similarity, and the two rankings fused (reciprocal rank fusion).
+    Without the embedding model (or with mode 'bm25') it is BM25 alone. Answered by one DocumentsFound,
+    then Done; an empty library answers with no passages."""
+
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
+    data_dir: str
+    query: str
+    k: int = 6  # passages wanted, best first
+    mode: SearchMode = "hybrid"
+    sources: tuple[str, ...] = ()  # only passages under these sources (as listed); (): all of them
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class ReadDocumentRequest:
+    """Read one attached document (PDF, DOCX, Markdown, text, HTML, code) for one question, without
+    adding it to the library: answered by one DocumentRead (then Done), or Failed with the file's
+    problem in words. When its text fits in `max_chars` it comes whole, passages in document order;
+    otherwise the passages most relevant to `query` (hybrid, as a search) that fit, still in document
+    order. The file is parsed only in the engine process."""
+
+    request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
+    path: str
+    data_dir: str  # where the embedding model is assembled
+    query: str = ""
+    max_chars: int = 12_000
+    threads: int = 0
+
+
+@dataclass(frozen=True)
 class CancelRequest:
     request_id: int  # the request to stop
 
@@ -199,6 +258,9 @@ Request = (
     | PerceiveRequest
     | EmbedTextRequest
     | IndexImagesRequest
+    | IndexDocumentsRequest
+    | SearchDocumentsRequest
+    | ReadDocumentRequest
     | BenchmarkRequest
     | PrepareRequest
     | CancelRequest
@@ -320,6 +382,71 @@ class TextEmbedded:
 
 
 @dataclass(frozen=True)
+class DocumentIndexed:
+    """One file of an IndexDocumentsRequest: 'indexed' (new or changed), 'removed' (gone from the disk
+    or its source removed), 'skipped' (`reason` says why, in words: encrypted PDF, not text, ...).
+    Unchanged files send no event (they count in Progress and the summary). `done` of `total` files."""
+
+    request_id: int
+    path: str
+    status: FileStatus
+    reason: str = ""
+    chunks: int = 0
+    pages: int = 0
+    done: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentsIndexSummary:
+    """The end of an IndexDocumentsRequest (sent just before its Done): counts, and every skipped file
+    with its reason. `remaining` files were not reached (cancelled, paused, or the engine stepped aside
+    for a question): the next request indexes them. `vectors` is False when no embedding model could
+    be used (keyword search still works; `note` says why)."""
+
+    request_id: int
+    indexed: int
+    unchanged: int
+    removed: int
+    skipped: tuple[tuple[str, str], ...]  # (path, reason)
+    remaining: int
+    chunks: int  # passages in the whole library now
+    vectors: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentsFound:
+    """The passages of a SearchDocumentsRequest, best first (sent just before its Done). `mode` is what
+    ran ('bm25' when asked for hybrid without an embedding model; `note` says why)."""
+
+    request_id: int
+    query: str
+    passages: tuple[Passage, ...]
+    mode: SearchMode
+    note: str = ""
+    embed_s: float = 0.0
+    search_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocumentRead:
+    """An attached document read for a ReadDocumentRequest (sent just before its Done): `whole` when
+    every passage is here, else the most relevant ones within the request's max_chars. Passages are in
+    document order; `chunk_id` is 0 (the file is not in the library)."""
+
+    request_id: int
+    path: str
+    kind: str  # 'pdf', 'docx', 'markdown', 'text', 'html', 'code'
+    whole: bool
+    passages: tuple[Passage, ...]
+    total_passages: int
+    pages: int  # PDF pages (0 for other kinds)
+    chars: int  # characters of text in the whole document
+    note: str = ""  # e.g. pages read by OCR, text cut at the size limit
+
+
+@dataclass(frozen=True)
 class Done:
     """The request ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop).
 
@@ -358,6 +485,10 @@ Event = (
     | SpeechAudio
     | ImagePerceived
     | TextEmbedded
+    | DocumentIndexed
+    | DocumentsIndexSummary
+    | DocumentsFound
+    | DocumentRead
     | Done
     | Failed
 )

@@ -1,0 +1,358 @@
+"""The documents library on disk: sources, files, passages, their FTS5 index and vectors, in one SQLite file.
+
+Both processes open it: the window lists and removes sources (`documents.library`), the engine process
+indexes and searches (`host/documents.py`). WAL mode lets one write while the other reads; a writer
+waits up to `BUSY_TIMEOUT_MS` for the other's transaction (one file's passages at most).
+
+Removing a source really removes its text and vectors, as the history does for a deleted chat:
+`secure_delete` zeroes freed pages, the FTS5 index is merged ('optimize') so no old segment keeps the
+words, and the WAL is checkpointed and truncated so no earlier copy of a page stays in the -wal file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.documents import schema
+from assistant.documents.errors import DiskFull, DocumentsError
+from assistant.documents.types import FileInfo, Locator, SourceInfo
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+FOLDER = "documents"
+FILENAME = "documents.sqlite3"
+
+
+def library_path(data_dir: Path) -> Path:
+    return Path(data_dir) / FOLDER / FILENAME
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """What the library remembers of a file to decide whether it changed."""
+
+    file_id: int
+    source_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    status: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A passage as the indexer writes it (the store assigns its id)."""
+
+    locator: Locator
+    text: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: int
+    path: str
+    locator: Locator
+    text: str
+
+
+class DocumentStore:
+    """One connection to the library; use it from one thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise DocumentsError(f"The documents library ({self.path}) could not be opened: {error}"
+                                 ) from error
+        try:
+            with self._guard("the documents library could not be opened"):
+                self._configure()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def open(cls, data_dir: Path) -> DocumentStore:
+        return cls(library_path(data_dir))
+
+    def _configure(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > schema.VERSION:
+            raise DocumentsError(f"The documents library ({self.path}) was written by a newer version of the "
+                                 "assistant; update it to use this library (the file was left untouched).")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # an index can be rebuilt; a commit per file stays cheap
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # removed passages are overwritten, not left in free pages
+        conn.execute("PRAGMA temp_store = MEMORY")  # no temp file ever holds a copy of a passage
+        if version < schema.VERSION:  # a new library (IF NOT EXISTS: another process may race us here)
+            conn.executescript(
+                f"BEGIN IMMEDIATE; {schema.SCHEMA} PRAGMA user_version = {schema.VERSION}; COMMIT;")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> DocumentStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transactions and errors -------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if "full" in str(error).lower():
+                raise DiskFull(f"The disk under the documents library is full ({self.path.parent}): "
+                               "free some space; what was indexed before is kept.") from error
+            if "locked" in str(error).lower() or "busy" in str(error).lower():
+                raise DocumentsError(f"{what}: the library is busy (indexing runs); try again in a moment."
+                                     ) from error
+            raise DocumentsError(f"{what}: {error}") from error
+        except sqlite3.DatabaseError as error:
+            raise DocumentsError(f"{what} ({self.path}): {error}. Remove the file to start a new library."
+                                 ) from error
+
+    @contextmanager
+    def _transaction(self, what: str = "the documents library could not be written"
+                     ) -> Iterator[sqlite3.Connection]:
+        with self._guard(what):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _bump(self, conn: sqlite3.Connection) -> None:
+        """The vectors changed: the engine's in-memory matrix must be reloaded (`generation`)."""
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def generation(self) -> int:
+        with self._guard("the documents library could not be read"):
+            return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    # ---- sources -----------------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceInfo]:
+        with self._guard("the documents library could not be read"):
+            rows = self._conn.execute(
+                "SELECT s.id, s.path, s.is_folder, s.added_at, s.last_scan, "
+                "  COALESCE(SUM(f.status = 'indexed'), 0), COALESCE(SUM(f.chunks), 0), "
+                "  COALESCE(SUM(f.status = 'skipped'), 0) "
+                "FROM sources s LEFT JOIN files f ON f.source_id = s.id GROUP BY s.id ORDER BY s.path"
+            ).fetchall()
+        return [SourceInfo(r[0], r[1], bool(r[2]), r[3], int(r[5]), int(r[6]), int(r[7]), r[4]) for r in rows]
+
+    def insert_source(self, path: str, is_folder: bool, absorb: Sequence[int] = ()) -> int:
+        """Adds a source; the sources in `absorb` (inside the new folder) hand it their files."""
+        with self._transaction() as conn:
+            source_id = conn.execute("INSERT INTO sources (path, is_folder, added_at) VALUES (?, ?, ?)",
+                                     (path, int(is_folder), time.time())).lastrowid
+            for old in absorb:
+                conn.execute("UPDATE files SET source_id = ? WHERE source_id = ?", (source_id, old))
+                conn.execute("DELETE FROM sources WHERE id = ?", (old,))
+        assert source_id is not None
+        return source_id
+
+    def delete_source(self, source_id: int) -> bool:
+        """Removes the source, its files, passages and vectors from the file and its WAL."""
+        with self._transaction("the source could not be removed") as conn:
+            # Chunks first and explicitly, so their FTS delete trigger surely runs for each.
+            conn.execute("DELETE FROM chunks WHERE file_id IN (SELECT id FROM files WHERE source_id = ?)",
+                         (source_id,))
+            conn.execute("DELETE FROM files WHERE source_id = ?", (source_id,))
+            gone = conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
+            self._bump(conn)
+            # An FTS5 delete adds a tombstone; 'optimize' rewrites the index into one new segment and
+            # secure_delete zeroes the pages of the old ones, which held the removed words.
+            conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+        self.truncate_wal()
+        return gone
+
+    def set_scanned(self, source_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE sources SET last_scan = ? WHERE id = ?", (time.time(), source_id))
+
+    def truncate_wal(self) -> None:
+        """Copies the WAL into the main file and cuts it to zero bytes, so no old page survives there."""
+        try:
+            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            logger.exception("Checkpoint of %s failed", self.path)
+            return
+        if busy:
+            logger.warning("A reader kept the WAL of %s busy; removed text stays there until the next "
+                           "checkpoint", self.path)
+
+    # ---- files -------------------------------------------------------------------------------------
+
+    def files(self, source_id: int | None = None) -> list[FileInfo]:
+        query = ("SELECT path, source_id, size, mtime_ns, status, reason, chunks, pages, kind, indexed_at "
+                 "FROM files")
+        args: tuple = ()
+        if source_id is not None:
+            query, args = query + " WHERE source_id = ?", (source_id,)
+        with self._guard("the documents library could not be read"):
+            rows = self._conn.execute(query + " ORDER BY path", args).fetchall()
+        return [FileInfo(r[0], r[1], r[2], r[3] / 1e9, r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
+
+    def file_rows(self, source_id: int) -> dict[str, FileRow]:
+        with self._guard("the documents library could not be read"):
+            rows = self._conn.execute(
+                "SELECT id, source_id, path, size, mtime_ns, sha256, status, kind FROM files "
+                "WHERE source_id = ?", (source_id,)).fetchall()
+        return {r[2]: FileRow(*r) for r in rows}
+
+    def write_file(self, source_id: int, path: str, *, size: int, mtime_ns: int, sha256: str, kind: str,
+                   chunks: Iterable[ChunkRow], pages: int = 0) -> int:
+        """Replaces the file's passages with `chunks` in one transaction; returns how many.
+
+        `chunks` may be a generator that reads the file: if it raises (the file changed while it was
+        read, the disk filled up), nothing of this file changes.
+        """
+        with self._transaction() as conn:
+            file_id = self._upsert_file(conn, source_id, path, size, mtime_ns, sha256, kind, "indexed", "")
+            conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            count = 0
+            for count, chunk in enumerate(chunks, start=1):
+                loc = chunk.locator
+                conn.execute("INSERT INTO chunks (file_id, seq, page, heading, first_line, last_line, text) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (file_id, count, loc.page, loc.heading, loc.first_line, loc.last_line,
+                              chunk.text))
+            conn.execute("UPDATE files SET chunks = ?, pages = ? WHERE id = ?", (count, pages, file_id))
+            self._bump(conn)
+        return count
+
+    def write_skipped(self, source_id: int, path: str, *, size: int, mtime_ns: int, sha256: str, kind: str,
+                      reason: str) -> None:
+        """Records why the file could not be read (so it is not retried until it changes)."""
+        with self._transaction() as conn:
+            file_id = self._upsert_file(conn, source_id, path, size, mtime_ns, sha256, kind, "skipped",
+                                        reason)
+            conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            conn.execute("UPDATE files SET chunks = 0, pages = 0 WHERE id = ?", (file_id,))
+            self._bump(conn)
+
+    def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
+        """The file's content is unchanged (same hash) though its mtime moved: remember the new stat."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+
+    def forget_files(self, file_ids: Sequence[int]) -> None:
+        """Files gone from the disk: their passages and vectors go too (zeroed; the WAL is truncated)."""
+        if not file_ids:
+            return
+        with self._transaction() as conn:
+            for file_id in file_ids:
+                conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+                conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            self._bump(conn)
+            conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+        self.truncate_wal()
+
+    @staticmethod
+    def _upsert_file(conn: sqlite3.Connection, source_id: int, path: str, size: int, mtime_ns: int,
+                     sha256: str, kind: str, status: str, reason: str) -> int:
+        row = conn.execute(
+            "INSERT INTO files (source_id, path, size, mtime_ns, sha256, kind, status, reason, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "source_id = excluded.source_id, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "sha256 = excluded.sha256, kind = excluded.kind, status = excluded.status, "
+            "reason = excluded.reason, indexed_at = excluded.indexed_at RETURNING id",
+            (source_id, path, size, mtime_ns, sha256, kind, status, reason, time.time())).fetchone()
+        return int(row[0])
+
+    # ---- passages and vectors ----------------------------------------------------------------------
+
+    def chunk_count(self) -> int:
+        with self._guard("the documents library could not be read"):
+            return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
+        found: dict[int, StoredChunk] = {}
+        with self._guard("the documents library could not be read"):
+            for start in range(0, len(chunk_ids), 500):
+                part = list(chunk_ids[start:start + 500])
+                marks = ",".join("?" * len(part))
+                for r in self._conn.execute(
+                        "SELECT c.id, f.path, c.page, c.heading, c.first_line, c.last_line, c.text "
+                        f"FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})", part):
+                    found[r[0]] = StoredChunk(r[0], r[1], Locator(r[2], r[3], r[4], r[5]), r[6])
+        return found
+
+    def unembedded(self, model: str, limit: int) -> list[tuple[int, str]]:
+        """Passages without a vector of `model` (new ones, or all after a model change), oldest first."""
+        with self._guard("the documents library could not be read"):
+            return self._conn.execute(
+                "SELECT c.id, c.text FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
+                "WHERE v.chunk_id IS NULL ORDER BY c.id LIMIT ?", (model, limit)).fetchall()
+
+    def count_unembedded(self, model: str) -> int:
+        with self._guard("the documents library could not be read"):
+            return int(self._conn.execute(
+                "SELECT COUNT(*) FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
+                "WHERE v.chunk_id IS NULL", (model,)).fetchone()[0])
+
+    def add_vectors(self, model: str, rows: Sequence[tuple[int, bytes]]) -> int:
+        """Stores vectors of passages that still exist (one removed meanwhile is skipped)."""
+        with self._transaction() as conn:
+            added = 0
+            for chunk_id, blob in rows:
+                added += conn.execute(
+                    "INSERT OR REPLACE INTO vectors (chunk_id, model, vector) "
+                    "SELECT id, ?, ? FROM chunks WHERE id = ?", (model, blob, chunk_id)).rowcount
+            self._bump(conn)
+        return added
+
+    def drop_other_models(self, model: str) -> int:
+        """Vectors of another embedding model are not comparable with the current one's: remove them."""
+        with self._transaction() as conn:
+            gone = conn.execute("DELETE FROM vectors WHERE model != ?", (model,)).rowcount
+            if gone:
+                self._bump(conn)
+        return gone
+
+    def iter_vectors(self, model: str, batch: int = 4096) -> Iterator[list[tuple[int, bytes]]]:
+        with self._guard("the documents library could not be read"):
+            cursor = self._conn.execute(
+                "SELECT chunk_id, vector FROM vectors WHERE model = ? ORDER BY chunk_id", (model,))
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+    def chunk_sources(self) -> dict[int, int]:
+        """chunk id -> source id, for searches limited to some sources."""
+        with self._guard("the documents library could not be read"):
+            return dict(self._conn.execute(
+                "SELECT c.id, f.source_id FROM chunks c JOIN files f ON f.id = c.file_id").fetchall())
+
+    def fts(self, match: str, limit: int, source_ids: Sequence[int] = ()) -> list[tuple[int, float]]:
+        """(chunk id, bm25) best first for an FTS5 MATCH expression; bm25 is negative, lower is better."""
+        query = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        args: list = [match]
+        if source_ids:
+            marks = ",".join("?" * len(source_ids))
+            query += (f" AND rowid IN (SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+                      f"WHERE f.source_id IN ({marks}))")
+            args += list(source_ids)
+        with self._guard("the documents library could not be searched"):
+            return self._conn.execute(query + " ORDER BY bm25(chunks_fts) LIMIT ?", (*args, limit)).fetchall()
