@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from assistant.chat import sampling
+from assistant.chat.document_grounding import DocumentSteps, DocumentsUnavailable
 from assistant.host.client import EngineClient, Handler, Ticket, is_terminal
 from assistant.host.messages import (
     ChatRequest,
@@ -140,15 +141,18 @@ class GroundingJob:
         *,
         on_update: Callable[[JobUpdate], None] | None = None,
         on_event: Handler | None = None,
+        use_documents: bool = False,
     ) -> None:
         """`perceived`: attachment index -> an image already perceived, or being perceived, for it.
         `on_event` sees every event of the job's requests first (the window shows a model loading,
-        and notes the images read for the image library)."""
-        if not attachments:
-            raise ValueError("a grounding job needs at least one attachment")
-        unsupported = [a.name for a in attachments if a.kind not in ("audio", "image")]
+        and notes the images read for the image library). `use_documents`: the question is answered
+        from the user's documents library too (searched in the engine process)."""
+        if not attachments and not use_documents:
+            raise ValueError("a grounding job needs an attachment or the documents")
+        unsupported = [a.name for a in attachments if a.kind not in ("audio", "image", "document")]
         if unsupported:
-            raise GroundingError(f"Only recordings and images can be attached: {', '.join(unsupported)}.")
+            raise GroundingError(
+                f"Only recordings, images and documents can be attached: {', '.join(unsupported)}.")
         self._client = client
         self._settings = settings
         self._data_dir = Path(data_dir)
@@ -160,6 +164,9 @@ class GroundingJob:
         )
         self._on_update = on_update or (lambda update: None)
         self._on_event = on_event
+        self._use_documents = use_documents
+        self._documents = DocumentSteps(settings, self._data_dir, self._send, self._begin, self._status,
+                                        self._end_of_step)
         self._steps: Steps | None = None
         self._keys = iter(range(1, 1 << 62))  # one per request the job waits for
         self._waiting: int | None = None  # the key the generator waits for now
@@ -275,6 +282,8 @@ class GroundingJob:
             if attachment.kind == "image":
                 images[index] = yield from self._perceive(index, attachment)
                 continue
+            if attachment.kind == "document":
+                continue  # read below, once the room left by the other attachments is known
             segments = yield from self._transcribe(index, attachment)
             if not audio_question.has_speech(segments):
                 raise GroundingError(f"No speech was recognised in {attachment.path}.")
@@ -283,9 +292,18 @@ class GroundingJob:
             index: Grounding("transcript", self._attachments[index].name, audio_question.format_transcript(s))
             for index, s in recordings.items()
         }
-        prompt = grounded_question(self._in_order(images, transcripts), self._question)
+        reserved = sum(audio_question.estimate_tokens(render_block(g)) for g in images.values())
+        planned = yield from self._documents.passages(
+            self._attachments, self._question, self._budget, reserved_tokens=reserved,
+            recordings=bool(recordings), search=self._use_documents,
+            other_material=bool(images or recordings))
+        if planned.reply is not None:  # nothing relevant in the documents: no model is asked
+            return GroundedQuestion(self._question, self._question, self._attachments, planned.groundings,
+                                    reply=planned.reply)
+        passages = list(planned.groundings)
+        prompt = grounded_question(self._in_order(images, transcripts) + passages, self._question)
         if audio_question.fits(prompt, self._budget):
-            return self._result(prompt, self._in_order(images, transcripts))
+            return self._result(prompt, self._in_order(images, transcripts) + passages)
         if not recordings:
             names = ", ".join(a.name for a in self._attachments)
             raise GroundingError(
@@ -297,6 +315,7 @@ class GroundingJob:
         # is left, and one longer than its share is summarised in parts (for a single recording and no
         # image this is exactly `ask --audio`'s plan).
         image_tokens = sum(audio_question.estimate_tokens(render_block(g)) for g in images.values())
+        image_tokens += audio_question.estimate_tokens(grounded_question(passages, ""))
         share = (self._budget - image_tokens) // len(recordings)
         if share < 4 * audio_question.MIN_SUMMARY_TOKENS:
             raise GroundingError(
@@ -322,7 +341,7 @@ class GroundingJob:
                 dataclasses.replace(transcript, sent=False),
                 Grounding("summary", attachment.name, joined, parts=len(summaries)),
             ]
-        ordered = self._in_order(images, groundings)
+        ordered = self._in_order(images, groundings) + passages
         prompt = grounded_question(ordered, self._question)
         if not audio_question.fits(prompt, self._budget):
             names = ", ".join(a.name for a in self._attachments)
@@ -475,5 +494,7 @@ class GroundingJob:
             return self._finish(cancelled=True, exit_code=130)
         if isinstance(error, GroundingError):
             return self._finish(error=str(error), exit_code=error.exit_code)
+        if isinstance(error, DocumentsUnavailable):
+            return self._finish(error=str(error), exit_code=1)
         logger.exception("Preparing the attachments failed")
         return self._finish(error=f"The attachments could not be used: {error}", exit_code=1)

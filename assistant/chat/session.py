@@ -55,6 +55,9 @@ class Turn:
     model: str = ""
     sampling: dict = field(default_factory=dict)  # what the answer is sampled with (chat/sampling.py)
     ticket: Ticket | None = None  # the answer's request in the engine, once sent
+    # Answered without a model (`GroundedQuestion.reply`: the documents do not cover the question): the
+    # answer is stored complete by `send`, and no event follows.
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,9 @@ class ChatSession:
         `text` as what the user asked and stores the attachments and groundings beside it. `images`
         (kept copies, see `images_for`) go to a model that can see them, with the newest message; their
         groundings are marked as seen, so "What the model was told" says the image itself was sent.
-        `on_event` gets each event of the answer after the session applied it (stored it).
+        `on_event` gets each event of the answer after the session applied it (stored it). A grounded
+        question with a `reply` is stored with that reply as its complete answer and sends nothing: the
+        returned turn is `answered` and no event follows.
         """
         if not text.strip():
             raise ValueError("Type a question first.")
@@ -178,6 +183,10 @@ class ChatSession:
                 attachments=grounded.attachments,
                 groundings=grounded.groundings,
             )
+        if grounded is not None and grounded.reply is not None:
+            assistant_id = store.add_message(conversation_id, "assistant", grounded.reply,
+                                             timings={"answered_by": "documents search"})
+            return Turn(conversation_id, user_id, assistant_id, text=grounded.reply, answered=True)
         assistant_id = store.add_message(conversation_id, "assistant", "", status="streaming", model=model)
         history.append(ChatMessage("user", prompt, images=tuple(images)))
         history = self._with_language(history, spoken_language)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-AttachmentKind = Literal["audio", "image"]
+AttachmentKind = Literal["audio", "image", "document"]
 
 # Lower-case extension -> kind. Audio: what PyAV decodes reliably in the engine process.
 EXTENSIONS: dict[str, AttachmentKind] = {
@@ -30,10 +30,14 @@ EXTENSIONS: dict[str, AttachmentKind] = {
     ".oga": "audio", ".opus": "audio", ".m4a": "audio", ".aac": "audio", ".webm": "audio",
     ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image", ".bmp": "image",
     ".gif": "image", ".tif": "image", ".tiff": "image",
+    # Documents: parsed in the engine process (`documents.parsers`), read whole or retrieved from.
+    ".pdf": "document", ".docx": "document", ".md": "document", ".markdown": "document",
+    ".txt": "document", ".html": "document", ".htm": "document",
 }  # fmt: skip
-KIND_NAMES: dict[str, str] = {"audio": "recording", "image": "image"}
-# What the window and `ask` accept: recordings (transcribed) and images (OCR text, CLIP labels).
-SUPPORTED_KINDS: tuple[AttachmentKind, ...] = ("audio", "image")
+KIND_NAMES: dict[str, str] = {"audio": "recording", "image": "image", "document": "document"}
+# What the window and `ask` accept: recordings (transcribed), images (OCR text, CLIP labels) and
+# documents (their text, whole or the passages that answer).
+SUPPORTED_KINDS: tuple[AttachmentKind, ...] = ("audio", "image", "document")
 
 # "c:" is a Windows drive, not a URL scheme: a scheme needs two or more characters here.
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")

@@ -14,8 +14,11 @@ module decides how the model sees them and what the user sees afterwards:
   first cited them; "[1][2]", "[1, 2]" and "[1-3]" are read too, numbers that name no passage are
   ignored), for the "Sources:" block and the window's clickable sources.
 
-Whether anything relevant was found at all is decided before the model is asked (`relevant`): a
-question the documents do not cover gets `NOT_COVERED` without a model inventing an answer.
+Whether anything relevant was found at all is decided before the model is asked: the engine's search
+marks each passage relevant or not from its raw scores (`documents.search`; a fused rank says which
+passage is best, never whether the best is any good), and a question with no relevant passage gets
+`NOT_COVERED` without a model inventing an answer. Passages that are given are still no promise, so the
+instruction also tells the model to say when they do not hold the answer.
 """
 
 from __future__ import annotations
@@ -47,14 +50,6 @@ DEFAULT_QUESTION = "Summarise this document."
 PASSAGE_SHARE = 0.7
 # However much room there is: more passages dilute a small model's attention more than they help.
 MAX_PASSAGES = 6
-# Cosine similarity (unit vectors from all-MiniLM-L6-v2) under which a passage is unrelated: related
-# sentence pairs score ~0.5-0.8, unrelated ones ~0-0.2 (FACTS.md; tests/documents measure it on the
-# test corpus). Without vectors (no embedding model) the keyword match decides alone.
-MIN_SIMILARITY = 0.3
-# BM25 here is SQLite FTS5's bm25(), negated so that higher is better. A passage that shares only a
-# common word with the question scores well under 1; one that holds the question's rare words scores
-# several points.
-MIN_KEYWORD_SCORE = 2.0
 
 # [1], [1][2], [1, 2], [1,2; 3], [1-3] / [1–3]; not [a], not a year such as [2024] when no such passage.
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*(?:[,;]|[-–])\s*\d+)*)\s*\]")
@@ -68,8 +63,7 @@ class Passage:
 
     `page` counts from 1 (PDF), 0 when the format has no pages; `heading` is the section it sits under
     (Markdown, DOCX, HTML), "" when none; `first_line`/`last_line` count from 1 (text and code), 0 when
-    unknown. `similarity` is the vector cosine (None without an embedding model) and `keyword_score` the
-    BM25 score (None when the passage did not match the words), both higher-is-better.
+    unknown. `relevant` is the search's verdict that the passage is about the question at all.
     """
 
     name: str  # the file's name, as the user and the model see it
@@ -80,8 +74,7 @@ class Passage:
     first_line: int = 0
     last_line: int = 0
     number: int = 0  # the citation number, once numbered (`fit_passages`)
-    similarity: float | None = None
-    keyword_score: float | None = None
+    relevant: bool = True
     place: str = ""  # the locator as stored with a question, when it was read back from the history
 
     @property
@@ -96,14 +89,15 @@ class Passage:
 
 
 def locator(page: int = 0, heading: str = "", first_line: int = 0, last_line: int = 0) -> str:
+    """"page 3", "“Install › Linux”", "lines 10–42" (as `documents.types.Locator.label` writes them)."""
     if page > 0:
         return f"page {page}"
     heading = " ".join(heading.split())
     if heading:
-        return f"section {heading}" if len(heading) <= 80 else f"section {heading[:79]}…"
+        return f"“{heading}”" if len(heading) <= 80 else f"“{heading[:79]}…”"
     if first_line > 0:
         if last_line > first_line:
-            return f"lines {first_line}-{last_line}"
+            return f"lines {first_line}–{last_line}"
         return f"line {first_line}"
     return ""
 
@@ -112,21 +106,9 @@ def source_label(name: str, where: str) -> str:
     return f"{name}, {where}" if where else name
 
 
-def relevant(passages: Iterable[Passage], *, min_similarity: float = MIN_SIMILARITY,
-             min_keyword_score: float = MIN_KEYWORD_SCORE) -> list[Passage]:
-    """The passages close enough to the question to be worth showing the model, in their order.
-
-    Fused rankings (reciprocal rank fusion) say which passage is best, never whether the best is any
-    good, so this looks at the two raw signals: a passage counts when its meaning is close
-    (similarity) or when it shares the question's distinctive words (keyword score).
-    """
-    kept = []
-    for passage in passages:
-        close = passage.similarity is not None and passage.similarity >= min_similarity
-        matched = passage.keyword_score is not None and passage.keyword_score >= min_keyword_score
-        if close or matched:
-            kept.append(passage)
-    return kept
+def relevant(passages: Iterable[Passage]) -> list[Passage]:
+    """The passages the search found to be about the question at all, in their order."""
+    return [passage for passage in passages if passage.relevant]
 
 
 def passage_block(passage: Passage) -> str:

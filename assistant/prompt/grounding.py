@@ -89,6 +89,9 @@ class GroundedQuestion:
     prompt: str  # the user message the model receives (groundings, then the question)
     attachments: tuple[Attachment, ...]
     groundings: tuple[Grounding, ...]
+    # Set when no model needs asking: the documents were searched and nothing relevant was found, so
+    # this is the answer (stored and shown like a model's, without inventing one).
+    reply: str | None = None
 
 
 # How each kind of grounding is put in front of the model, and what the model is asked to do with it.

@@ -78,8 +78,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.file_menu = file_menu  # File ▸ Capture is added after Attach by ui/capture/capture_actions.py
         self.new_action = _action(self, "&New chat", QKeySequence.StandardKey.New)
-        self.attach_action = _action(self, "&Attach recordings or images…", QKeySequence.StandardKey.Open)
+        self.attach_action = _action(self, "&Attach recordings, images or documents…",
+                                     QKeySequence.StandardKey.Open)
         self.export_markdown_action = QAction("Export as &Markdown…", self)
         self.export_markdown_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_json_action = QAction("Export as &JSON…", self)

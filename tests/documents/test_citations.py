@@ -11,18 +11,15 @@ from assistant.prompt.attachments import Attachment
 from assistant.prompt.documents import Passage
 from assistant.prompt.grounding import Grounding, grounded_question, passages
 
-REPORT = Passage("report.pdf", "/docs/report.pdf", "The Quillfeather budget for 2031 is 4.2 million.", page=3,
-                 similarity=0.71, keyword_score=6.0)
-NOTES = Passage("notes.md", "/docs/notes.md", "Meeting moved to Tuesday.", heading="Plans  for\nMay",
-                similarity=0.42)
-CODE = Passage("tool.py", "/src/tool.py", "def grind():\n    pass", first_line=10, last_line=24,
-               keyword_score=2.5)
+REPORT = Passage("report.pdf", "/docs/report.pdf", "The Quillfeather budget for 2031 is 4.2 million.", page=3)
+NOTES = Passage("notes.md", "/docs/notes.md", "Meeting moved to Tuesday.", heading="Plans  for\nMay")
+CODE = Passage("tool.py", "/src/tool.py", "def grind():\n    pass", first_line=10, last_line=24)
 
 
 def test_locators_name_the_page_the_section_or_the_lines() -> None:
     assert REPORT.label == "report.pdf, page 3"
-    assert NOTES.label == "notes.md, section Plans for May"
-    assert CODE.label == "tool.py, lines 10-24"
+    assert NOTES.label == "notes.md, “Plans for May”"
+    assert CODE.label == "tool.py, lines 10–24"
     assert Passage("a.txt", "/a.txt", "x", first_line=7, last_line=7).label == "a.txt, line 7"
     assert Passage("a.txt", "/a.txt", "x").label == "a.txt"
     assert len(Passage("a.md", "/a.md", "x", heading="h" * 200).locator) < 100
@@ -33,7 +30,7 @@ def test_the_prompt_numbers_each_passage_with_its_locator_then_asks_for_citation
     assert [p.number for p in fitted] == [1, 2, 3]
     prompt = documents.build_question(fitted, "What is the budget?")
     assert prompt.startswith("Numbered passages from the user's documents:\n\n[1] report.pdf, page 3\n<<<\n")
-    assert "[2] notes.md, section Plans for May\n<<<\nMeeting moved to Tuesday.\n>>>" in prompt
+    assert "[2] notes.md, “Plans for May”\n<<<\nMeeting moved to Tuesday.\n>>>" in prompt
     assert "cite its passage number in square brackets" in prompt
     assert "say plainly that the documents do not cover it" in prompt
     assert prompt.endswith("\nQuestion: What is the budget?")
@@ -50,12 +47,10 @@ def test_passages_that_do_not_fit_are_left_out_whole_and_a_shorter_one_is_taken(
     assert documents.fit_passages([REPORT], "q", 3000, first_number=4)[0].number == 4
 
 
-def test_relevance_comes_from_the_raw_scores_not_the_fused_rank() -> None:
-    unrelated = Passage("x.md", "/x.md", "Cats sleep a lot.", similarity=0.05, keyword_score=0.4)
-    keywords_only = Passage("y.md", "/y.md", "Quillfeather", keyword_score=3.0)
-    assert documents.relevant([unrelated, REPORT, keywords_only, NOTES]) == [REPORT, keywords_only, NOTES]
+def test_only_passages_the_search_found_relevant_are_kept() -> None:
+    unrelated = Passage("x.md", "/x.md", "Cats sleep a lot.", relevant=False)
+    assert documents.relevant([unrelated, REPORT, NOTES]) == [REPORT, NOTES]
     assert documents.relevant([unrelated]) == []
-    assert documents.relevant([Passage("z.md", "/z.md", "no scores at all")]) == []
 
 
 def test_cited_numbers_are_read_in_every_common_form_and_mapped_back_in_order() -> None:
@@ -66,7 +61,7 @@ def test_cited_numbers_are_read_in_every_common_form_and_mapped_back_in_order() 
     fitted = documents.fit_passages([REPORT, NOTES, CODE], "q", 3000)
     answer = "The budget is 4.2 million [1]. The code is in [3], [9] and [2024]."
     assert [p.name for p in documents.cited(answer, fitted)] == ["report.pdf", "tool.py"]
-    assert documents.sources_block(answer, fitted) == "Sources:\n[1] report.pdf, page 3\n[3] tool.py, lines 10-24"
+    assert documents.sources_block(answer, fitted) == "Sources:\n[1] report.pdf, page 3\n[3] tool.py, lines 10–24"
     assert documents.sources_block("No citation here.", fitted) == ""
 
 
@@ -88,7 +83,7 @@ def test_passage_groundings_render_the_same_prompt_and_survive_the_history_file(
         store.close()
     assert stored.groundings[:2] == tuple(groundings)
     back = passages(stored.groundings)
-    assert [p.label for p in back] == ["report.pdf, page 3", "notes.md, section Plans for May"]
+    assert [p.label for p in back] == ["report.pdf, page 3", "notes.md, “Plans for May”"]
     assert back[0].path == "/docs/report.pdf" and back[0].page == 3 and back[0].number == 1
     assert grounded_question(stored.groundings, "What is the budget?") == prompt
 

@@ -136,11 +136,11 @@ def test_missing_empty_and_unknown_files_are_explained(tmp_path: Path) -> None:
     empty.touch()
     with pytest.raises(AttachmentRefused, match=r"empty \(0 bytes\)"):
         from_path(empty)
-    notes = tmp_path / "notes.txt"
+    notes = tmp_path / "notes.xyz"
     notes.write_text("hello")
     with pytest.raises(AttachmentRefused) as refused:
         from_path(notes)
-    assert ".txt files are not supported" in str(refused.value) and "wav, " in str(refused.value)
+    assert ".xyz files are not supported" in str(refused.value) and "wav, " in str(refused.value)
     bare = tmp_path / "README"
     bare.write_text("hello")
     with pytest.raises(AttachmentRefused, match="files without an extension"):

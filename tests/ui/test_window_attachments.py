@@ -118,11 +118,11 @@ def test_refused_drops_say_why_and_nothing_is_attached(qtbot, make_app, tmp_path
     folder.mkdir()
     fifo = tmp_path / "live.wav"
     os.mkfifo(fifo)  # reading it would block the window forever
-    notes = tmp_path / "notes.txt"
+    notes = tmp_path / "notes.xyz"
     notes.write_text("hello")
     drop(parts.window, files(folder, fifo, notes, "https://example.com/talk.mp3", "file://server/share/a.wav"))
     message = composer.error_text()
-    reasons = ["it is a folder", "pipe (FIFO)", ".txt files are not", "web address", "another computer"]
+    reasons = ["it is a folder", "pipe (FIFO)", ".xyz files are not", "web address", "another computer"]
     assert [reason for reason in reasons if reason not in message] == []
     assert composer.attachments() == [] and not composer.chips.isVisibleTo(parts.window)
     assert "Cannot attach" in parts.window.status.last_error

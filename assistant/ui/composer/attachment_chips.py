@@ -18,7 +18,7 @@ from assistant.ui.composer import thumbnails
 from assistant.ui.composer.image_preview import ImagePreview
 
 # A symbol per kind keeps the chip short; the tooltip says it in words.
-KIND_ICONS = {"audio": "♪", "image": "▣"}
+KIND_ICONS = {"audio": "♪", "image": "▣", "document": "▤"}
 BROKEN_ICON = "⚠"
 COMPOSER_THUMBNAIL_PX = 40
 BUBBLE_THUMBNAIL_PX = 96
