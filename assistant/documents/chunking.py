@@ -35,6 +35,7 @@ class Block:
     heading: str = ""
     first_line: int | None = None
     last_line: int | None = None
+    is_heading: bool = False  # the heading's own line, which starts its section's first passage
 
     @property
     def place(self) -> tuple[int | None, str]:
@@ -50,9 +51,10 @@ def chunk_blocks(blocks: Iterable[Block], target: int = TARGET_CHARS, limit: int
         text = block.text.strip()
         if not text:
             continue
-        block = Block(text, block.page, block.heading, block.first_line, block.last_line)
+        block = Block(text, block.page, block.heading, block.first_line, block.last_line, block.is_heading)
         if pending and (block.place != pending[0].place or size + len(text) + 2 > target):
-            yield _join(pending)
+            if not _only_headings_above(pending, block):
+                yield _join(pending)
             pending, size = [], 0
         if len(text) > limit:
             yield from (_join([piece]) for piece in _split(block, target))
@@ -61,6 +63,12 @@ def chunk_blocks(blocks: Iterable[Block], target: int = TARGET_CHARS, limit: int
         size += len(text) + 2
     if pending:
         yield _join(pending)
+
+
+def _only_headings_above(pending: list[Block], following: Block) -> bool:
+    """A heading followed at once by a subsection: its title lives on in the subsection's heading path,
+    so it makes no passage of its own."""
+    return all(b.is_heading for b in pending) and following.heading.startswith(pending[0].heading)
 
 
 def _join(blocks: list[Block]) -> ChunkRow:

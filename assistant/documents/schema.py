@@ -10,6 +10,10 @@ vectors  one embedding per chunk and model (float32 bytes): in the same file and
          as its chunk, so a crash can never leave a vector without its passage or the reverse, and
          `secure_delete` zeroes a removed vector like its text
 
+meta     'generation' counts changes to passages and vectors: the engine reloads its matrix when it moved
+reading  the file being parsed right now: a row left behind means the parser crashed the engine on it,
+         so the next run records that file as skipped instead of crashing again
+
 Vectors live in SQLite rather than in a memory-mapped file beside it (as the image library does) for
 that reason: removing a folder must leave nothing on the disk, and one transaction does it. The engine
 searches an in-memory float32 matrix it loads from this table (`documents.vector_index`).
@@ -70,4 +74,5 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', 0);
+CREATE TABLE IF NOT EXISTS reading (path TEXT PRIMARY KEY, started REAL NOT NULL);
 """

@@ -282,6 +282,20 @@ class DocumentStore:
             (source_id, path, size, mtime_ns, sha256, kind, status, reason, time.time())).fetchone()
         return int(row[0])
 
+    def begin_reading(self, path: str) -> None:
+        """Marks `path` as being parsed (committed first: it survives a crash of the engine)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO reading VALUES (?, ?)", (path, time.time()))
+
+    def end_reading(self, path: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM reading WHERE path = ?", (path,))
+
+    def crashed_readings(self) -> list[str]:
+        """Files whose parsing never ended: the engine died reading them."""
+        with self._guard("the documents library could not be read"):
+            return [r[0] for r in self._conn.execute("SELECT path FROM reading")]
+
     # ---- passages and vectors ----------------------------------------------------------------------
 
     def chunk_count(self) -> int:
@@ -300,11 +314,13 @@ class DocumentStore:
                     found[r[0]] = StoredChunk(r[0], r[1], Locator(r[2], r[3], r[4], r[5]), r[6])
         return found
 
-    def unembedded(self, model: str, limit: int) -> list[tuple[int, str]]:
-        """Passages without a vector of `model` (new ones, or all after a model change), oldest first."""
+    def unembedded_with_headings(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+        """(id, text, heading) of passages without a vector of `model` (new ones, or all after a model
+        change), oldest first."""
         with self._guard("the documents library could not be read"):
             return self._conn.execute(
-                "SELECT c.id, c.text FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
+                "SELECT c.id, c.text, c.heading FROM chunks c "
+                "LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
                 "WHERE v.chunk_id IS NULL ORDER BY c.id LIMIT ?", (model, limit)).fetchall()
 
     def count_unembedded(self, model: str) -> int:

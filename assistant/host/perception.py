@@ -140,6 +140,10 @@ class Perception:
             logger.warning("Could not keep a copy of the image in %s: %s", data_dir, error)
             return None
 
+    def text_reader(self, threads: int = 0) -> RapidTextReader:
+        """The OCR reader images use, loaded on first need; the documents' scanned PDF pages share it."""
+        return self._ocr(threads)[0]
+
     def _ocr(self, threads: int) -> tuple[RapidTextReader, float]:
         if self._reader is not None and (threads <= 0 or self._reader.threads == threads):
             return self._reader, 0.0

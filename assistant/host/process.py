@@ -22,6 +22,7 @@ from assistant import network_audit
 from assistant.audio.errors import AudioError, LanguageError
 from assistant.host import benchmark
 from assistant.host.chat_models import load_chat_model
+from assistant.host.documents import DocumentService
 from assistant.host.indexing import ImageIndexing
 from assistant.host.messages import (
     BenchmarkRequest,
@@ -32,13 +33,16 @@ from assistant.host.messages import (
     EngineConfig,
     Event,
     Failed,
+    IndexDocumentsRequest,
     IndexImagesRequest,
     LoadRequest,
     ModelLoaded,
     PerceiveRequest,
     PrepareRequest,
     Progress,
+    ReadDocumentRequest,
     Request,
+    SearchDocumentsRequest,
     ShutdownRequest,
     SynthesizeRequest,
     Token,
@@ -103,6 +107,9 @@ class _Server:
         # The library's unindexed images, a batch at a time; steps aside when a request is queued.
         self.indexing = ImageIndexing(self.send, self.check_cancel, lambda: bool(self.pending),
                                       self.perception.clip_model)
+        # Your documents: indexing (steps aside like image indexing), search, an attached document.
+        self.documents = DocumentService(self.send, self.check_cancel, lambda: bool(self.pending),
+                                         self.perception.text_reader)
 
     # ---- pipe ------------------------------------------------------------------------------------
 
@@ -183,7 +190,8 @@ class _Server:
     def handle(
         self,
         request: ChatRequest | LoadRequest | TranscribeRequest | PerceiveRequest | EmbedTextRequest
-        | BenchmarkRequest | PrepareRequest | IndexImagesRequest,
+        | BenchmarkRequest | PrepareRequest | IndexImagesRequest | IndexDocumentsRequest
+        | SearchDocumentsRequest | ReadDocumentRequest,
     ) -> None:
         rid = request.request_id
         try:
@@ -198,6 +206,15 @@ class _Server:
                 return
             if isinstance(request, IndexImagesRequest):  # background work: small batches
                 self.indexing.index(request)
+                return
+            if isinstance(request, IndexDocumentsRequest):  # background work: file by file
+                self.documents.index(request)
+                return
+            if isinstance(request, SearchDocumentsRequest):  # a question's passages (milliseconds)
+                self.documents.search(request)
+                return
+            if isinstance(request, ReadDocumentRequest):  # a document attached to one question
+                self.documents.read(request)
                 return
             if isinstance(request, PrepareRequest):  # first run: assemble a bundled model, load nothing
                 benchmark.prepare(request, self.send, self.assembly_progress(rid))

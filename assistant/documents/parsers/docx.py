@@ -77,7 +77,7 @@ def docx_blocks(path: Path, reading: Reading, limits: Limits) -> Iterator[Block]
         level = _heading_level(item.style.name if item.style is not None else "")
         if level is not None:
             headings = [h for h in headings if h[0] < level] + [(level, text)]
-        yield Block(text, heading=_path(headings))
+        yield Block(text, heading=_path(headings), is_heading=level is not None)
 
 
 def _heading_level(style: str) -> int | None:

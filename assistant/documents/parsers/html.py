@@ -65,7 +65,7 @@ class _TextCollector(HTMLParser):
             self._heading_level = 0
             if text:
                 self._headings = [h for h in self._headings if h[0] < level] + [(level, text)]
-                self.blocks.append(Block(text, heading=self.heading()))
+                self.blocks.append(Block(text, heading=self.heading(), is_heading=True))
         elif tag in BLOCKS:
             self._flush()
             self._pre = max(0, self._pre - (tag == "pre"))
@@ -102,5 +102,5 @@ def html_blocks(path: Path, reading: Reading, limits: Limits) -> Iterator[Block]
     title = " ".join(collector.title.split())
     for block in collector.blocks:
         if title and not block.heading:
-            block = Block(block.text, heading=title)
+            block = Block(block.text, heading=title, is_heading=block.is_heading)
         yield block

@@ -43,7 +43,7 @@ def markdown_blocks(path: Path, reading: Reading, limits: Limits) -> Iterator[Bl
             level = int(token.tag[1:])
             text = tokens[index + 1].content.strip() if index + 1 < len(tokens) else ""
             headings = [h for h in headings if h[0] < level] + [(level, text)]
-            yield Block(text, heading=_path(headings), first_line=start + 1, last_line=end)
+            yield Block(text, heading=_path(headings), first_line=start + 1, last_line=end, is_heading=True)
             continue
         text = "\n".join(lines[start:end]).strip()
         if text:

@@ -44,9 +44,16 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    if best is None:
+    matches = list(from_bytes(sample))
+    if not matches:
         raise UnreadableDocument("it holds binary data, not text (no text encoding fits it)")
+    best = matches[0]
+    # Ties among the single-byte Latin code pages go to Windows-1252, the legacy encoding of most
+    # Western text (and HTML's default for unlabelled pages): charset-normalizer ranks cp1250 first for
+    # "café à 7 heures", which turns "à" into "ŕ", though both decode it without a single error.
+    western = next((m for m in matches if m.encoding == "cp1252"), None)
+    if western is not None and western.chaos <= best.chaos + 0.01:
+        return "cp1252"
     return best.encoding
 
 
