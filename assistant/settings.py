@@ -57,6 +57,8 @@ class Settings:
     read_aloud: bool = False  # speak each answer sentence by sentence as it streams (Piper voice)
     global_push_to_talk: bool = False  # the push-to-talk key works in other apps too (X11 only)
     keep_in_tray: bool = False  # closing the window hides it in the tray instead of quitting
+    capture_key: str = "Ctrl+Alt+A"  # a QKeySequence string: capture a region of the screen and ask
+    global_capture_key: bool = False  # the capture key works in other apps too (X11 only)
     # An OpenAI-compatible server (llama.cpp server, vLLM) answers when model == remote_config.REMOTE_MODEL.
     remote_url: str = ""  # e.g. http://192.168.1.20:8080; nothing connects while model is local
     remote_model: str = ""  # the server's model id; "" lets the server pick
@@ -91,6 +93,8 @@ class Settings:
             read_aloud=bool(self.read_aloud),
             global_push_to_talk=bool(self.global_push_to_talk),
             keep_in_tray=bool(self.keep_in_tray),
+            capture_key=str(self.capture_key).strip() or "Ctrl+Alt+A",
+            global_capture_key=bool(self.global_capture_key),
             remote_url=str(self.remote_url or "").strip(),
             remote_model=str(self.remote_model or "").strip(),
             remote_api_key=str(self.remote_api_key or "").strip(),

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog
 from assistant.history.store import StoreError
 from assistant.models.remote_server import remote_choice
 from assistant.settings import Settings, save_settings
+from assistant.ui.capture.capture_actions import WindowCapture
+from assistant.ui.capture.global_capture_key import GlobalCaptureKey
 from assistant.ui.chat.controller import ChatController
 from assistant.ui.models.model_picker import display_name, model_choices
 from assistant.ui.settings.settings_dialog import SettingsDialog
@@ -44,6 +46,10 @@ class WindowActions(QObject):
         self.window.manage_models_action.triggered.connect(self.open_models)
         self.window.browse_models_action.triggered.connect(self.open_browse)
         self.window.model_picker.model_chosen.connect(self.choose_model)
+        # Capture ▸ Region / Window / Full screen / Camera photo, and the optional global capture key.
+        self.capture = WindowCapture(self.window, lambda: self.settings)
+        self.global_capture = GlobalCaptureKey(self.capture, lambda: self.settings)
+        self.global_capture.sync()
 
     @property
     def settings(self) -> Settings:
@@ -94,6 +100,8 @@ class WindowActions(QObject):
                     f"Your settings could not be saved ({error}); they apply until you quit."
                 )
         self.controller.session.apply_settings(new)
+        self.capture.sync()
+        self.global_capture.sync()
         if new.theme != old.theme:
             dark = new.theme == "dark"
             app = QApplication.instance()

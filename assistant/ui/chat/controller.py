@@ -44,7 +44,8 @@ class ChatController(QObject):
         self.read_aloud: ReadAloud | None = None  # spoken answers (set by app.build)
         # Questions with attached files are perceived (and grounded) there before they are sent; the
         # grounded question comes back through `ready`.
-        self.attachments = AttachmentQuestions(window, session, client, lambda: self.current_conversation_id)
+        self.attachments = AttachmentQuestions(window, session, client, lambda: self.current_conversation_id,
+                                               store)
         self.attachments.ready.connect(self._send_grounded)
 
         window.composer.submitted.connect(self.send)

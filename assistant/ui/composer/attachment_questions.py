@@ -14,9 +14,11 @@ question is stored (`record_images`), its images go into the image library with 
 An image is perceived as soon as it is attached (drop, pick or paste) when no answer is being written:
 the result (or the failure, shown on its chip) is kept by the file's path, size and modification time,
 and the job reuses it at send, or waits for the request still in flight instead of asking again.
-Removing the chip cancels it. While an answer streams nothing is started early (the engine is serial):
-images attached meanwhile are read as soon as it ends (`answer_finished`). Once every image is read,
-`TypingPrefill` has the engine evaluate the question's prompt while the user types it.
+Removing the chip cancels it, and what the draft wrote for it goes (`draft_files`: a pasted or captured
+image's file, the copy its read kept) unless a stored question shows it. While an answer streams
+nothing is started early (the engine is serial): images attached meanwhile are read as soon as it ends
+(`answer_finished`). Once every image is read, `TypingPrefill` has the engine evaluate the question's
+prompt while the user types it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -36,9 +39,13 @@ from assistant.host.client import EngineClient, Handler, Ticket
 from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded, PerceiveRequest
 from assistant.prompt import attachments as attachments_module
 from assistant.prompt.attachments import AttachmentRefused
+from assistant.ui.composer.draft_files import DraftFiles
 from assistant.ui.composer.typing_prefill import TypingPrefill
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name
+
+if TYPE_CHECKING:
+    from assistant.history.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,7 @@ class _Early:
     error: str | None = None
     follower: Handler | None = None  # the job that took it over gets its remaining events
     dropped: bool = False  # the chip was removed (or the file changed): its last events change nothing
+    release: bool = False  # dropped with the draft: its kept copy goes once the read ends
 
     def follow(self, handler: Handler) -> None:
         self.follower = handler
@@ -88,6 +96,7 @@ class AttachmentQuestions(QObject):
         session: ChatSession,
         client: EngineClient,
         current_conversation: Callable[[], int | None],
+        store: Store | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -101,7 +110,12 @@ class AttachmentQuestions(QObject):
         self._early: dict[str, _Early] = {}  # by path: images perceived since they were attached
         self._dropped_pending = 0  # early reads cancelled whose end the engine has not confirmed yet
         self.early_requests: list[int] = []  # every early perceive started (for tests and logs)
+        # Files the draft made (pasted or captured images, kept copies of early reads) leave with it.
+        self.draft_files = DraftFiles(session.data_dir, store)
+        self.draft_files.sweep()  # left by a crash: no draft of this start shows them
+        self._attached: set[str] = set()
         self.window.composer.attachments_changed.connect(self._attachments_changed)
+        self.window.closing.connect(self._draft_abandoned)  # before the controller closes the store
         # The question's prompt evaluated while it is typed.
         self.typing_prefill = TypingPrefill(
             self, window.composer, session, client, current_conversation, lambda: self.busy, self.early
@@ -177,12 +191,15 @@ class AttachmentQuestions(QObject):
 
     def _attachments_changed(self) -> None:
         """Chips added or removed: perceive new images now (when the engine is free), cancel removed ones."""
+        attached = self.window.composer.attachments()
+        removed = self._attached - {a.path for a in attached}
+        self._attached = {a.path for a in attached}
         if self._job is not None:
             return
-        attached = self.window.composer.attachments()
         images = {a.path for a in attached if a.kind == "image"}
-        for path in [p for p in self._early if p not in images]:
-            self._forget(path)
+        read = [self._forget(path) for path in [p for p in self._early if p not in images]]
+        if removed:  # a chip's ×, or the draft cleared once its question was stored
+            self.draft_files.release(removed, [digest for digest in read if digest], self._drafted_hashes())
         if self.session.active_turn is None:
             session = self.session
             for attachment in attached:
@@ -211,8 +228,12 @@ class AttachmentQuestions(QObject):
         """An early read's handler (GUI thread); once the job took it over, the events go on to it."""
         ended = isinstance(event, (Done, Failed))
         if early.dropped:
+            if isinstance(event, ImagePerceived):
+                early.found = event  # read (and kept) after all: its copy goes below
             if ended:
                 self._dropped_pending -= 1
+                if early.release and early.found is not None:
+                    self.draft_files.forget_kept({early.found.sha256}, self._drafted_hashes())
             return
         if isinstance(event, ImagePerceived):
             early.found = event
@@ -238,12 +259,30 @@ class AttachmentQuestions(QObject):
         if self._early.get(early.key[0]) is early:
             del self._early[early.key[0]]
 
-    def _forget(self, path: str) -> None:
+    def _forget(self, path: str, release: bool = True) -> str | None:
+        """Stop caring about the early read of `path`; the hash of what it kept, once known (else the
+        copy goes when the cancelled read ends, with `release`)."""
         early = self._early.pop(path, None)
-        if early is not None and early.ticket is not None:
-            early.dropped = True
+        if early is None:
+            return None
+        if early.ticket is not None:
+            early.dropped, early.release = True, release
             self._dropped_pending += 1
             early.ticket.cancel()
+            return None
+        return early.found.sha256 if early.found is not None else None
+
+    def _drafted_hashes(self) -> set[str]:
+        """The kept copies the chips still in the composer show (read early, or pasted and named by hash)."""
+        hashes = {e.found.sha256 for e in self._early.values() if e.found is not None}
+        return hashes | {os.path.splitext(os.path.basename(path))[0] for path in self._attached}
+
+    def _draft_abandoned(self) -> None:
+        """The window closes with a draft unsent: its pasted and captured images, and the copies its
+        early reads kept, go (a question being prepared was not stored either)."""
+        read = [self._forget(path) for path in list(self._early)]
+        self.draft_files.release(self._attached, [digest for digest in read if digest])
+        self._attached = set()
 
     def _reusable(self, fresh: list[attachments_module.Attachment]) -> dict[int, EarlyPerception]:
         """What was perceived early for these attachments, for files unchanged since then."""
@@ -253,7 +292,7 @@ class AttachmentQuestions(QObject):
             if early is None or attachment.kind != "image":
                 continue
             if file_key(attachment.path) != early.key:
-                self._forget(attachment.path)  # changed since it was attached: read it again
+                self._forget(attachment.path, release=False)  # changed since it was attached: read again
                 continue
             reusable[index] = early.snapshot()
         return reusable

@@ -129,6 +129,7 @@ class Composer(QWidget):
         self._streaming = False
         self._busy = False
         self._attachments: list[Attachment] = []
+        self._tools: list[QWidget] = []  # beside Attach… (the Capture button)
         # Replaced in tests: a real dialog would block an offscreen run.
         self.file_picker: Callable[[QWidget], list[str]] = pick_files
         self.editor = ComposerEdit()
@@ -205,16 +206,27 @@ class Composer(QWidget):
         """Dropped or pasted items (file:// URLs, or anything else a drag can carry)."""
         return self._add(uris, attachments_module.from_uri)
 
-    def add_image(self, image: QImage) -> list[Attachment]:
-        """Pasted or dropped image data: saved as a PNG in the data folder's cache, then attached."""
+    def add_image(self, image: QImage, prefix: str = "pasted") -> list[Attachment]:
+        """Pasted or dropped image data, or a capture (`prefix` "screenshot" or "photo"): saved as a
+        PNG in the data folder's cache, then attached."""
         if self._refuse_while_busy():
             return []
         try:
-            path = save_pasted(image)
+            path = save_pasted(image, prefix=prefix)
         except PasteRefused as refused:
             self._report([str(refused)])
             return []
         return self.add_paths([str(path)])
+
+    def add_tool(self, button: QWidget) -> None:
+        """Another way in beside Attach… (the Capture button); disabled with it while files are read."""
+        row = self.layout().itemAt(1).layout()  # the row of the editor and its buttons (see __init__)
+        row.insertWidget(row.indexOf(self.attach_button), button, 0, Qt.AlignmentFlag.AlignBottom)
+        self._tools.append(button)
+
+    def refuse_while_busy(self) -> bool:
+        """True (and the reason shown) while attachments are read: nothing can be added meanwhile."""
+        return self._refuse_while_busy()
 
     def remove_attachment(self, attachment: Attachment) -> None:
         if self._busy or attachment not in self._attachments:
@@ -237,6 +249,8 @@ class Composer(QWidget):
         self.editor.setReadOnly(busy)
         self.chips.set_locked(busy)
         self.attach_button.setEnabled(not busy)
+        for tool in self._tools:
+            tool.setEnabled(not busy)
         if not busy:
             self.chips.set_note(None, "")
         self.set_streaming(busy, stop_text="Cancel" if busy else "Stop")

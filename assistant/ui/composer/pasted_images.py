@@ -2,8 +2,9 @@
 
 An attachment is a file, and the engine process reads files, so pasted pixels are written as a PNG in
 the data folder's cache first, named by the hash of that PNG: pasting the same screenshot twice gives
-the same file, attached once. The engine keeps its own copy when the question is asked, so these
-files are only a hand-over.
+the same file, attached once. Screen captures and camera photos take the same way, under their own
+prefix (`screenshot-`, `photo-`). The engine keeps its own copy when the question is asked, so these
+files are only a hand-over: `draft_files` deletes them once the draft no longer needs them.
 """
 
 from __future__ import annotations
@@ -39,23 +40,26 @@ def pasted_dir() -> Path:
     return settings_module.data_dir() / "cache" / "pasted"
 
 
-def save_pasted(image: QImage, folder: Path | None = None) -> Path:
-    """Write `image` as PNG (atomically) and return its path; raises PasteRefused with the reason."""
+def save_pasted(image: QImage, folder: Path | None = None, prefix: str = "pasted") -> Path:
+    """Write `image` as PNG (atomically) and return its path; raises PasteRefused with the reason.
+    `prefix` names where it came from: "pasted", "screenshot" or "photo"."""
+    what = "pasted image" if prefix == "pasted" else prefix
     if image.isNull() or image.width() <= 0 or image.height() <= 0:
-        raise PasteRefused("Cannot attach the pasted image: the clipboard held no picture Qt could read.")
+        source = "the clipboard held" if prefix == "pasted" else "it held"
+        raise PasteRefused(f"Cannot attach the {what}: {source} no picture Qt could read.")
     if image.width() * image.height() > MAX_PIXELS:
         raise PasteRefused(
-            f"Cannot attach the pasted image: it is {image.width()} x {image.height()} pixels; up to "
+            f"Cannot attach the {what}: it is {image.width()} x {image.height()} pixels; up to "
             f"{MAX_PIXELS / 1e6:.0f} megapixels are accepted. Scale it down and paste it again."
         )
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     if not image.save(buffer, "PNG"):
-        raise PasteRefused("Cannot attach the pasted image: it could not be converted to PNG.")
+        raise PasteRefused(f"Cannot attach the {what}: it could not be converted to PNG.")
     png = bytes(data.data())
     folder = folder if folder is not None else pasted_dir()
-    path = folder / f"pasted-{hashlib.sha256(png).hexdigest()[:16]}.png"
+    path = folder / f"{prefix}-{hashlib.sha256(png).hexdigest()[:16]}.png"
     if path.is_file():
         return path
     try:
@@ -70,7 +74,7 @@ def save_pasted(image: QImage, folder: Path | None = None) -> Path:
             raise
     except OSError as error:
         raise PasteRefused(
-            f"Cannot attach the pasted image: it could not be saved in {folder} "
-            f"({error.strerror or error}). Free some disk space and paste it again."
+            f"Cannot attach the {what}: it could not be saved in {folder} "
+            f"({error.strerror or error}). Free some disk space and try again."
         ) from error
     return path

@@ -62,9 +62,12 @@ class GlobalHotkey(QObject):
     released = Signal()
     failed = Signal(str)  # why the key could not be grabbed
 
-    def __init__(self, parent: QObject | None = None, display_name: str | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, display_name: str | None = None, purpose: str = "push-to-talk"
+    ) -> None:
         super().__init__(parent)
         self._display_name = display_name  # None: $DISPLAY, the one Qt uses
+        self.purpose = purpose  # for the log: push-to-talk, or the capture key (ui/capture)
         self._thread: threading.Thread | None = None
         self._wake: tuple[int, int] | None = None
         self._grabbed = threading.Event()
@@ -106,11 +109,11 @@ class GlobalHotkey(QObject):
         try:
             grab = KeyGrab(sequence, self._display_name)
         except X11Error as error:
-            logger.warning("Global push-to-talk key unavailable: %s", error)
+            logger.warning("Global %s key unavailable: %s", self.purpose, error)
             self.failed.emit(str(error))
             return
         self._grabbed.set()
-        logger.info("Global push-to-talk key %s grabbed", sequence)
+        logger.info("Global %s key %s grabbed", self.purpose, sequence)
         down = False
         try:
             while True:

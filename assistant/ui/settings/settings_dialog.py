@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from assistant.models.pick_choices import speech_model_choices
 from assistant.settings import Settings, data_dir, save_settings
+from assistant.ui.capture.capture_settings import CaptureSettingsGroup
 from assistant.ui.desktop.global_hotkey import availability as global_key_availability
 from assistant.ui.settings.remote_settings import RemoteServerGroup
 from assistant.ui.settings.sampling_settings import SamplingGroup
@@ -92,6 +93,7 @@ class SettingsDialog(QDialog):
         voice = self._voice_group(settings)
         self.remote = RemoteServerGroup(settings)
         self.sampling = SamplingGroup(settings)
+        self.capture = CaptureSettingsGroup(settings)
 
         self.error = QLabel()
         self.error.setObjectName("composerError")
@@ -109,6 +111,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(general, "General")
         self.tabs.addTab(self.sampling, "Sampling")
         self.tabs.addTab(voice, "Voice")
+        self.tabs.addTab(self.capture, "Capture")
         self.tabs.addTab(self.remote, "Remote server")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
@@ -136,6 +139,7 @@ class SettingsDialog(QDialog):
             global_push_to_talk=self.global_key.isChecked(),
             keep_in_tray=self.keep_in_tray.isChecked(),
             **self.remote.values(),
+            **self.capture.values(),  # type: ignore[arg-type]
         ).validated()
 
     def _key_text(self) -> str:
