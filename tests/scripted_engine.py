@@ -68,11 +68,12 @@ def make_job(
     attachments: Sequence[Attachment],
     question: str = "",
     perceived: dict[int, EarlyPerception] | None = None,
+    data_dir: Path = Path("/data"),
     **overrides: object,
 ) -> tuple[DrivenJob, ScriptedClient]:
     values: dict[str, object] = {"speech_model": "whisper-tiny.en", "system_prompt": "", "threads": 1}
     client = ScriptedClient()
     updates: list[JobUpdate] = []
-    job = GroundingJob(client, Settings(**{**values, **overrides}), Path("/data"),  # type: ignore[arg-type]
+    job = GroundingJob(client, Settings(**{**values, **overrides}), data_dir,  # type: ignore[arg-type]
                        attachments, question, perceived=perceived, on_update=updates.append)
     return DrivenJob(job, client, updates), client

@@ -19,6 +19,9 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
   two new screenshots in alternating order: once typed without a prefill, once with the window's
   prefill while typing (`vision_typing`), and prints Send -> first token for both and their ratio.
 
+- photos: what the app guesses real photos show (the ImageNet classifier through the engine process)
+  against the classifier's raw PyTorch output on the same files (see `assistant.bench.vision_photos`).
+
 - clip, search: CLIP image embedding, app path vs OpenCLIP torch eager, and the image library's top-10
   scan over 100,000 embeddings (see `assistant.bench.vision_clip`).
 
@@ -78,6 +81,9 @@ def _bench_ocr(args: argparse.Namespace) -> list[str]:
     raw_lines = [TextLine(str(text), tuple(map(tuple, box)), float(score))  # type: ignore[arg-type]
                  for box, text, score in (raw_result[0] or [])]  # type: ignore[index]
     app_acc, raw_acc = element_accuracy(elements, app_lines), element_accuracy(elements, raw_lines)
+    from assistant.bench.vision_ocr import bench_ocr_sets
+
+    sets = [] if args.screenshot_only else ["", *bench_ocr_sets(args)]
     return [
         f"OCR, 1920x1080 screenshot PNG ({len(elements)} text elements), {reader.threads} threads, "
         f"median of {args.runs}",
@@ -88,6 +94,7 @@ def _bench_ocr(args: argparse.Namespace) -> list[str]:
         f"  baseline: RapidOCR defaults on the file   {raw_s * 1000:7.0f} ms  "
         f"({len(raw_lines)} lines, character accuracy {raw_acc:.1%})",
         f"  app / baseline                            {app_s / raw_s:7.2f}x",
+        *sets,
     ]
 
 
@@ -260,8 +267,14 @@ def _bench_search(args: argparse.Namespace) -> list[str]:
     return bench_search(args)
 
 
+def _bench_photos(args: argparse.Namespace) -> list[str]:
+    from assistant.bench.vision_photos import bench_photos
+
+    return bench_photos(args)
+
+
 PARTS: dict[str, Part] = {"ocr": _bench_ocr, "drop": _bench_drop, "clip": _bench_clip,
-                          "search": _bench_search}
+                          "search": _bench_search, "photos": _bench_photos}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", type=float, default=0.0, metavar="S",
                         help="'drop': the user types for S seconds after the drop before sending; the "
                         "image is perceived meanwhile, as in the window (default: 0, sent at once)")
+    parser.add_argument("--tune", action="store_true",
+                        help="'ocr': read the tuning pages instead of the measuring sets")
+    parser.add_argument("--screenshot-only", action="store_true",
+                        help="'ocr': only the screenshot's timing, not the per-set accuracy")
     args = parser.parse_args(argv)
     chosen = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in PARTS]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from assistant.chat import sampling
 from assistant.chat.document_grounding import DocumentSteps, DocumentsUnavailable
+from assistant.chat.image_reply import ANSWERED_BY, cannot_see
 from assistant.host.client import EngineClient, Handler, Ticket, is_terminal
 from assistant.host.messages import (
     ChatRequest,
@@ -292,6 +293,11 @@ class GroundingJob:
             index: Grounding("transcript", self._attachments[index].name, audio_question.format_transcript(s))
             for index, s in recordings.items()
         }
+        reply = None if self._use_documents else cannot_see(
+            self._attachments, list(images.values()), self._settings, self._data_dir)
+        if reply is not None:  # nothing recognisable in the images: the app says so, no model guesses
+            return GroundedQuestion(self._question, self._question, self._attachments,
+                                    tuple(images.values()), reply=reply, answered_by=ANSWERED_BY)
         reserved = sum(audio_question.estimate_tokens(render_block(g)) for g in images.values())
         planned = yield from self._documents.passages(
             self._attachments, self._question, self._budget, reserved_tokens=reserved,
@@ -404,7 +410,7 @@ class GroundingJob:
             raise GroundingError(early.error)
         if early is not None and not early.pending and found is not None:
             logger.info("Read %s before the question was sent", attachment.path)
-            return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
+            return _image_grounding(attachment, found)
         if early is not None and index in self._early_keys:
             key = self._early_keys.pop(index)  # in flight since the image was attached: wait for it
         else:
@@ -422,7 +428,7 @@ class GroundingJob:
         if found is None:  # a Done without a result: only a broken engine does that
             raise GroundingError(f"The engine did not say what it found in {attachment.path}.")
         logger.info("Read %s: %d lines, %d labels", attachment.path, len(found.lines), len(found.labels))
-        return Grounding("image", attachment.name, found.text, labels=found.labels, image=found.sha256)
+        return _image_grounding(attachment, found)
 
     def _summarise(
         self, index: int, attachment: Attachment, plan: audio_question.AudioQuestionPlan, share: int
@@ -498,3 +504,8 @@ class GroundingJob:
             return self._finish(error=str(error), exit_code=1)
         logger.exception("Preparing the attachments failed")
         return self._finish(error=f"The attachments could not be used: {error}", exit_code=1)
+
+
+def _image_grounding(attachment: Attachment, found: ImagePerceived) -> Grounding:
+    return Grounding("image", attachment.name, found.text, labels=found.labels, guesses=found.guesses,
+                     image=found.sha256)

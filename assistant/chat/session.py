@@ -185,7 +185,7 @@ class ChatSession:
             )
         if grounded is not None and grounded.reply is not None:
             assistant_id = store.add_message(conversation_id, "assistant", grounded.reply,
-                                             timings={"answered_by": "documents search"})
+                                             timings={"answered_by": grounded.answered_by})
             return Turn(conversation_id, user_id, assistant_id, text=grounded.reply, answered=True)
         assistant_id = store.add_message(conversation_id, "assistant", "", status="streaming", model=model)
         history.append(ChatMessage("user", prompt, images=tuple(images)))

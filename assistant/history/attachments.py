@@ -69,6 +69,7 @@ def groundings_of(conn: sqlite3.Connection, conversation_id: int) -> dict[int, l
             bool(sent),
             parts if isinstance(parts, int) else 0,
             labels=_labels(extra.get("labels")),
+            guesses=_labels(extra.get("guesses")),
             image=str(extra.get("image", "")),
             seen=extra.get("seen") is True,
             number=_int(extra.get("number")),
@@ -111,6 +112,8 @@ def _details(grounding: Grounding) -> dict:
     details: dict = {"parts": grounding.parts} if grounding.parts else {}
     if grounding.labels:
         details["labels"] = [[label, probability] for label, probability in grounding.labels]
+    if grounding.guesses:  # the ImageNet classifier's (engines/classifier.py)
+        details["guesses"] = [[label, probability] for label, probability in grounding.guesses]
     if grounding.image:
         details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
     if grounding.seen:

@@ -80,6 +80,7 @@ def to_json(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
                 "grounding": [
                     {"kind": g.kind, "source": g.source, "text": g.text, "sent": g.sent, "parts": g.parts}
                     | ({"labels": [list(pair) for pair in g.labels]} if g.labels else {})
+                    | ({"guesses": [list(pair) for pair in g.guesses]} if g.guesses else {})
                     | ({"number": g.number, "locator": g.locator} if g.kind == "passage" else {})
                     for g in message.groundings
                 ],

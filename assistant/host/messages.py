@@ -370,6 +370,10 @@ class ImagePerceived:
     frames: int = 1  # an animation's frame count (its first frame was read)
     read_width: int = 0  # the width of the image OCR read (boxes are in its pixels)
     labels_note: str = ""  # why there are no labels although a CLIP model is installed (it is broken)
+    # The ImageNet classifier's guesses (`engines.classifier`): (label, probability), best first; () when
+    # its packages are not installed (`guesses_note` says so) or the request asked for no labels.
+    guesses: tuple[tuple[str, float], ...] = ()
+    guesses_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Looking at images in the engine process: safe decode, a kept copy, OCR text, CLIP labels.
+"""Looking at images in the engine process: safe decode, a kept copy, OCR text, the ImageNet
+classifier's guesses, CLIP labels.
 
 The request loop in `process.py` hands each PerceiveRequest to `Perception.perceive`, which answers it
 with Progress, one ImagePerceived and Done, or with Failed and the image's problem in words (an
 `ImageError` says which file, what is wrong and what to do). Cancel is checked between the steps; a
 step that will not end (OCR of a huge image) is the client's to kill, as for a chat.
 
-The OCR models load once, on the first image, and stay loaded next to the chat model. CLIP is used
+The OCR models load once, on the first image, and stay loaded next to the chat model; so does the
+ImageNet classifier (`engines/classifier.py`, ~10 ms a photo; its checkpoint is converted to ONNX the
+first time), whose guesses let a photo without text say something even without CLIP. CLIP is used
 only when a model was imported (`assistant models import-clip`): without one an image is still read,
 it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and numpy load in `perceive`.
 
@@ -34,9 +37,10 @@ from assistant.host.messages import (
     TextEmbedded,
 )
 from assistant.images.errors import ImageError
-from assistant.protocols import GenerationStats
+from assistant.protocols import GenerationStats, ModelError
 
 if TYPE_CHECKING:
+    from assistant.engines.classifier import ImageNetClassifier
     from assistant.engines.ocr import RapidTextReader
     from assistant.images.kept import KeptImage
     from assistant.images.safe_image import DecodedImage
@@ -45,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 STEPS = 3  # open and keep, read text, label
 TOP_LABELS = 5
+CLASSIFIER_ROLE = "classifier"  # the catalogue's role of the ImageNet classifier
 
 
 class _Cancelled(Exception):
@@ -59,6 +64,7 @@ class Perception:
         self._check_cancel = check_cancel
         self._reader: RapidTextReader | None = None
         self._clip: dict[Path, tuple[Any, Any]] = {}  # model folder -> (ClipModel, ZeroShotLabeler)
+        self._classifier: ImageNetClassifier | None = None
 
     def perceive(self, request: PerceiveRequest) -> None:
         rid, name = request.request_id, Path(request.path).name
@@ -76,8 +82,14 @@ class Perception:
             read = reader.read(decoded.image)
             self._between_steps(rid)
             labels: tuple[tuple[str, float], ...] = ()
-            embedding, clip_model, note = None, "", ""
+            guesses: tuple[tuple[str, float], ...] = ()
+            embedding, clip_model, note, guesses_note = None, "", "", ""
+            guessed_s = 0.0
             if request.labels:
+                self._progress(rid, 2, f"Labelling {name}")
+                guessing = time.perf_counter()
+                guesses, guesses_note = self._guesses(decoded, Path(request.data_dir), request.threads)
+                guessed_s = time.perf_counter() - guessing
                 labels, embedding, clip_model, note = self._labels(rid, decoded, Path(request.data_dir), name)
                 self._between_steps(rid)
         except _Cancelled:
@@ -105,10 +117,12 @@ class Perception:
                 frames=decoded.frames,
                 read_width=decoded.image.width,
                 labels_note=note,
+                guesses=guesses,
+                guesses_note=guesses_note,
             )
         )
         stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
-        stats.extra.update(ocr_s=read.seconds, lines=float(len(read.lines)))
+        stats.extra.update(ocr_s=read.seconds, lines=float(len(read.lines)), guesses_s=guessed_s)
         self._send(Done(rid, "complete", stats))
 
     # ---- steps -------------------------------------------------------------------------------------
@@ -152,6 +166,28 @@ class Perception:
         self._reader = RapidTextReader.load(OcrOptions(threads=threads))
         return self._reader, self._reader.load_s
 
+    def _guesses(self, decoded: DecodedImage, data_dir: Path, threads: int
+                 ) -> tuple[tuple[tuple[str, float], ...], str]:
+        """The ImageNet classifier's top guesses, and why there are none when it cannot be used.
+
+        Loaded on the first image (its packages' files verified, the checkpoint converted to ONNX once).
+        Guesses only add to what was read, so a missing or broken classifier costs them, not the answer.
+        """
+        try:
+            if self._classifier is None:
+                from assistant.engines.classifier import ImageNetClassifier
+                from assistant.models.catalog import default_model, ensure_model
+
+                folder = ensure_model(default_model(CLASSIFIER_ROLE), data_dir)
+                self._classifier = ImageNetClassifier.load(folder, threads)
+            return self._classifier.classify(decoded.image, top_k=TOP_LABELS), ""
+        except ModelError as error:  # not installed, damaged: the message says what to do
+            logger.warning("No ImageNet guesses: %s", error)
+            return (), str(error)
+        except Exception as error:
+            logger.warning("The ImageNet classifier failed: %s", error, exc_info=True)
+            return (), f"the ImageNet classifier failed ({error})"
+
     def _labels(
         self, rid: int, decoded: DecodedImage, data_dir: Path, name: str
     ) -> tuple[tuple[tuple[str, float], ...], Any, str, str]:
@@ -168,7 +204,6 @@ class Perception:
         folders = installed_models(data_dir)
         if not folders:
             return (), None, "", ""
-        self._progress(rid, 2, f"Labelling {name}")
         try:
             model, labeler = self._clip_model(folders[0], data_dir)
             embedding = model.embed_images([decoded.image])

@@ -32,6 +32,8 @@ class Grounding:
     parts: int = 0  # "summary": how many parts the recording was summarised in
     # "image": (label, probability) pairs, best first, when a CLIP model was installed
     labels: tuple[tuple[str, float], ...] = ()
+    # "image": the ImageNet classifier's guesses, (label, probability) pairs, best first
+    guesses: tuple[tuple[str, float], ...] = ()
     image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
     seen: bool = False  # "image": the image itself went to a model that can see, besides this text
     # "passage": its citation number, where in the file ("page 3", "section Budget", "lines 4-9"), the
@@ -62,7 +64,7 @@ class Grounding:
     def shown_text(self) -> str:
         """What the panel and exports show: the text, and for an image its labels too."""
         if self.kind == "image":
-            return image_question.shown_text(self.text, self.labels)
+            return image_question.shown_text(self.text, self.labels, self.guesses)
         return self.text
 
     @classmethod
@@ -89,16 +91,18 @@ class GroundedQuestion:
     prompt: str  # the user message the model receives (groundings, then the question)
     attachments: tuple[Attachment, ...]
     groundings: tuple[Grounding, ...]
-    # Set when no model needs asking: the documents were searched and nothing relevant was found, so
-    # this is the answer (stored and shown like a model's, without inventing one).
+    # Set when no model needs asking: the documents were searched and nothing relevant was found, or
+    # nothing could be recognised in the images, so this is the answer (stored and shown like a
+    # model's, without inventing one); `answered_by` says which.
     reply: str | None = None
+    answered_by: str = "documents search"
 
 
 # How each kind of grounding is put in front of the model, and what the model is asked to do with it.
 _BLOCKS: dict[str, Callable[[Grounding], str]] = {
     "transcript": lambda g: audio_question.transcript_block(g.text, g.source),
     "summary": lambda g: audio_question.summaries_block(g.text, g.source, g.parts),
-    "image": lambda g: image_question.image_block(g.text, g.labels, g.source),
+    "image": lambda g: image_question.image_block(g.text, g.labels, g.guesses),
 }
 _INSTRUCTIONS = {
     "transcript": audio_question.TRANSCRIPT_INSTRUCTION,
@@ -145,7 +149,7 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
         return question
     others = [g for g in sent if g.kind != "passage"]
     found = passages(sent)
-    blocks = [render_block(g) for g in others]
+    blocks = _numbered_images(others)
     if found:
         blocks.append(documents.passages_block(found))
         instruction = documents.MIXED_INSTRUCTION if others else documents.DOCUMENTS_INSTRUCTION
@@ -155,6 +159,20 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
         instruction = MIXED_INSTRUCTION
     question = question.strip() or audio_question.DEFAULT_QUESTION
     return "\n\n".join(blocks) + f"\n\n{instruction}\nQuestion: {question}"
+
+
+def _numbered_images(groundings: Sequence[Grounding]) -> list[str]:
+    """Each grounding's block; several images are "image 1", "image 2"... in the order attached (never
+    their file names, which a model reads meaning into)."""
+    several = sum(g.kind == "image" for g in groundings) > 1
+    blocks, number = [], 0
+    for g in groundings:
+        if g.kind == "image" and several:
+            number += 1
+            blocks.append(image_question.image_block(g.text, g.labels, g.guesses, f"image {number}"))
+        else:
+            blocks.append(render_block(g))
+    return blocks
 
 
 def image_hashes(attachments: Sequence[Attachment], groundings: Sequence[Grounding]) -> list[str]:

@@ -46,13 +46,14 @@ OCR_TEXT = "Windows Explorer\nError 0x80070005: Access is denied\nOK"
 # ---- rendering -------------------------------------------------------------------------------------
 
 
-def test_the_text_read_from_an_image_is_delimited_and_named() -> None:
+def test_the_text_read_from_an_image_is_delimited_and_the_file_name_stays_out_of_the_prompt() -> None:
     image = Grounding("image", "error.png", OCR_TEXT, image=SHA)
     prompt = grounded_question([image], "What error is this?")
     assert prompt == (
-        "Text read from the image error.png (OCR, in reading order):\n<<<\n"
+        "Text read from the image (OCR, in reading order):\n<<<\n"
         f"{OCR_TEXT}\n>>>\n\n{iq.IMAGE_INSTRUCTION}\nQuestion: What error is this?"
     )
+    # The user still sees which file it was; the model never gets the name to read meaning into.
     assert image.heading() == "Text read from the image error.png" and image.shown_text() == OCR_TEXT
 
 
@@ -61,7 +62,8 @@ def test_labels_go_with_the_text_and_unlikely_ones_are_left_out() -> None:
     image = Grounding("image", "error.png", "", labels=labels)
     block = grounded_question([image], "What is it?")
     assert f"<<<\n{iq.NO_TEXT}\n>>>" in block  # no text found: said so, not an empty block
-    assert "looks like (zero-shot labels, most likely first): screenshot (72%), dialog box (11%)\n" in block
+    assert ("What the image looks like to CLIP (zero-shot labels, most likely first): screenshot (72%), "
+            "dialog box (11%)\n") in block
     assert "cat" not in block
     assert image.shown_text() == f"{iq.NO_TEXT}\n\nLooks like: screenshot (72%), dialog box (11%)"
 
@@ -122,7 +124,7 @@ def test_image_recording_and_text_make_one_question_in_the_order_attached() -> N
     assert [(g.kind, g.source) for g in final.result.groundings] == [("transcript", "park.wav"),
                                                                       ("image", "error.png")]
     prompt = final.result.prompt
-    assert prompt.index("Transcript of park.wav:") < prompt.index("Text read from the image error.png")
+    assert prompt.index("Transcript of park.wav:") < prompt.index("Text read from the image (OCR")
     assert prompt.endswith("the material above.\nQuestion: Does the recording explain the error?")
     assert [kind for kind, _ in client.requests] == ["transcribe", "perceive"]
 

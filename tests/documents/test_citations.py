@@ -99,7 +99,7 @@ def test_passages_after_other_material_keep_their_numbers_and_the_mixed_instruct
     image = Grounding("image", "shot.png", "Error 42")
     passage = Grounding.from_passage(documents.fit_passages([REPORT], "q", 3000)[0])
     prompt = grounded_question([passage, image], "Explain")
-    assert prompt.index("Text read from the image shot.png") < prompt.index("[1] report.pdf, page 3")
+    assert prompt.index("Text read from the image (OCR") < prompt.index("[1] report.pdf, page 3")
     assert documents.MIXED_INSTRUCTION in prompt and prompt.endswith("Question: Explain")
 
 

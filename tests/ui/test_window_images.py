@@ -72,7 +72,8 @@ def test_dropped_screenshot_is_read_answered_stored_and_shown_again(
     (image,) = question.groundings
     assert image.kind == "image" and MESSAGE in image.text and "Windows Explorer" in image.text
     assert question.prompt is not None
-    assert question.prompt.startswith("Text read from the image error dialog.png (OCR, in reading order):")
+    assert question.prompt.startswith("Text read from the image (OCR, in reading order):")
+    assert "error dialog" not in question.prompt  # the file's name is never told to the model
     assert image.text in question.prompt and question.prompt.endswith(QUESTION)
     assert answer.status == "complete" and answer.text.strip()
     # The image is kept by its hash, so the conversation shows it after the original is gone.
