@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
     bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
-                                          "remote", "qa"],
+                                          "remote", "qa", "docs"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
@@ -203,6 +203,10 @@ def _hub_models(args: argparse.Namespace) -> int:
 
 
 def _bench(suite: str, argv: list[str]) -> int:
+    if suite == "docs":  # your documents: indexing speed, query latency, recall@5
+        from assistant.bench.docs import main as bench_docs
+
+        return bench_docs(argv)
     if suite == "fit":  # the first-run benchmark of each installed chat model
         from assistant.bench.fit import main as bench_fit
 

@@ -53,6 +53,8 @@ def pdf_blocks(path: Path, reading: Reading, limits: Limits, page_reader: PageRe
     try:
         total = len(document)
         reading.pages = total
+        if total == 0:
+            raise UnreadableDocument("the PDF has no pages (it is damaged or empty)")
         if total > limits.max_pages:
             reading.note(f"only the first {limits.max_pages:,} of {total:,} pages were read")
         scanned_skipped = 0

@@ -1,0 +1,277 @@
+"""`assistant bench docs`: how fast documents are indexed and searched, and how well retrieval finds answers.
+
+Three parts (`--parts index,query,recall`), each beside a baseline measured in the same run:
+
+- index: 1,000 generated text PDF pages (50 files of 20 pages) through the app's indexer, BM25 first
+  (parse + chunk + FTS5: pages/s), then the embeddings (chunks/s), against pypdfium2's own text
+  extraction of the same pages and onnxruntime fed the same passages one at a time; then the peak RSS
+  of a child process indexing a folder of large text files (`--folder-mb`, 1 GB by default).
+- query: embed + hybrid search + fuse at 100,000 passages (`--chunks`), BM25-only and vector-only beside
+  it, and the bare FTS5 query and matrix product as the floor. The bulk passages get random unit vectors
+  (embedding 100,000 passages takes an hour here; the search costs the same whatever the vectors hold).
+- recall: recall@5 on the generated corpus (`bench.docs_corpus`, 240 questions asked in other words
+  than the facts), hybrid against each half alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from assistant.bench.docs_corpus import Question, write_corpus
+from assistant.documents.indexer import Indexer
+from assistant.documents.search import fts_match, query_words, search
+from assistant.documents.store import ChunkRow, DocumentStore
+from assistant.documents.types import Locator
+from assistant.documents.vector_index import VectorIndex
+from assistant.protocols import TextEmbedder
+
+_WORD_TEXT = (
+    "river harbour council winter bread school bridge library festival choir lantern village road map "
+    "stone church market tide ferry meadow orchard mill forest hill valley storm harvest ledger fund "
+    "keeper lighthouse station signal engine pump reservoir canal boat net fisherman baker teacher "
+)
+WORDS = _WORD_TEXT.split()
+
+
+def load_embedder(data_dir: Path, threads: int = 0) -> TextEmbedder:
+    from assistant.engines.embeddings import OnnxTextEmbedder
+    from assistant.models import catalog
+
+    return OnnxTextEmbedder.load(catalog.ensure_model(catalog.default_model("embed"), data_dir), threads)
+
+
+# ---- recall ----------------------------------------------------------------------------------------
+
+
+def recall_at(store: DocumentStore, embedder: TextEmbedder, questions: list[Question], k: int = 5
+              ) -> dict[str, float]:
+    """The share of questions whose fact's section is among the first `k` passages, per search mode."""
+    vectors = VectorIndex(embedder.fingerprint, embedder.dim)
+    vectors.refresh(store)
+    query_vectors = embedder.embed([q.text for q in questions])
+    hits = {"hybrid": 0, "bm25": 0, "vector": 0}
+    for question, vector in zip(questions, query_vectors, strict=True):
+        for mode in hits:
+            found = search(store, question.text, k=k, mode=mode, query_vector=vector, vectors=vectors)
+            hits[mode] += any(p.name == question.file and p.locator.heading == question.heading
+                              and question.answer in p.text for p in found.passages)
+    return {mode: count / len(questions) for mode, count in hits.items()}
+
+
+def run_recall(work: Path, embedder: TextEmbedder) -> dict[str, float]:
+    questions = write_corpus(work / "corpus")
+    with DocumentStore.open(work / "recall-data") as store:
+        Indexer(store, embedder=lambda: embedder).run(add=[str(work / "corpus")])
+        scores = recall_at(store, embedder, questions)
+    print(f"recall@5 on {len(questions)} generated questions: hybrid {scores['hybrid']:.3f}, "
+          f"BM25 only {scores['bm25']:.3f}, vector only {scores['vector']:.3f}")
+    return scores
+
+
+# ---- indexing --------------------------------------------------------------------------------------
+
+
+def page_lines(rng: random.Random, words: int = 380) -> list[str]:
+    text = [rng.choice(WORDS) for _ in range(words)]
+    return [" ".join(text[i:i + 14]) + "." for i in range(0, words, 14)]
+
+
+def write_pdfs(folder: Path, files: int, pages: int, seed: int = 5) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(files):
+        sheet = canvas.Canvas(str(folder / f"report-{index:03d}.pdf"), pagesize=A4)
+        for _ in range(pages):
+            text = sheet.beginText(50, 800)
+            text.setFont("Helvetica", 9)
+            for line in page_lines(rng):
+                text.textLine(line)
+            sheet.drawText(text)
+            sheet.showPage()
+        sheet.save()
+
+
+def plain_pdfium(folder: Path) -> tuple[int, float]:
+    import pypdfium2 as pdfium
+
+    started, pages = time.perf_counter(), 0
+    for path in sorted(folder.glob("*.pdf")):
+        document = pdfium.PdfDocument(str(path))
+        for page in document:
+            textpage = page.get_textpage()
+            textpage.get_text_range()
+            textpage.close()
+            page.close()
+            pages += 1
+        document.close()
+    return pages, time.perf_counter() - started
+
+
+def plain_onnx_embedding(store: DocumentStore, embedder: TextEmbedder, sample: int = 96) -> float:
+    """Passages per second through onnxruntime one at a time (no batching), on a sample."""
+    texts = [text for _, text, _ in store._conn.execute(
+        "SELECT id, text, heading FROM chunks LIMIT ?", (sample,))]
+    started = time.perf_counter()
+    for text in texts:
+        embedder.embed([text])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int) -> None:
+    files = max(1, pages // 20)
+    pdfs = work / "pdfs"
+    write_pdfs(pdfs, files, 20)
+    plain_pages, plain_s = plain_pdfium(pdfs)
+    with DocumentStore.open(work / "index-data") as store:
+        started = time.perf_counter()
+        report = Indexer(store).run(add=[str(pdfs)])
+        parse_s = time.perf_counter() - started
+        chunks = store.chunk_count()
+        started = time.perf_counter()
+        embedded = Indexer(store, embedder=lambda: embedder).run().embedded
+        embed_s = time.perf_counter() - started
+        one_by_one = plain_onnx_embedding(store, embedder)
+    total_pages = files * 20
+    print(f"index {total_pages} PDF pages ({report.indexed} files, {chunks} passages):")
+    print(f"  parse + chunk + FTS5: {parse_s:.1f} s = {total_pages / parse_s:.0f} pages/s "
+          f"(pypdfium2's text extraction alone: {plain_pages / plain_s:.0f} pages/s, "
+          f"ratio {parse_s / plain_s:.1f}x its time)")
+    print(f"  embeddings: {embedded} passages in {embed_s:.1f} s = {embedded / embed_s:.1f} passages/s "
+          f"(onnxruntime one at a time: {one_by_one:.1f}/s)")
+    print(f"  total {parse_s + embed_s:.1f} s for {total_pages} pages; searchable by keywords after "
+          f"{parse_s:.1f} s")
+    if folder_mb:
+        peak, seconds, chunks = rss_of_child(work, folder_mb)
+        print(f"  peak RSS indexing a {folder_mb} MB folder of text (keywords): {peak:.0f} MB "
+              f"({chunks} passages, {seconds:.1f} s)")
+
+
+def _index_big_folder(folder: str, data: str, out: multiprocessing.queues.Queue) -> None:
+    started = time.perf_counter()
+    with DocumentStore.open(Path(data)) as store:
+        Indexer(store).run(add=[folder])
+        chunks = store.chunk_count()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.put((peak_mb, time.perf_counter() - started, chunks))
+
+
+def rss_of_child(work: Path, folder_mb: int) -> tuple[float, float, int]:
+    folder = work / "big"
+    folder.mkdir()
+    rng = random.Random(9)
+    line = (" ".join(rng.choice(WORDS) for _ in range(15)) + "\n").encode()
+    block = line * ((1 << 20) // len(line))
+    per_file = 128
+    for index in range(max(1, folder_mb // per_file)):
+        with open(folder / f"log-{index}.txt", "wb") as handle:
+            for _ in range(min(per_file, folder_mb)):
+                handle.write(block)
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=_index_big_folder, args=(str(folder), str(work / "big-data"), out))
+    child.start()
+    result = out.get()
+    child.join()
+    return result
+
+
+# ---- query latency ---------------------------------------------------------------------------------
+
+
+def fill(store: DocumentStore, count: int, dim: int, model: str, seed: int = 3) -> None:
+    """`count` passages of random words in files of 1,000, each with a random unit vector."""
+    rng = random.Random(seed)
+    generator = np.random.default_rng(seed)
+    source = store.insert_source("/bench/generated", True)
+    for start in range(0, count, 1000):
+        rows = [ChunkRow(Locator(page=i // 3 + 1), " ".join(rng.choice(WORDS) for _ in range(150)) +
+                         f" item{start + i}") for i in range(min(1000, count - start))]
+        store.write_file(source, f"/bench/generated/file-{start // 1000:04d}.pdf", size=1, mtime_ns=1,
+                         sha256="", kind="pdf", chunks=rows)
+        ids = [r[0] for r in store._conn.execute(
+            "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?",
+            (f"/bench/generated/file-{start // 1000:04d}.pdf",))]
+        vectors = generator.standard_normal((len(ids), dim)).astype("<f4")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        store.add_vectors(model, [(c, vectors[i].tobytes()) for i, c in enumerate(ids)])
+
+
+def timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return statistics.median(times) * 1000, times[int(len(times) * 0.95) - 1] * 1000
+
+
+def run_query(work: Path, embedder: TextEmbedder, count: int, runs: int = 30) -> None:
+    queries = ["how long is the stone bridge over the river", "when does the ferry leave the harbour",
+               "who keeps the lighthouse signal", "how deep is the reservoir canal", "item4242 ledger fund"]
+    with DocumentStore.open(work / "query-data") as store:
+        started = time.perf_counter()
+        fill(store, count, embedder.dim, embedder.fingerprint)
+        fill_s = time.perf_counter() - started
+        vectors = VectorIndex(embedder.fingerprint, embedder.dim)
+        started = time.perf_counter()
+        vectors.refresh(store)
+        load_s = time.perf_counter() - started
+        print(f"query at {store.chunk_count():,} passages (filled in {fill_s:.0f} s; vectors loaded in "
+              f"{load_s:.2f} s, once per change):")
+        rotation = iter(range(10**9))
+
+        def one(mode: str) -> Callable[[], object]:
+            def call() -> object:
+                text = queries[next(rotation) % len(queries)]
+                vector = embedder.embed([text])[0] if mode != "bm25" else None
+                return search(store, text, k=6, mode=mode, query_vector=vector, vectors=vectors)
+            return call
+
+        for mode in ("hybrid", "bm25", "vector"):
+            median, p95 = timed(one(mode), runs)
+            label = {"hybrid": "embed + hybrid + fuse", "bm25": "BM25 only", "vector": "embed + vector only"}
+            print(f"  {label[mode]:<22} median {median:6.1f} ms, p95 {p95:6.1f} ms")
+        query_vector = embedder.embed([queries[0]])[0]
+        embed_median, _ = timed(lambda: embedder.embed([queries[0]]), runs)
+        fts_median, _ = timed(lambda: store.fts(fts_match(query_words(queries[0])), 50), runs)
+        dot_median, _ = timed(lambda: vectors.matrix @ query_vector, runs)
+        print(f"  floor: embedding the query {embed_median:.1f} ms, bare FTS5 query {fts_median:.1f} ms, "
+              f"bare matrix product {dot_median:.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="assistant bench docs", description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default="index,query,recall")
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--folder-mb", type=int, default=1024, help="0: skip the RSS measurement")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-docs-") as temp:
+        work = Path(temp)
+        embedder = load_embedder(work / "data", args.threads)
+        print(f"embedding model: {embedder.fingerprint}, {embedder.dim} dims")
+        if "recall" in parts:
+            run_recall(work, embedder)
+        if "query" in parts:
+            run_query(work, embedder, args.chunks)
+        if "index" in parts:
+            run_index(work, embedder, args.pages, args.folder_mb)
+    sys.stdout.flush()
+    return 0
