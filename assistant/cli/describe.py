@@ -21,8 +21,9 @@ from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveReques
 logger = logging.getLogger(__name__)
 
 
-def describe_command(path: str, *, as_json: bool = False) -> int:
-    """Exit code 0 when the image was read (with or without text in it), 1 on an error."""
+def describe_command(path: str, *, as_json: bool = False, label: str | None = None) -> int:
+    """Exit code 0 when the image was read (with or without text in it), 1 on an error. `label`
+    names the image in the output instead of its path (`--screen`: "screen")."""
     data_dir = settings.data_dir()
     found: ImagePerceived | None = None
     with EngineClient() as engine:
@@ -42,9 +43,9 @@ def describe_command(path: str, *, as_json: bool = False) -> int:
         print(f"assistant: no labels: {found.labels_note}", file=sys.stderr)
     labels = _labels(found, data_dir)
     if as_json:
-        print(json.dumps(describe_json(path, found, labels), ensure_ascii=False, indent=2))
+        print(json.dumps(describe_json(label or path, found, labels), ensure_ascii=False, indent=2))
         return 0
-    print(_summary(path, found), file=sys.stderr)
+    print(_summary(label or path, found), file=sys.stderr)
     if found.text:
         print(found.text)
     if labels:

@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ask about this recording (transcribed first); repeat for several")
     ask.add_argument("--image", metavar="IMAGE", action="append", default=[],
                      help="ask about this image (its text read first); repeat for several")
+    ask.add_argument("--screen", action="store_true",
+                     help="ask about the whole screen, captured now (used like --image)")
 
     models = commands.add_parser("models", help="list known models and whether they are ready")
     models_commands = models.add_subparsers(dest="models_command")
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--model", help="speech model name (default: the catalogue's default)")
 
     describe = commands.add_parser("describe", help="print the text in an image (and its labels with CLIP)")
-    describe.add_argument("image", help="png, jpeg, webp, gif, bmp or tiff (checked by content)")
+    describe.add_argument("image", nargs="?", help="png, jpeg, webp, gif, bmp or tiff (checked by content)")
+    describe.add_argument("--screen", action="store_true", help="read the whole screen, captured now")
     describe.add_argument("--json", action="store_true", help="print text, boxes and labels as JSON")
 
     selftest = commands.add_parser("selftest", help="load the default model offline and answer one question")
@@ -107,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
     )
+    if getattr(args, "screen", False):  # the screen, captured now, stands in for an image file
+        from assistant.cli.screen import capture_for
+
+        if not capture_for(args):
+            return 1
     if args.command is None:
         from assistant.ui.app import run_gui
 
@@ -151,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "describe":
         from assistant.cli.describe import describe_command
 
-        return describe_command(args.image, as_json=args.json)
+        if not args.image:
+            print("assistant: describe needs an IMAGE (or --screen)", file=sys.stderr)
+            return 2
+        return describe_command(args.image, as_json=args.json, label=getattr(args, "image_label", None))
     if args.command == "selftest":
         from assistant.cli.selftest import run_selftest
 

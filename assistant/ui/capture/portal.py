@@ -25,7 +25,7 @@ import secrets
 from urllib.parse import unquote, urlparse
 
 from PySide6.QtCore import SLOT, QEventLoop, QObject, QTimer, Signal, Slot
-from PySide6.QtDBus import QDBus, QDBusConnection, QDBusMessage
+from PySide6.QtDBus import QDBus, QDBusConnection, QDBusMessage, QDBusPendingCallWatcher
 from PySide6.QtGui import QImage
 
 logger = logging.getLogger(__name__)
@@ -55,14 +55,15 @@ class PortalScreenshot(QObject):
         self._handle = ""
         self._ended = False
         self._outcome: tuple[str, QImage | str | None] | None = None
+        self._call: QDBusPendingCallWatcher | None = None
 
     @property
     def pending(self) -> bool:
         return bool(self._handle) and not self._ended
 
     def start(self, interactive: bool) -> None:
-        """Ask the portal; the answer arrives later through the signals. A failure found at once (no bus,
-        no portal) is emitted before this returns, so connect the signals first."""
+        """Ask the portal; the answer arrives later through the signals (on this thread's event loop).
+        No session bus is reported before this returns, so connect the signals first."""
         bus = self._bus if self._bus is not None else QDBusConnection.sessionBus()
         if not bus.isConnected():
             error = bus.lastError()
@@ -76,21 +77,28 @@ class PortalScreenshot(QObject):
         self._bus = bus
         call = QDBusMessage.createMethodCall(SERVICE, OBJECT, INTERFACE, "Screenshot")
         call.setArguments(["", {"handle_token": token, "interactive": interactive, "modal": True}])
-        reply = bus.call(call, QDBus.CallMode.Block, CALL_TIMEOUT_MS)
-        if reply.type() == QDBusMessage.MessageType.ErrorMessage:
-            name = reply.errorName()
-            logger.warning("Screenshot portal call failed: %s %s", name, reply.errorMessage())
-            error = name.rsplit(".", 1)[-1]
-            if error in ("ServiceUnknown", "NameHasNoOwner"):
-                self._fail(NO_PORTAL)
-            elif error in ("UnknownMethod", "UnknownInterface", "UnknownObject"):
-                self._fail(NO_SCREENSHOT.format(detail=reply.errorMessage() or name))
-            elif error in ("NoReply", "Timeout", "TimedOut"):
-                self._fail("the desktop portal did not answer")
-            else:
-                self._fail(f"the desktop portal refused the request ({reply.errorMessage() or name})")
-            return
+        # Asynchronous: starting the portal on demand can take seconds, and the window must not freeze.
+        self._call = QDBusPendingCallWatcher(bus.asyncCall(call, CALL_TIMEOUT_MS), self)
+        self._call.finished.connect(self._called)
         logger.info("Screenshot portal asked (%s)", self._handle)
+
+    def _called(self, watcher: QDBusPendingCallWatcher) -> None:
+        """The portal took the request (its answer comes with Response), or the call failed."""
+        if self._ended or not watcher.isError():
+            return
+        error = watcher.error()
+        name, detail = error.name(), error.message()
+        logger.warning("Screenshot portal call failed: %s %s", name, detail)
+        self._disconnect()
+        short = name.rsplit(".", 1)[-1]
+        if short in ("ServiceUnknown", "NameHasNoOwner"):
+            self._fail(NO_PORTAL)
+        elif short in ("UnknownMethod", "UnknownInterface", "UnknownObject"):
+            self._fail(NO_SCREENSHOT.format(detail=detail or name))
+        elif short in ("NoReply", "Timeout", "TimedOut"):
+            self._fail("the desktop portal did not answer")
+        else:
+            self._fail(f"the desktop portal refused the request ({detail or name})")
 
     def close(self) -> None:
         """Give up on a request still open (a new capture, the window closing): its dialog closes too."""

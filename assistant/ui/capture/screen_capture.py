@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, QRect, Qt, QTimer, Signal
+from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -53,6 +54,7 @@ class ScreenCapture(QObject):
         self.mode = ""
         self.overlay: CaptureOverlay | None = None
         self.portal: PortalScreenshot | None = None
+        self.portal_bus: QDBusConnection | None = None  # None: the session bus (tests use a private one)
         self._hidden: list[QWidget] = []
         self._window_was_minimised = False
         self._busy = False
@@ -141,7 +143,7 @@ class ScreenCapture(QObject):
     # ---- portal (Wayland) --------------------------------------------------------------------------
 
     def _ask_portal(self) -> None:
-        portal = PortalScreenshot(self)
+        portal = PortalScreenshot(self, self.portal_bus)
         portal.finished.connect(lambda image: self._end("captured", image))
         portal.failed.connect(lambda message: self._end("failed", f"No screenshot: {message}."))
         portal.cancelled.connect(lambda: self._end("cancelled"))

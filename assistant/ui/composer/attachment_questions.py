@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -39,7 +40,7 @@ from assistant.host.client import EngineClient, Handler, Ticket
 from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded, PerceiveRequest
 from assistant.prompt import attachments as attachments_module
 from assistant.prompt.attachments import AttachmentRefused
-from assistant.ui.composer.draft_files import DraftFiles
+from assistant.ui.composer.draft_files import DraftFiles, file_sha256
 from assistant.ui.composer.typing_prefill import TypingPrefill
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name
@@ -77,6 +78,7 @@ class _Early:
     follower: Handler | None = None  # the job that took it over gets its remaining events
     dropped: bool = False  # the chip was removed (or the file changed): its last events change nothing
     release: bool = False  # dropped with the draft: its kept copy goes once the read ends
+    release_hashes: tuple[str, ...] = ()  # the dropped file's sha256, known when it was dropped
 
     def follow(self, handler: Handler) -> None:
         self.follower = handler
@@ -232,8 +234,9 @@ class AttachmentQuestions(QObject):
                 early.found = event  # read (and kept) after all: its copy goes below
             if ended:
                 self._dropped_pending -= 1
-                if early.release and early.found is not None:
-                    self.draft_files.forget_kept({early.found.sha256}, self._drafted_hashes())
+                found = (early.found.sha256,) if early.found is not None else ()
+                if early.release:  # the read may have kept its copy before it saw the cancel
+                    self.draft_files.forget_kept({*early.release_hashes, *found}, self._drafted_hashes())
             return
         if isinstance(event, ImagePerceived):
             early.found = event
@@ -266,7 +269,10 @@ class AttachmentQuestions(QObject):
         if early is None:
             return None
         if early.ticket is not None:
+            # The kept copy is named by the file's sha256: known now, while the file is still there.
+            digest = file_sha256(Path(path)) if release else None
             early.dropped, early.release = True, release
+            early.release_hashes = (digest,) if digest else ()
             self._dropped_pending += 1
             early.ticket.cancel()
             return None
