@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
     bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
-                                          "remote", "qa", "docs"],
+                                          "remote", "qa", "docs", "capture"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
@@ -242,6 +242,10 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.remote import main as bench_remote
 
         return bench_remote(argv)
+    if suite == "capture":  # screen capture in the real window: capture -> chip, capture -> text read
+        from assistant.cli.bench_capture import main as bench_capture
+
+        return bench_capture(argv)
     if suite == "vision":
         from assistant.bench.vision import main as bench_vision
 
