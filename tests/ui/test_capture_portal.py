@@ -23,6 +23,7 @@ import pytest
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
+from assistant.ui.capture import screen_capture
 from assistant.ui.capture.portal import NO_BUS, NO_PORTAL, PortalScreenshot
 from assistant.ui.capture.screen_capture import ScreenCapture
 
@@ -76,6 +77,8 @@ FAKE_PORTAL = """
         sender = fields[HeaderFields.sender].lstrip(":").replace(".", "_")
         handle = f"/org/freedesktop/portal/desktop/request/{sender}/{options['handle_token']}"
         connection.send(new_method_return(message, "o", (handle,)))
+        if code < 0:
+            continue  # a dialog nobody answers
         request = DBusAddress(handle, interface="org.freedesktop.portal.Request")
         results = {"uri": ("s", uri)} if uri else {}
         connection.send(new_signal(request, "Response", "ua{sv}", (code, results)))
@@ -200,3 +203,23 @@ def test_on_wayland_the_window_asks_the_portal_and_attaches_what_it_returns(
     early = questions.early(attached.path)
     assert early is not None and early.found is not None
     assert PORTAL_TEXT.replace(" ", "") in early.found.text.replace(" ", "")
+
+
+def test_a_dialog_that_never_answers_gives_the_window_back(
+    qtbot, make_app, bus_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(screen_capture, "PORTAL_TIMEOUT_MS", 1500)
+    portal = FakePortal(bus_address, -1, "")
+    parts = make_app(engine=False)
+    flow = ScreenCapture(parts.window, "wayland", step_aside_ms=20)
+    flow.portal_bus = connect(bus_address, "assistant-test-silent")
+    failures: list[str] = []
+    flow.failed.connect(failures.append)
+    try:
+        assert flow.start("screen") and not parts.window.isVisible()
+        qtbot.waitUntil(lambda: bool(failures), timeout=30_000)
+    finally:
+        requests = portal.close()
+    assert requests[0]["interactive"] is False  # the full screen: no region to pick
+    assert failures == ["No screenshot: the desktop's screenshot dialog did not answer in time."]
+    assert parts.window.isVisible() and not flow.busy

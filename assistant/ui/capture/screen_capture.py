@@ -35,6 +35,8 @@ MODES = (REGION, WINDOW, SCREEN)
 # Long enough for a compositor's fade-out (GNOME and KDE animate ~150-250 ms); an X server without a
 # compositor needs none. Tests shorten it.
 STEP_ASIDE_MS = 350
+# The desktop's screenshot dialog waits for the user, but not for ever: the window is hidden meanwhile.
+PORTAL_TIMEOUT_MS = 120_000
 WINDOW_PICK_UNSUPPORTED = "Picking a window works on X11 only here; drag a region around it instead."
 
 
@@ -58,6 +60,9 @@ class ScreenCapture(QObject):
         self._hidden: list[QWidget] = []
         self._window_was_minimised = False
         self._busy = False
+        self._portal_timer = QTimer(self)
+        self._portal_timer.setSingleShot(True)
+        self._portal_timer.timeout.connect(self._portal_timed_out)
 
     @property
     def busy(self) -> bool:
@@ -148,7 +153,14 @@ class ScreenCapture(QObject):
         portal.failed.connect(lambda message: self._end("failed", f"No screenshot: {message}."))
         portal.cancelled.connect(lambda: self._end("cancelled"))
         self.portal = portal
+        self._portal_timer.start(PORTAL_TIMEOUT_MS)  # owned by this object: it dies with the window
         portal.start(interactive=self.mode != SCREEN)
+
+    def _portal_timed_out(self) -> None:
+        portal = self.portal
+        if portal is not None and portal.pending:
+            portal.close()
+            self._end("failed", "No screenshot: the desktop's screenshot dialog did not answer in time.")
 
     # ---- stepping aside and back --------------------------------------------------------------------
 
@@ -178,6 +190,7 @@ class ScreenCapture(QObject):
         if not self._busy:
             return
         self._busy = False
+        self._portal_timer.stop()
         self.overlay = None
         self.portal = None
         self._come_back(outcome == "captured")

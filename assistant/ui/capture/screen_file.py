@@ -24,7 +24,10 @@ class ScreenCaptureError(Exception):
     """str() is the reason, for the command's error line."""
 
 
-def capture_screen(path: Path, portal_timeout_ms: int = 0) -> tuple[int, int]:
+PORTAL_TIMEOUT_MS = 120_000  # the desktop may ask the user to confirm; a command must not wait for ever
+
+
+def capture_screen(path: Path, portal_timeout_ms: int = PORTAL_TIMEOUT_MS) -> tuple[int, int]:
     """Write the screen as a PNG at `path`; returns its size. Raises ScreenCaptureError."""
     problem = display_problem()
     if problem is not None:
