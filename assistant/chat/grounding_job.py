@@ -50,6 +50,7 @@ from assistant.prompt.grounding import (
     Grounding,
     default_question,
     grounded_question,
+    prompt_start,
     render_block,
 )
 from assistant.protocols import ChatMessage, Segment, TranscriptionOptions
@@ -143,11 +144,14 @@ class GroundingJob:
         on_update: Callable[[JobUpdate], None] | None = None,
         on_event: Handler | None = None,
         use_documents: bool = False,
+        prefill_for: Callable[[str], ChatRequest | None] | None = None,
     ) -> None:
         """`perceived`: attachment index -> an image already perceived, or being perceived, for it.
         `on_event` sees every event of the job's requests first (the window shows a model loading,
         and notes the images read for the image library). `use_documents`: the question is answered
-        from the user's documents library too (searched in the engine process)."""
+        from the user's documents library too (searched in the engine process). `prefill_for(start)`:
+        the prefill-only request for the question's prompt up to `start` (`ChatSession.prefill_request`);
+        when the first attachment is an image the job reads, the engine evaluates it meanwhile."""
         if not attachments and not use_documents:
             raise ValueError("a grounding job needs an attachment or the documents")
         unsupported = [a.name for a in attachments if a.kind not in ("audio", "image", "document")]
@@ -166,6 +170,7 @@ class GroundingJob:
         self._on_update = on_update or (lambda update: None)
         self._on_event = on_event
         self._use_documents = use_documents
+        self._prefill_for = prefill_for
         self._documents = DocumentSteps(settings, self._data_dir, self._send, self._begin, self._status,
                                         self._end_of_step)
         self._steps: Steps | None = None
@@ -414,7 +419,8 @@ class GroundingJob:
         if early is not None and index in self._early_keys:
             key = self._early_keys.pop(index)  # in flight since the image was attached: wait for it
         else:
-            key = self._send(PerceiveRequest(attachment.path, str(self._data_dir), self._settings.threads))
+            key = self._send(PerceiveRequest(attachment.path, str(self._data_dir), self._settings.threads,
+                                             prefill=self._prompt_start_request(index)))
         while True:
             event = yield key
             if isinstance(event, ImagePerceived):
@@ -429,6 +435,11 @@ class GroundingJob:
             raise GroundingError(f"The engine did not say what it found in {attachment.path}.")
         logger.info("Read %s: %d lines, %d labels", attachment.path, len(found.lines), len(found.labels))
         return _image_grounding(attachment, found)
+
+    def _prompt_start_request(self, index: int) -> ChatRequest | None:
+        """For the first attachment, an image: the prompt up to its text, to evaluate while it is read."""
+        start = prompt_start(self._attachments) if index == 0 and self._prefill_for is not None else None
+        return self._prefill_for(start) if self._prefill_for is not None and start is not None else None
 
     def _summarise(
         self, index: int, attachment: Attachment, plan: audio_question.AudioQuestionPlan, share: int

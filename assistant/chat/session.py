@@ -310,9 +310,27 @@ class ChatSession:
         Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
         when they let go without saying more, the question's prompt is already in the KV cache and the
         first token comes without evaluating it. The window calls it with `grounded` while the user
-        types about perceived images (`ui/typing_prefill.py`). None when nothing was sent: an answer
-        is streaming, the prompt is too long to send, or the model sees images (the vision handlers
-        evaluate every question afresh, so there is nothing to prepare).
+        types about perceived images (`ui/typing_prefill.py`). None when nothing was sent (see
+        `prefill_request`).
+        """
+        request = self.prefill_request(conversation_id, text, spoken_language=spoken_language,
+                                       grounded=grounded)
+        return None if request is None else self._client.send(request, on_event or _ignore)
+
+    def prefill_request(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        spoken_language: str | None = None,
+        grounded: GroundedQuestion | None = None,
+    ) -> ChatRequest | None:
+        """The prefill-only request `prefill` sends. A grounding job also hands one to the engine with an
+        image (`PerceiveRequest.prefill`): the prompt's start, evaluated while the image is read.
+
+        None when there is nothing to prepare: an answer is streaming, the prompt is too long to send,
+        or the model sees this question's images (the vision handlers evaluate every question afresh;
+        a vision model's own `prefill` prepares nothing either).
         """
         prompt = grounded.prompt if grounded is not None else text
         if self._active is not None or not text.strip():
@@ -323,8 +341,7 @@ class ChatSession:
         history = self._with_language([*history, ChatMessage("user", prompt)], spoken_language)
         # Only the prompt is evaluated: sampling plays no part (and draws no seed) until the question is sent.
         options = GenerationOptions(max_tokens=self._settings.max_answer_tokens)
-        request = ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True)
-        return self._client.send(request, on_event or _ignore)
+        return ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True)
 
     def _system(self) -> list[ChatMessage]:
         prompt = self._settings.system_prompt

@@ -123,6 +123,10 @@ class PerceiveRequest:
     threads: int = 0  # OCR threads; 0: the engine's default for this machine
     labels: bool = True  # zero-shot labels, when a CLIP model is installed
     keep: bool = True  # False: keep no copy (`assistant describe` only looks)
+    # The start of the question's prompt, up to where the image's text goes (a prefill-only request):
+    # evaluated into the loaded chat model's KV cache while the image is read (`host/prefill_beside.py`),
+    # so only the text read and the question are left at Send. Ignored when no chat model is loaded.
+    prefill: ChatRequest | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ first time), whose guesses let a photo without text say something even without C
 only when a model was imported (`assistant models import-clip`): without one an image is still read,
 it just gets no labels. Importing this module is cheap: onnxruntime, OpenCV and numpy load in `perceive`.
 
+A request may carry the start of the question's prompt (`PerceiveRequest.prefill`): it is evaluated into
+the chat model's KV cache on a second thread while the image is read (`host/prefill_beside.py`), and
+joined after Done, before the engine takes its next request.
+
 The image's CLIP embedding travels back in ImagePerceived: the image library records it with the
 conversation and message that shared the image, and those ids exist only once the question is stored,
 in the window's (or `ask`'s) process (`assistant.chat.shared_images`). `embed_text` answers the
@@ -23,10 +27,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.host.messages import (
+    ChatRequest,
     Done,
     EmbedTextRequest,
     Event,
@@ -36,8 +42,9 @@ from assistant.host.messages import (
     Progress,
     TextEmbedded,
 )
+from assistant.host.prefill_beside import PrefillBeside
 from assistant.images.errors import ImageError
-from assistant.protocols import GenerationStats, ModelError
+from assistant.protocols import GenerationStats, ModelError, StopCheck
 
 if TYPE_CHECKING:
     from assistant.engines.classifier import ImageNetClassifier
@@ -50,6 +57,8 @@ logger = logging.getLogger(__name__)
 STEPS = 3  # open and keep, read text, label
 TOP_LABELS = 5
 CLASSIFIER_ROLE = "classifier"  # the catalogue's role of the ImageNet classifier
+# Evaluates a prefill-only chat request with the loaded chat model (the engine's `prefill_beside`).
+Evaluate = Callable[[ChatRequest, StopCheck], int]
 
 
 class _Cancelled(Exception):
@@ -66,9 +75,31 @@ class Perception:
         self._clip: dict[Path, tuple[Any, Any]] = {}  # model folder -> (ClipModel, ZeroShotLabeler)
         self._classifier: ImageNetClassifier | None = None
 
-    def perceive(self, request: PerceiveRequest) -> None:
+    def perceive(self, request: PerceiveRequest, evaluate: Evaluate | None = None) -> None:
+        """Answer `request`; with `evaluate`, its `prefill` is evaluated meanwhile on another thread."""
+        beside = None
+        if evaluate is not None and request.prefill is not None:
+            prefill = request.prefill
+            beside = PrefillBeside(lambda should_stop: evaluate(prefill, should_stop))
+        cancelled = False
+
+        def check(rid: int) -> bool:  # sticky: a Cancel is read off the pipe once
+            nonlocal cancelled
+            cancelled = cancelled or self._check_cancel(rid)
+            return cancelled
+
+        try:
+            self._perceive(request, check)
+        finally:
+            if beside is not None:
+                if cancelled:
+                    beside.stop()
+                beside.wait(lambda: check(request.request_id))
+
+    def _perceive(self, request: PerceiveRequest, check_cancel: Callable[[int], bool]) -> None:
         rid, name = request.request_id, Path(request.path).name
         started = time.perf_counter()
+        between_steps = partial(self._between_steps, check_cancel)
         # Pillow loads here, not when the window process imports this module to start the engine.
         from assistant.images.safe_image import STORAGE_MAX_SIDE, open_image
 
@@ -76,11 +107,11 @@ class Perception:
             self._progress(rid, 0, f"Opening {name}")
             decoded = open_image(request.path, max_side=STORAGE_MAX_SIDE)
             kept = self._keep(decoded, Path(request.data_dir)) if request.keep else None
-            self._between_steps(rid)
+            between_steps(rid)
             self._progress(rid, 1, f"Reading the text in {name}")
             reader, load_s = self._ocr(request.threads)
             read = reader.read(decoded.image)
-            self._between_steps(rid)
+            between_steps(rid)
             labels: tuple[tuple[str, float], ...] = ()
             guesses: tuple[tuple[str, float], ...] = ()
             embedding, clip_model, note, guesses_note = None, "", "", ""
@@ -91,7 +122,7 @@ class Perception:
                 guesses, guesses_note = self._guesses(decoded, Path(request.data_dir), request.threads)
                 guessed_s = time.perf_counter() - guessing
                 labels, embedding, clip_model, note = self._labels(rid, decoded, Path(request.data_dir), name)
-                self._between_steps(rid)
+                between_steps(rid)
         except _Cancelled:
             self._send(Done(rid, "stopped", GenerationStats()))
             return
@@ -236,7 +267,8 @@ class Perception:
     def _progress(self, rid: int, step: int, message: str) -> None:
         self._send(Progress(rid, "perceive", step, STEPS, message))
 
-    def _between_steps(self, rid: int) -> None:
-        if self._check_cancel(rid):
+    @staticmethod
+    def _between_steps(check_cancel: Callable[[int], bool], rid: int) -> None:
+        if check_cancel(rid):
             raise _Cancelled()
 

@@ -56,7 +56,7 @@ from assistant.images.errors import ImageError
 from assistant.models import catalog, gguf
 from assistant.models.remote_server import RemoteError
 from assistant.prompt.conversation import PromptTooLong
-from assistant.protocols import ChatMessage, ChatModel, GenerationStats
+from assistant.protocols import ChatMessage, ChatModel, GenerationStats, StopCheck
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class _Server:
                 self.transcription.transcribe(request)
                 return
             if isinstance(request, PerceiveRequest):
-                self.perception.perceive(request)
+                self.perception.perceive(request, self.prefill_beside)
                 return
             if isinstance(request, EmbedTextRequest):  # the image library's search (milliseconds)
                 self.perception.embed_text(request)
@@ -281,6 +281,17 @@ class _Server:
             self.send(Progress(request_id, "load", 1, 1, f"Loaded {loaded_from[0].name}"))
         self.send(self.loaded(request_id, model.load_s))
         return model.load_s
+
+    def prefill_beside(self, request: ChatRequest, should_stop: StopCheck) -> int:
+        """A prefill-only request evaluated on perception's second thread while an image is read
+        (`host/prefill_beside.py`); only into the model it names when that is loaded already: loading
+        one there would race the request thread for the model slot."""
+        model, config = self.model, self.config
+        if model is None or config is None:
+            return 0
+        if dataclasses.replace(config, prefix_reuse=request.config.prefix_reuse) != request.config:
+            return 0
+        return model.prefill(self.checked_images(request), request.options, should_stop)
 
     def loaded(self, request_id: int, seconds: float) -> ModelLoaded:
         model = self.model

@@ -161,6 +161,16 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
     return "\n\n".join(blocks) + f"\n\n{instruction}\nQuestion: {question}"
 
 
+def prompt_start(attachments: Sequence[Attachment]) -> str | None:
+    """How the question's message begins whatever perception finds: the first image's block up to its
+    text, or None when the first attachment is not an image (a transcript's block starts with what was
+    heard). `GroundingJob` has the engine evaluate the prompt up to here while it reads that image."""
+    if not attachments or attachments[0].kind != "image":
+        return None
+    several = sum(a.kind == "image" for a in attachments) > 1
+    return image_question.block_start("image 1" if several else "the image")
+
+
 def _numbered_images(groundings: Sequence[Grounding]) -> list[str]:
     """Each grounding's block; several images are "image 1", "image 2"... in the order attached (never
     their file names, which a model reads meaning into)."""

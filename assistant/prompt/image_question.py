@@ -39,6 +39,7 @@ CONFIDENT_LABEL = 0.3
 TEXT_IMAGE_CHARS = 120
 GUESSES_INTRO = ("An image classifier's guesses at what {where} shows (it knows 1000 kinds of everyday "
                  "objects, animals and foods, but not people; uncertain, with its confidence): ")
+GUESSES_OUTRO = ". Give them as guesses, not as what it certainly shows."
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,20 @@ def recognised(text: str, labels: Sequence[tuple[str, float]], guesses: Sequence
     return bool(guesses) and guesses[0][1] >= CONFIDENT_GUESS
 
 
+def block_start(where: str = "the image") -> str:
+    """How an image's block begins, before anything is read: the engine evaluates the prompt up to here
+    while it reads the image (`GroundingJob`, `PerceiveRequest.prefill`)."""
+    return f"Text read from {where} (OCR, in reading order):\n<<<\n"
+
+
 def image_block(text: str, labels: Sequence[tuple[str, float]], guesses: Sequence[tuple[str, float]] = (),
                 where: str = "the image") -> str:
     """The OCR text between markers, then (for a photo) the classifier's guesses, then (with CLIP)
     what the image looks like. `where` names the image: "the image", or "image 2" of several."""
-    body = text.strip() or NO_TEXT
-    block = f"Text read from {where} (OCR, in reading order):\n<<<\n{body}\n>>>"
+    block = f"{block_start(where)}{text.strip() or NO_TEXT}\n>>>"
     guessed = stated_guesses(text, guesses)
     if guessed:
-        block += "\n" + GUESSES_INTRO.format(where=where) + guessed
+        block += "\n" + GUESSES_INTRO.format(where=where) + guessed + GUESSES_OUTRO
     elif not text.strip() and guesses:
         block += f"\nThe app could not tell what {where} shows (no confident guess)."
     described = format_labels(labels)

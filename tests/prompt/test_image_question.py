@@ -19,7 +19,8 @@ def test_a_photos_labels_reach_the_model_as_uncertain_guesses_with_their_scores(
     assert iq.NO_TEXT in prompt
     line = next(row for row in prompt.splitlines() if "guesses" in row)
     assert "uncertain" in line and "not people" in line
-    assert line.endswith("a cat having a striped coat (38%), Egyptian Mau (37%), tabby cat (17%)")
+    assert line.endswith("a cat having a striped coat (38%), Egyptian Mau (37%), tabby cat (17%)"
+                         + iq.GUESSES_OUTRO)
     assert "lynx" not in prompt  # under 5 %: says more about the vocabulary than the photo
     assert prompt.endswith(f"{iq.IMAGE_INSTRUCTION}\nQuestion: What is in this picture?")
 
