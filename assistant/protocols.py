@@ -255,6 +255,17 @@ class ClipEncoder(Protocol):
         ...
 
 
+class ImageClassifier(Protocol):
+    """A closed-vocabulary image classifier (`engines.classifier.ImageNetClassifier`): what a photo may
+    show when no CLIP model is installed. Its labels are guesses, passed on with their probabilities."""
+
+    name: str
+
+    def classify(self, image: Any, top_k: int = 5) -> tuple[tuple[str, float], ...]:
+        """(label, probability) pairs for an RGB PIL image, likeliest first."""
+        ...
+
+
 class TextEmbedder(Protocol):
     """A sentence-embedding model: texts into unit-length vectors whose dot product is their cosine
     similarity (`engines.embeddings.OnnxTextEmbedder`). The documents library embeds passages and
