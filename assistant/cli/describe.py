@@ -17,6 +17,7 @@ from typing import Any
 from assistant import settings
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest
+from assistant.prompt.image_question import format_labels
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ def describe_command(path: str, *, as_json: bool = False, label: str | None = No
         print(found.text)
     if labels:
         print("Labels: " + ", ".join(f"{label} ({score:.0%})" for label, score in labels))
+    if found.guesses:  # the ImageNet classifier's (engines/classifier.py): guesses, never a description
+        print("Guesses (ImageNet classifier): " + format_labels(found.guesses))
+    elif found.guesses_note:
+        print(f"assistant: no guesses: {found.guesses_note}", file=sys.stderr)
     return 0
 
 
@@ -87,5 +92,6 @@ def describe_json(path: str, found: ImagePerceived, labels: list[tuple[str, floa
             for line in found.lines
         ],
         "labels": None if labels is None else [{"label": label, "score": score} for label, score in labels],
+        "guesses": [{"label": label, "score": score} for label, score in found.guesses],
         "ocr_seconds": round(found.ocr_s, 3),
     }

@@ -166,3 +166,15 @@ def test_without_the_classifier_packages_an_image_is_still_read(tmp_path: Path,
     found = next(e for e in sent if isinstance(e, ImagePerceived))
     assert found.guesses == () and "not installed: no-such-package-h6==1.0" in found.guesses_note
     assert isinstance(sent[-1], Done) and sent[-1].status == "complete"
+
+
+def test_describe_prints_the_guesses(app_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from assistant.cli.describe import describe_command
+
+    assert describe_command(str(photo_dir() / "coffee.png")) == 0
+    assert "Guesses (ImageNet classifier): espresso (95%)" in capsys.readouterr().out
+    assert describe_command(str(photo_dir() / "chelsea.png"), as_json=True) == 0
+    guesses = json.loads(capsys.readouterr().out)["guesses"]
+    assert [g["label"] for g in guesses[:3]] == ["a cat having a striped coat", "Egyptian Mau", "tabby cat"]
