@@ -37,9 +37,18 @@ from assistant.chat.grounding_job import EarlyPerception, GroundingError, Ground
 from assistant.chat.session import ChatSession
 from assistant.chat.shared_images import SharedImages
 from assistant.host.client import EngineClient, Handler, Ticket
-from assistant.host.messages import Done, Event, Failed, ImagePerceived, ModelLoaded, PerceiveRequest
+from assistant.host.messages import (
+    ChatRequest,
+    Done,
+    Event,
+    Failed,
+    ImagePerceived,
+    ModelLoaded,
+    PerceiveRequest,
+)
 from assistant.prompt import attachments as attachments_module
-from assistant.prompt.attachments import AttachmentRefused
+from assistant.prompt.attachments import Attachment, AttachmentRefused
+from assistant.prompt.grounding import prompt_start
 from assistant.ui.composer.draft_files import DraftFiles, file_sha256
 from assistant.ui.composer.typing_prefill import TypingPrefill
 from assistant.ui.main_window import MainWindow
@@ -104,6 +113,7 @@ class AttachmentQuestions(QObject):
         self.window = window
         self.session = session
         self.client = client
+        self._current_conversation = current_conversation
         self._job: GroundingJob | None = None
         self._spoken_language: str | None = None
         self.last_error: str | None = None
@@ -152,6 +162,8 @@ class AttachmentQuestions(QObject):
                 perceived=perceived,
                 on_update=self._show,
                 on_event=self._noticed,
+                prefill_for=lambda start: self.session.prefill_request(
+                    self._current_conversation(), start, spoken_language=spoken_language),
             )
         except (AttachmentRefused, GroundingError) as error:
             self._refuse(str(error))
@@ -211,7 +223,8 @@ class AttachmentQuestions(QObject):
                 if key is None:
                     continue  # gone already: the send says so
                 early = _Early(key)
-                request = PerceiveRequest(attachment.path, str(session.data_dir), session.settings.threads)
+                request = PerceiveRequest(attachment.path, str(session.data_dir), session.settings.threads,
+                                          prefill=self._prompt_start(attached, attachment))
                 try:
                     early.ticket = self.client.send(request, partial(self._early_event, early))
                 except Exception:  # the engine could not be asked: perceived at send, as without this
@@ -220,6 +233,13 @@ class AttachmentQuestions(QObject):
                 self.early_requests.append(early.ticket.request_id)
                 self._early[attachment.path] = early
         self._show_early()
+
+    def _prompt_start(self, attached: list[Attachment], attachment: Attachment) -> ChatRequest | None:
+        """For the first attachment, an image: the question's prompt up to its text, which the engine
+        evaluates while it reads the image (`PerceiveRequest.prefill`); the typing prefill goes on
+        from there."""
+        start = prompt_start(attached) if attached and attached[0] is attachment else None
+        return self.session.prefill_request(self._current_conversation(), start) if start else None
 
     def answer_finished(self) -> None:
         """Images attached while the answer streamed are read now, so they are ready by Send."""
