@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_QUESTION = "Describe this image."
-IMAGE_INSTRUCTION = "Answer using what was found in the image above."
+IMAGE_INSTRUCTION = "Answer using what was read from the image above."  # wording checked: see README
 NO_TEXT = "(no text was found in the image)"
 # Labels less likely than this say more about the vocabulary than about the image.
 MIN_LABEL_PROBABILITY = 0.05
