@@ -212,11 +212,14 @@ class TextLine:
 
 @dataclass(frozen=True)
 class ReadText:
-    """What OCR read in one image: the lines as found, and their text in reading order."""
+    """What OCR read in one image: the lines in reading order, and their text."""
 
     lines: tuple[TextLine, ...]
-    text: str  # rows top to bottom, left to right within a row; rows joined by newlines
+    text: str  # columns of prose one after the other, else rows top to bottom; rows joined by newlines
     seconds: float = 0.0
+    # The recogniser's confidence over all it read, 0..1, weighted by characters (lines too unsure to
+    # keep count too); None when no text was found. `prompt.image_question.POOR_READ` says when it is poor.
+    confidence: float | None = None
 
 
 class TextReader(Protocol):

@@ -5,7 +5,10 @@ Parts (run all, or pick with `--parts ocr,...`); each prints its own lines:
 - ocr: a 1920x1080 screenshot drawn with Pillow (text editor, error dialog, taskbar), saved as PNG.
   The app's path (safe decode of the file + `RapidTextReader.read`) against a baseline measured in
   the same run: RapidOCR with its default settings on the same file. Medians of `--runs` after one
-  warm-up; character accuracy for both, so a faster setting that reads worse shows up.
+  warm-up; character accuracy for both, so a faster setting that reads worse shows up. Then, per set
+  (`vision_ocr`): screenshots, real scans, photos of pages and synthetic scans, characters read in
+  reading order, app vs RapidOCR's defaults on the file as given and converted; `--tune` reads the
+  tuning pages instead, `--screenshot-only` skips the sets.
 
 - drop: what a user waits for after dropping a screenshot and asking about it, through the real
   engine process with the default models: drop -> first answer token, the image read and the prompt

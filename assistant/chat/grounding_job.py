@@ -519,4 +519,4 @@ class GroundingJob:
 
 def _image_grounding(attachment: Attachment, found: ImagePerceived) -> Grounding:
     return Grounding("image", attachment.name, found.text, labels=found.labels, guesses=found.guesses,
-                     image=found.sha256)
+                     confidence=found.ocr_confidence, image=found.sha256)

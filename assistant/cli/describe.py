@@ -4,7 +4,8 @@ The image is read in the engine process, by the same `PerceiveRequest` the windo
 send (a hostile file never touches this process's libraries), except that nothing is kept: describe
 only looks. The text goes to stdout so `assistant describe shot.png > shot.txt` stays clean; what the
 image is and how long reading took go to stderr; `--json` prints everything, boxes included, as one
-JSON object. A bad image exits with 1 and the engine's message.
+JSON object. The read's confidence is in the summary (and `confidence` in JSON); a poor read says so.
+A bad image exits with 1 and the engine's message.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from assistant import settings
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest
-from assistant.prompt.image_question import format_labels
+from assistant.prompt.image_question import format_labels, poor_read
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def describe_command(path: str, *, as_json: bool = False, label: str | None = No
         print(json.dumps(describe_json(label or path, found, labels), ensure_ascii=False, indent=2))
         return 0
     print(_summary(label or path, found), file=sys.stderr)
+    if found.text and poor_read(found.ocr_confidence):
+        print(f"assistant: the text was read with low confidence ({found.ocr_confidence:.0%}): "
+              "some words may be wrong", file=sys.stderr)
     if found.text:
         print(found.text)
     if labels:
@@ -70,6 +74,8 @@ def _labels(found: ImagePerceived, data_dir: Any) -> list[tuple[str, float]] | N
 def _summary(path: str, found: ImagePerceived) -> str:
     frames = f", first of {found.frames} frames" if found.frames > 1 else ""
     lines = f"{len(found.lines)} lines of text" if found.lines else "no text found"
+    if found.lines and found.ocr_confidence is not None:
+        lines += f", confidence {found.ocr_confidence:.0%}"
     return f"{path}: {found.format} {found.width} x {found.height}{frames}; {lines} ({found.ocr_s:.2f} s)"
 
 
@@ -83,6 +89,7 @@ def describe_json(path: str, found: ImagePerceived, labels: list[tuple[str, floa
         "frames": found.frames,
         "sha256": found.sha256,
         "text": found.text,
+        "confidence": found.ocr_confidence,
         "lines": [
             {
                 "text": line.text,

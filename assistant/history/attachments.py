@@ -70,6 +70,7 @@ def groundings_of(conn: sqlite3.Connection, conversation_id: int) -> dict[int, l
             parts if isinstance(parts, int) else 0,
             labels=_labels(extra.get("labels")),
             guesses=_labels(extra.get("guesses")),
+            confidence=_confidence(extra.get("ocr_confidence")),
             image=str(extra.get("image", "")),
             seen=extra.get("seen") is True,
             number=_int(extra.get("number")),
@@ -114,6 +115,8 @@ def _details(grounding: Grounding) -> dict:
         details["labels"] = [[label, probability] for label, probability in grounding.labels]
     if grounding.guesses:  # the ImageNet classifier's (engines/classifier.py)
         details["guesses"] = [[label, probability] for label, probability in grounding.guesses]
+    if grounding.confidence is not None:
+        details["ocr_confidence"] = grounding.confidence
     if grounding.image:
         details["image"] = grounding.image  # sha256: the kept copy and thumbnail (`images.kept`)
     if grounding.seen:
@@ -126,6 +129,13 @@ def _details(grounding: Grounding) -> dict:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _confidence(value: object) -> float | None:
+    """A stored OCR confidence; anything else (absent, hand-edited) is None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
 
 
 def _labels(value: object) -> tuple[tuple[str, float], ...]:

@@ -378,6 +378,8 @@ class ImagePerceived:
     # its packages are not installed (`guesses_note` says so) or the request asked for no labels.
     guesses: tuple[tuple[str, float], ...] = ()
     guesses_note: str = ""
+    # The OCR read's confidence (`ReadText.confidence`, 0..1, None without text): low means misread words.
+    ocr_confidence: float | None = None
 
 
 @dataclass(frozen=True)

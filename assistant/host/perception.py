@@ -150,6 +150,7 @@ class Perception:
                 labels_note=note,
                 guesses=guesses,
                 guesses_note=guesses_note,
+                ocr_confidence=read.confidence,
             )
         )
         stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)

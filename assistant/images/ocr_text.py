@@ -1,4 +1,4 @@
-"""Tidy what the OCR model read, for text in Latin script.
+"""Tidy what the OCR model read, for text in Latin script, and one confidence for a whole read.
 
 The bundled PP-OCRv4 recogniser is trained mostly on Chinese. On English screenshots it sometimes
 writes full-width punctuation ("，" for ",") and reads a zero between digits as the letter o
@@ -9,6 +9,7 @@ without any CJK character, and o only between digits or after a 0x prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}  # ！..～ -> !..~
 _FULL_WIDTH[0x3000] = 0x20  # ideographic space
@@ -23,3 +24,14 @@ def tidy_line(text: str) -> str:
     text = _O_BETWEEN_DIGITS.sub(lambda match: "0" * len(match.group()), text)
     text = _HEX_NUMBER.sub(lambda match: match.group()[:2] + re.sub("[oO]", "0", match.group()[2:]), text)
     return text.strip()
+
+
+def read_confidence(scored: Iterable[tuple[str, float]]) -> float | None:
+    """One confidence for a whole read: each line's recogniser confidence weighted by its length in
+    characters (a long line says more than a stray mark). None when nothing was read."""
+    total = weighted = 0.0
+    for text, confidence in scored:
+        characters = len(text.strip())
+        total += characters
+        weighted += characters * confidence
+    return round(weighted / total, 4) if total else None

@@ -34,6 +34,7 @@ class Grounding:
     labels: tuple[tuple[str, float], ...] = ()
     # "image": the ImageNet classifier's guesses, (label, probability) pairs, best first
     guesses: tuple[tuple[str, float], ...] = ()
+    confidence: float | None = None  # "image": the OCR read's confidence (None: no text, or not recorded)
     image: str = ""  # "image": sha256 of the file, the name of its kept copy (`images.kept`)
     seen: bool = False  # "image": the image itself went to a model that can see, besides this text
     # "passage": its citation number, where in the file ("page 3", "section Budget", "lines 4-9"), the
@@ -64,7 +65,7 @@ class Grounding:
     def shown_text(self) -> str:
         """What the panel and exports show: the text, and for an image its labels too."""
         if self.kind == "image":
-            return image_question.shown_text(self.text, self.labels, self.guesses)
+            return image_question.shown_text(self.text, self.labels, self.guesses, self.confidence)
         return self.text
 
     @classmethod
@@ -102,7 +103,7 @@ class GroundedQuestion:
 _BLOCKS: dict[str, Callable[[Grounding], str]] = {
     "transcript": lambda g: audio_question.transcript_block(g.text, g.source),
     "summary": lambda g: audio_question.summaries_block(g.text, g.source, g.parts),
-    "image": lambda g: image_question.image_block(g.text, g.labels, g.guesses),
+    "image": lambda g: image_question.image_block(g.text, g.labels, g.guesses, confidence=g.confidence),
 }
 _INSTRUCTIONS = {
     "transcript": audio_question.TRANSCRIPT_INSTRUCTION,
@@ -179,7 +180,8 @@ def _numbered_images(groundings: Sequence[Grounding]) -> list[str]:
     for g in groundings:
         if g.kind == "image" and several:
             number += 1
-            blocks.append(image_question.image_block(g.text, g.labels, g.guesses, f"image {number}"))
+            blocks.append(image_question.image_block(g.text, g.labels, g.guesses, f"image {number}",
+                                                     g.confidence))
         else:
             blocks.append(render_block(g))
     return blocks

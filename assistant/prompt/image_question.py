@@ -37,6 +37,10 @@ CONFIDENT_LABEL = 0.3
 # With this much text read, the image is a screenshot or a page: its text says what it is, and the
 # classifier's guesses for it ("website", "menu", "monitor") would only cost tokens.
 TEXT_IMAGE_CHARS = 120
+# An OCR read less sure than this (`ReadText.confidence`) is poor: on `assistant bench vision --parts
+# ocr`'s sets every page read at 90 % or better scored at least 0.93, and the pages that lost words
+# (blurred small print, a photo of a page) scored under it.
+POOR_READ = 0.85
 GUESSES_INTRO = ("An image classifier's guesses at what {where} shows (it knows 1000 kinds of everyday "
                  "objects, animals and foods, but not people; uncertain, with its confidence): ")
 GUESSES_OUTRO = ". Give them as guesses, not as what it certainly shows."
@@ -78,6 +82,11 @@ def recognised(text: str, labels: Sequence[tuple[str, float]], guesses: Sequence
     return bool(guesses) and guesses[0][1] >= CONFIDENT_GUESS
 
 
+def poor_read(confidence: float | None) -> bool:
+    """The OCR was unsure of the text it read (None: no text, nothing to be unsure of)."""
+    return confidence is not None and confidence < POOR_READ
+
+
 def block_start(where: str = "the image") -> str:
     """How an image's block begins, before anything is read: the engine evaluates the prompt up to here
     while it reads the image (`GroundingJob`, `PerceiveRequest.prefill`)."""
@@ -85,10 +94,15 @@ def block_start(where: str = "the image") -> str:
 
 
 def image_block(text: str, labels: Sequence[tuple[str, float]], guesses: Sequence[tuple[str, float]] = (),
-                where: str = "the image") -> str:
+                where: str = "the image", confidence: float | None = None) -> str:
     """The OCR text between markers, then (for a photo) the classifier's guesses, then (with CLIP)
-    what the image looks like. `where` names the image: "the image", or "image 2" of several."""
+    what the image looks like. `where` names the image: "the image", or "image 2" of several. A poor
+    read (`confidence` under POOR_READ) is said to be one, so the model neither trusts nor quotes it
+    blindly."""
     block = f"{block_start(where)}{text.strip() or NO_TEXT}\n>>>"
+    if text.strip() and poor_read(confidence):
+        block += (f"\nThe OCR was unsure of this text (confidence {confidence:.0%}): some words may be "
+                  "misread; say so when the answer depends on them.")
     guessed = stated_guesses(text, guesses)
     if guessed:
         block += "\n" + GUESSES_INTRO.format(where=where) + guessed + GUESSES_OUTRO
@@ -101,10 +115,12 @@ def image_block(text: str, labels: Sequence[tuple[str, float]], guesses: Sequenc
 
 
 def shown_text(text: str, labels: Sequence[tuple[str, float]],
-               guesses: Sequence[tuple[str, float]] = ()) -> str:
+               guesses: Sequence[tuple[str, float]] = (), confidence: float | None = None) -> str:
     """What the "What the model was told" panel and exports show for an image."""
     body = text.strip() or NO_TEXT
     parts = [body]
+    if text.strip() and poor_read(confidence):
+        parts.append(f"Read with low confidence ({confidence:.0%}): some words may be wrong.")
     guessed = format_labels(guesses)
     if guessed:
         told = "told to the model" if stated_guesses(text, guesses) else "too unsure to tell the model"

@@ -47,3 +47,12 @@ def test_character_accuracy_counts_spaces_and_folds_full_width_forms() -> None:
     assert abs(character_accuracy("a b", "ab") - 2 / 3) < 1e-9
     assert character_accuracy("Hello,  world\n", "Hello， world") == 1.0
     assert character_accuracy("abc", "completely different and long") == 0.0
+
+
+def test_a_read_is_as_sure_as_its_characters() -> None:
+    from assistant.images.ocr_text import read_confidence
+
+    assert read_confidence([]) is None
+    # A long sure line and a short unsure mark: the line's confidence dominates.
+    assert read_confidence([("x" * 90, 1.0), ("?" * 10, 0.5)]) == 0.95
+    assert read_confidence([("  ", 0.2), ("abcd", 0.8)]) == 0.8  # whitespace weighs nothing
