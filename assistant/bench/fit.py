@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from assistant.host.client import EngineClient
-from assistant.host.messages import BenchmarkRequest, Done, Failed, ModelBenchmarked
+from assistant.host.messages import BenchmarkRequest, Done, Failed, ModelBenchmarked, result_of
 from assistant.models import fit as model_fit
 
 logger = logging.getLogger(__name__)
@@ -32,9 +32,8 @@ def _run(client: EngineClient, model: str, data_dir: Path, threads: int
     started = time.perf_counter()
     result: ModelBenchmarked | None = None
     for event in client.stream(BenchmarkRequest(model, str(data_dir), threads)):
-        if isinstance(event, ModelBenchmarked):
-            result = event
-        elif isinstance(event, Failed):
+        result = result_of(event, ModelBenchmarked) or result
+        if isinstance(event, Failed):
             return time.perf_counter() - started, None, event.message
         elif isinstance(event, Done):
             return time.perf_counter() - started, result, event.status

@@ -99,7 +99,7 @@ def _app_guesses(paths: list[Path], threads: int) -> tuple[dict[Path, tuple[tupl
     """Each photo through the engine process; the median seconds the classifier took (preprocessing
     included; the engine's own measure, without the decode and OCR around it), after the first."""
     from assistant.host.client import EngineClient, Inbox
-    from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest
+    from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest, result_of
 
     found: dict[Path, tuple[tuple[str, float], ...]] = {}
     seconds: list[float] = []
@@ -110,13 +110,12 @@ def _app_guesses(paths: list[Path], threads: int) -> tuple[dict[Path, tuple[tupl
             client.start()
             for path in [paths[0], *paths]:  # the first read loads OCR and the classifier: not timed
                 for event in client.stream(PerceiveRequest(str(path), data, threads, keep=False)):
-                    if isinstance(event, ImagePerceived):
-                        if event.guesses_note:
-                            raise SystemExit(f"no guesses: {event.guesses_note}")
-                        found[path] = event.guesses
-                    elif isinstance(event, Failed):
+                    if isinstance(event, Failed):
                         raise SystemExit(event.message)
-                    elif isinstance(event, Done):
+                    if isinstance(event, Done) and (perceived := result_of(event, ImagePerceived)):
+                        if perceived.guesses_note:
+                            raise SystemExit(f"no guesses: {perceived.guesses_note}")
+                        found[path] = perceived.guesses
                         seconds.append(event.stats.extra.get("guesses_s", 0.0))
         finally:
             client.shutdown()

@@ -18,7 +18,7 @@ from pathlib import Path
 from assistant.chat.grounding_job import EarlyPerception, GroundingJob
 from assistant.chat.session import ChatSession
 from assistant.host.client import EngineClient, Handler, Inbox, Ticket
-from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest
+from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest, result_of
 from assistant.prompt.attachments import from_path
 
 DEBOUNCE_S = 0.5  # ui/typing_prefill.DEBOUNCE_MS (not imported: that module needs Qt)
@@ -65,9 +65,8 @@ def type_question(
 
     def on_read(event: Event) -> None:  # the perceive request's handler
         nonlocal found, read
-        if isinstance(event, ImagePerceived):
-            found = event
-        elif isinstance(event, Failed):
+        found = result_of(event, ImagePerceived) or found
+        if isinstance(event, Failed):
             failed.append(event.message)
         elif isinstance(event, Done):
             read, log.read_s = True, time.perf_counter() - started

@@ -32,6 +32,7 @@ from assistant.host.messages import (
     ReadDocumentRequest,
     Request,
     SearchDocumentsRequest,
+    result_of,
 )
 from assistant.prompt import audio_question, documents
 from assistant.prompt.attachments import Attachment
@@ -203,9 +204,8 @@ class DocumentSteps:
         result: DocumentRead | None = None
         while True:
             event = yield key
-            if isinstance(event, DocumentRead):
-                result = event
-            elif isinstance(event, Progress):
+            result = result_of(event, DocumentRead) or result
+            if isinstance(event, Progress):
                 self._status(event.message or label, event.done, event.total, index)
             elif isinstance(event, (Done, Failed)):
                 self._end_of_step(event)
@@ -226,9 +226,8 @@ class DocumentSteps:
         result: DocumentsFound | None = None
         while True:
             event = yield key
-            if isinstance(event, DocumentsFound):
-                result = event
-            elif isinstance(event, Progress):
+            result = result_of(event, DocumentsFound) or result
+            if isinstance(event, Progress):
                 self._status(event.message or "Searching your documents", event.done, event.total)
             elif isinstance(event, (Done, Failed)):
                 self._end_of_step(event)

@@ -41,6 +41,7 @@ from assistant.host.messages import (
     Token,
     TranscribeRequest,
     Transcript,
+    result_of,
 )
 from assistant.models.traits import model_traits
 from assistant.prompt import audio_question
@@ -423,9 +424,8 @@ class GroundingJob:
                                              prefill=self._prompt_start_request(index)))
         while True:
             event = yield key
-            if isinstance(event, ImagePerceived):
-                found = event
-            elif isinstance(event, Progress):
+            found = result_of(event, ImagePerceived) or found
+            if isinstance(event, Progress):
                 # A few uneven steps (OCR is most of the time): a busy indicator, not a percentage.
                 self._status(event.message or label, attachment=index)
             elif isinstance(event, (Done, Failed)):

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from assistant.history.types import StoreError
-from assistant.host.messages import Event, ImagePerceived
+from assistant.host.messages import Event, ImagePerceived, result_of
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +27,11 @@ class SharedImages:
     def __init__(self) -> None:
         self._seen: dict[str, ImagePerceived] = {}  # by hash: an image attached twice is one use
 
-    def note(self, event: Event) -> None:
-        if isinstance(event, ImagePerceived):
-            self._seen[event.sha256] = event
+    def note(self, event: Event | ImagePerceived) -> None:
+        """An engine event (a perceive request's Done carries the image), or an image read earlier."""
+        found = event if isinstance(event, ImagePerceived) else result_of(event, ImagePerceived)
+        if found is not None:
+            self._seen[found.sha256] = found
 
     def __len__(self) -> int:
         return len(self._seen)

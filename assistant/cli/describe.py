@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant import settings
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest
+from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest, result_of
 from assistant.prompt.image_question import format_labels, poor_read
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,8 @@ def describe_command(path: str, *, as_json: bool = False, label: str | None = No
     found: ImagePerceived | None = None
     with EngineClient() as engine:
         for event in engine.stream(PerceiveRequest(path, str(data_dir), keep=False)):
-            if isinstance(event, ImagePerceived):
-                found = event
-            elif isinstance(event, Failed):
+            found = result_of(event, ImagePerceived) or found
+            if isinstance(event, Failed):
                 print(f"assistant: {event.message}", file=sys.stderr)
                 return 1
             elif isinstance(event, Done) and event.status != "complete":

@@ -24,6 +24,7 @@ from assistant.host.messages import (
     Progress,
     Request,
     TextEmbedded,
+    result_of,
 )
 from assistant.library.image_library import ImageHit, ImageLibrary
 
@@ -69,8 +70,7 @@ def embed_text(text: str, data_dir: Path, model: str | None) -> tuple[str, Any]:
     """(the CLIP model's fingerprint, the text's unit vector), from the engine process."""
     found: TextEmbedded | None = None
     for event in _stream(EmbedTextRequest(text, str(data_dir), model)):
-        if isinstance(event, TextEmbedded):
-            found = event
+        found = result_of(event, TextEmbedded) or found
     if found is None:
         raise SearchError("the engine did not embed the search text")
     return found.model, found.embedding

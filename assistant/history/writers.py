@@ -28,7 +28,7 @@ def is_alive(token: str | None) -> bool:
     (a token of another computer sharing the history folder cannot be checked, so it counts as alive)."""
     if not token:
         return False  # rows written before writers were recorded: nobody is writing them now
-    host, boot, pid_text, start = (token.split("|") + ["", "", "", ""])[:4]
+    host, boot, pid_text, start = [*token.split("|"), "", "", "", ""][:4]
     if host != socket.gethostname():
         return True
     if not pid_text.isdigit():

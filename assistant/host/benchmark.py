@@ -98,15 +98,15 @@ def benchmark(
     logger.info("Benchmarked %s: load %.2f s, prompt %.0f tok/s, decode %.1f tok/s, %.1f s in all; %s",
                 entry.name, model.load_s, sample.prompt_tokens_per_s, sample.decode_tokens_per_s, total_s,
                 accelerator.describe())
-    send(ModelBenchmarked(
-        rid, request.model, model.load_s, sample.prompt_tokens, sample.prompt_tokens_per_s,
+    measured = ModelBenchmarked(
+        request.model, model.load_s, sample.prompt_tokens, sample.prompt_tokens_per_s,
         sample.decode_tokens, sample.decode_tokens_per_s, total_s,
         gpu_offload=accelerator.gpu, gpu_layers=accelerator.offloaded_layers, threads=threads,
         accelerator=accelerator, busy_share=busy, runs=runs,
-    ))
+    )
     stats = GenerationStats(load_s=model.load_s, prompt_tokens=sample.prompt_tokens,
                             completion_tokens=sample.decode_tokens, total_s=total_s)
-    send(Done(rid, "complete", stats))
+    send(Done(rid, "complete", stats, result=measured))
 
 
 def _measure_quietly(run: Callable[[], SpeedSample | None], deadline: float

@@ -126,14 +126,13 @@ class DocumentService:
         notes = list(report.notes)
         if request.embed and not has_vectors:
             notes.append(self._embedder_note)
-        self._send(DocumentsIndexSummary(rid, report.indexed, report.unchanged, report.removed,
-                                         tuple(report.skipped), report.remaining, chunks,
-                                         has_vectors,
-                                         "; ".join(n for n in notes if n)))
+        summary = DocumentsIndexSummary(report.indexed, report.unchanged, report.removed,
+                                        tuple(report.skipped), report.remaining, chunks, has_vectors,
+                                        "; ".join(n for n in notes if n))
         stats = GenerationStats(total_s=time.perf_counter() - started)
         stats.extra.update(indexed=float(report.indexed), skipped=float(len(report.skipped)),
                            remaining=float(report.remaining), embedded=float(report.embedded))
-        self._send(Done(rid, "stopped" if cancelled else "complete", stats))
+        self._send(Done(rid, "stopped" if cancelled else "complete", stats, result=summary))
 
     def search(self, request: SearchDocumentsRequest) -> None:
         from assistant.documents.errors import DocumentsError
@@ -145,8 +144,9 @@ class DocumentService:
         rid, data_dir = request.request_id, Path(request.data_dir)
         started = time.perf_counter()
         if not library_path(data_dir).exists():
-            self._send(DocumentsFound(rid, request.query, (), request.mode, "no documents were added yet"))
-            self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started)))
+            empty = DocumentsFound(request.query, (), request.mode, "no documents were added yet")
+            self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started),
+                            result=empty))
             return
         note = ""
         query_vector, vectors, embed_s = None, None, 0.0
@@ -177,8 +177,9 @@ class DocumentService:
             return
         if mode != request.mode and not note:
             note = "keyword search only: no passage has a vector yet"
-        self._send(DocumentsFound(rid, request.query, tuple(result_passages), mode, note, embed_s, search_s))
-        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started)))
+        found = DocumentsFound(request.query, tuple(result_passages), mode, note, embed_s, search_s)
+        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started),
+                        result=found))
 
     def read(self, request: ReadDocumentRequest) -> None:
         from assistant.documents.attached import select_passages
@@ -216,9 +217,10 @@ class DocumentService:
         except OSError as error:
             self._send(Failed(rid, f"{name} cannot be read: {error.strerror or error}.", kind="engine"))
             return
-        self._send(DocumentRead(rid, path, kind, selection.whole, tuple(selection.passages), len(chunks),
-                                reading.pages, selection.chars, "; ".join(reading.notes)))
-        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started)))
+        read = DocumentRead(path, kind, selection.whole, tuple(selection.passages), len(chunks),
+                            reading.pages, selection.chars, "; ".join(reading.notes))
+        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started),
+                        result=read))
 
     def _page_reader(self, threads: int) -> Callable[[Any], str]:
         def read_page(image: Any) -> str:

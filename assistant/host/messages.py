@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from assistant.documents.types import FileStatus, Passage, SearchMode
 from assistant.models.accelerator import Accelerator
@@ -113,7 +113,7 @@ class SynthesizeRequest:
 class PerceiveRequest:
     """Look at one image file: decode it safely, keep a copy by hash, read its text, label it.
 
-    Answered by one ImagePerceived (then Done), or by Failed with the image's problem in words. The file
+    Answered by Done with an ImagePerceived result, or by Failed with the image's problem in words. The file
     is opened only in the engine process, so a hostile image can never hurt the window.
     """
 
@@ -133,7 +133,7 @@ class PerceiveRequest:
 class EmbedTextRequest:
     """Embed a search text with the installed CLIP model's text tower (the image library's search).
 
-    Answered by one TextEmbedded (then Done), or by Failed when no CLIP model is installed or it is
+    Answered by Done with a TextEmbedded result, or by Failed when no CLIP model is installed or it is
     broken. Runs in the engine so the window never loads onnxruntime.
     """
 
@@ -147,7 +147,7 @@ class EmbedTextRequest:
 class BenchmarkRequest:
     """Measure one chat model on this machine (the first-run panel, `bench fit`): load it, evaluate a
     short prompt, decode a few tokens (`host/benchmark.py`). Answered by Progress events (assembly,
-    'load', 'benchmark'), one ModelBenchmarked, then Done; the chat model is unloaded first."""
+    'load', 'benchmark'), then Done with a ModelBenchmarked result; the chat model is unloaded first."""
 
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     model: str  # catalogue name or a path to a .gguf
@@ -194,8 +194,9 @@ class IndexDocumentsRequest:
     and vectors erased from the database and its WAL), then compares every source with the disk: new
     and changed files (size or mtime differ, then the content hash) are read, removed ones forgotten,
     unchanged ones never opened. Answered by Progress (stage 'documents': files done of total), one
-    DocumentIndexed per file that was added, changed, removed or skipped, one DocumentsIndexSummary,
-    then Done; Failed only when the library itself cannot be opened (a bad file is a 'skipped' event).
+    DocumentIndexed per file that was added, changed, removed or skipped, then Done with a
+    DocumentsIndexSummary result; Failed only when the library itself cannot be opened (a bad file is a
+    'skipped' event).
 
     Pause and Cancel are the same thing: cancel the ticket; what was indexed stays, and the next
     request goes on where this one stopped (done files are unchanged, so they are skipped). The engine
@@ -216,8 +217,8 @@ class IndexDocumentsRequest:
 class SearchDocumentsRequest:
     """Find the passages of the documents library that answer `query`: the query is embedded, searched
     by BM25 (SQLite FTS5) and by vector similarity, and the two rankings fused (reciprocal rank fusion).
-    Without the embedding model (or with mode 'bm25') it is BM25 alone. Answered by one DocumentsFound,
-    then Done; an empty library answers with no passages."""
+    Without the embedding model (or with mode 'bm25') it is BM25 alone. Answered by Done with a
+    DocumentsFound result; an empty library answers with no passages."""
 
     request_id: int = field(default=0, kw_only=True)  # assigned by EngineClient.send
     data_dir: str
@@ -231,7 +232,7 @@ class SearchDocumentsRequest:
 @dataclass(frozen=True)
 class ReadDocumentRequest:
     """Read one attached document (PDF, DOCX, Markdown, text, HTML, code) for one question, without
-    adding it to the library: answered by one DocumentRead (then Done), or Failed with the file's
+    adding it to the library: answered by Done with a DocumentRead result, or Failed with the file's
     problem in words. When its text fits in `max_chars` it comes whole, passages in document order;
     otherwise the passages most relevant to `query` (hybrid, as a search) that fit, still in document
     order. The file is parsed only in the engine process."""
@@ -271,6 +272,120 @@ Request = (
     | ShutdownRequest
 )
 
+# ---- results: what a finished request found, carried by its Done ------------------------------
+# A request that produces one answer (an image read, a search, a benchmark ...) sends it as `Done.result`,
+# not as an event of its own followed by Done: the two said the same thing ("finished, and here it is").
+
+
+@dataclass(frozen=True)
+class ModelBenchmarked:
+    """The result of a BenchmarkRequest; rates are tokens per second."""
+
+    model: str  # as requested
+    load_s: float
+    prompt_tokens: int
+    prompt_tokens_per_s: float
+    decode_tokens: int
+    decode_tokens_per_s: float
+    total_s: float  # the whole request: assembly (if any), load, prompt and decode
+    gpu_offload: bool  # this llama.cpp build can offload layers to a GPU
+    gpu_layers: int  # layers actually offloaded (0 on a CPU build)
+    threads: int
+    accelerator: Accelerator | None = None  # the build's backend, its GPU, and layers offloaded of how many
+    # The share of the CPU other programs took during the kept run (models/cpu_busy.py; None: unknown),
+    # and how many runs there were: a busy first run is measured once more and the faster one kept.
+    busy_share: float | None = None
+    runs: int = 1
+
+
+@dataclass(frozen=True)
+class ImagePerceived:
+    """What the engine found in the image of a PerceiveRequest."""
+
+    sha256: str  # of the file's bytes: the name of the kept copy
+    format: str  # PNG, JPEG, ... (by content)
+    width: int  # the original's size, upright
+    height: int
+    text: str  # OCR text in reading order ("" when there is none)
+    lines: tuple[TextLine, ...]  # boxes in the pixels of the image that was read (`read_width` wide)
+    labels: tuple[tuple[str, float], ...] = ()  # (label, probability), best first; () without CLIP
+    kept_path: str | None = None  # None when the copy could not be written (disk full): still answered
+    thumbnail_path: str | None = None
+    ocr_s: float = 0.0
+    # The image's CLIP embedding (unit-length float32 numpy vector) and the fingerprint of the model
+    # that made it, for the image library; None and "" without a CLIP model.
+    embedding: Any | None = None
+    clip_model: str = ""
+    frames: int = 1  # an animation's frame count (its first frame was read)
+    read_width: int = 0  # the width of the image OCR read (boxes are in its pixels)
+    labels_note: str = ""  # why there are no labels although a CLIP model is installed (it is broken)
+    # The ImageNet classifier's guesses (`engines.classifier`): (label, probability), best first; () when
+    # its packages are not installed (`guesses_note` says so) or the request asked for no labels.
+    guesses: tuple[tuple[str, float], ...] = ()
+    guesses_note: str = ""
+    # The OCR read's confidence (`ReadText.confidence`, 0..1, None without text): low means misread words.
+    ocr_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class TextEmbedded:
+    """The CLIP text embedding of an EmbedTextRequest."""
+
+    model: str  # the CLIP model's fingerprint: library vectors of this model are comparable
+    embedding: Any  # unit-length float32 numpy vector
+
+
+@dataclass(frozen=True)
+class DocumentsIndexSummary:
+    """The end of an IndexDocumentsRequest: counts, and every skipped file
+    with its reason. `remaining` files were not reached (cancelled, paused, or the engine stepped aside
+    for a question): the next request indexes them. `vectors` is False when no embedding model could
+    be used (keyword search still works; `note` says why)."""
+
+    indexed: int
+    unchanged: int
+    removed: int
+    skipped: tuple[tuple[str, str], ...]  # (path, reason)
+    remaining: int
+    chunks: int  # passages in the whole library now
+    vectors: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentsFound:
+    """The passages of a SearchDocumentsRequest, best first. `mode` is what
+    ran ('bm25' when asked for hybrid without an embedding model; `note` says why)."""
+
+    query: str
+    passages: tuple[Passage, ...]
+    mode: SearchMode
+    note: str = ""
+    embed_s: float = 0.0
+    search_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocumentRead:
+    """An attached document read for a ReadDocumentRequest: `whole` when
+    every passage is here, else the most relevant ones within the request's max_chars. Passages are in
+    document order; `chunk_id` is 0 (the file is not in the library)."""
+
+    path: str
+    kind: str  # 'pdf', 'docx', 'markdown', 'text', 'html', 'code'
+    whole: bool
+    passages: tuple[Passage, ...]
+    total_passages: int
+    pages: int  # PDF pages (0 for other kinds)
+    chars: int  # characters of text in the whole document
+    note: str = ""  # e.g. pages read by OCR, text cut at the size limit
+
+
+Result = (
+    ModelBenchmarked | ImagePerceived | TextEmbedded | DocumentsIndexSummary | DocumentsFound | DocumentRead
+)
+
+
 # ---- events: engine -> GUI --------------------------------------------------------------------
 
 
@@ -295,28 +410,6 @@ class ModelLoaded:
     gpu_layers: int
     vision: bool = False  # loaded with its projector: it sees the images of a ChatRequest
     accelerator: Accelerator | None = None  # backend, GPU and layers offloaded; None for a remote server
-
-
-@dataclass(frozen=True)
-class ModelBenchmarked:
-    """The result of a BenchmarkRequest (sent just before its Done); rates are tokens per second."""
-
-    request_id: int
-    model: str  # as requested
-    load_s: float
-    prompt_tokens: int
-    prompt_tokens_per_s: float
-    decode_tokens: int
-    decode_tokens_per_s: float
-    total_s: float  # the whole request: assembly (if any), load, prompt and decode
-    gpu_offload: bool  # this llama.cpp build can offload layers to a GPU
-    gpu_layers: int  # layers actually offloaded (0 on a CPU build)
-    threads: int
-    accelerator: Accelerator | None = None  # the build's backend, its GPU, and layers offloaded of how many
-    # The share of the CPU other programs took during the kept run (models/cpu_busy.py; None: unknown),
-    # and how many runs there were: a busy first run is measured once more and the faster one kept.
-    busy_share: float | None = None
-    runs: int = 1
 
 
 @dataclass(frozen=True)
@@ -353,45 +446,6 @@ class SpeechAudio:
 
 
 @dataclass(frozen=True)
-class ImagePerceived:
-    """What the engine found in the image of a PerceiveRequest (sent just before its Done)."""
-
-    request_id: int
-    sha256: str  # of the file's bytes: the name of the kept copy
-    format: str  # PNG, JPEG, ... (by content)
-    width: int  # the original's size, upright
-    height: int
-    text: str  # OCR text in reading order ("" when there is none)
-    lines: tuple[TextLine, ...]  # boxes in the pixels of the image that was read (`read_width` wide)
-    labels: tuple[tuple[str, float], ...] = ()  # (label, probability), best first; () without CLIP
-    kept_path: str | None = None  # None when the copy could not be written (disk full): still answered
-    thumbnail_path: str | None = None
-    ocr_s: float = 0.0
-    # The image's CLIP embedding (unit-length float32 numpy vector) and the fingerprint of the model
-    # that made it, for the image library; None and "" without a CLIP model.
-    embedding: Any | None = None
-    clip_model: str = ""
-    frames: int = 1  # an animation's frame count (its first frame was read)
-    read_width: int = 0  # the width of the image OCR read (boxes are in its pixels)
-    labels_note: str = ""  # why there are no labels although a CLIP model is installed (it is broken)
-    # The ImageNet classifier's guesses (`engines.classifier`): (label, probability), best first; () when
-    # its packages are not installed (`guesses_note` says so) or the request asked for no labels.
-    guesses: tuple[tuple[str, float], ...] = ()
-    guesses_note: str = ""
-    # The OCR read's confidence (`ReadText.confidence`, 0..1, None without text): low means misread words.
-    ocr_confidence: float | None = None
-
-
-@dataclass(frozen=True)
-class TextEmbedded:
-    """The CLIP text embedding of an EmbedTextRequest (sent just before its Done)."""
-
-    request_id: int
-    model: str  # the CLIP model's fingerprint: library vectors of this model are comparable
-    embedding: Any  # unit-length float32 numpy vector
-
-
-@dataclass(frozen=True)
 class DocumentIndexed:
     """One file of an IndexDocumentsRequest: 'indexed' (new or changed), 'removed' (gone from the disk
     or its source removed), 'skipped' (`reason` says why, in words: encrypted PDF, not text, ...).
@@ -408,55 +462,6 @@ class DocumentIndexed:
 
 
 @dataclass(frozen=True)
-class DocumentsIndexSummary:
-    """The end of an IndexDocumentsRequest (sent just before its Done): counts, and every skipped file
-    with its reason. `remaining` files were not reached (cancelled, paused, or the engine stepped aside
-    for a question): the next request indexes them. `vectors` is False when no embedding model could
-    be used (keyword search still works; `note` says why)."""
-
-    request_id: int
-    indexed: int
-    unchanged: int
-    removed: int
-    skipped: tuple[tuple[str, str], ...]  # (path, reason)
-    remaining: int
-    chunks: int  # passages in the whole library now
-    vectors: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class DocumentsFound:
-    """The passages of a SearchDocumentsRequest, best first (sent just before its Done). `mode` is what
-    ran ('bm25' when asked for hybrid without an embedding model; `note` says why)."""
-
-    request_id: int
-    query: str
-    passages: tuple[Passage, ...]
-    mode: SearchMode
-    note: str = ""
-    embed_s: float = 0.0
-    search_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class DocumentRead:
-    """An attached document read for a ReadDocumentRequest (sent just before its Done): `whole` when
-    every passage is here, else the most relevant ones within the request's max_chars. Passages are in
-    document order; `chunk_id` is 0 (the file is not in the library)."""
-
-    request_id: int
-    path: str
-    kind: str  # 'pdf', 'docx', 'markdown', 'text', 'html', 'code'
-    whole: bool
-    passages: tuple[Passage, ...]
-    total_passages: int
-    pages: int  # PDF pages (0 for other kinds)
-    chars: int  # characters of text in the whole document
-    note: str = ""  # e.g. pages read by OCR, text cut at the size limit
-
-
-@dataclass(frozen=True)
 class Done:
     """The request ended: 'complete' (the model finished) or 'stopped' (the user pressed Stop).
 
@@ -467,6 +472,10 @@ class Done:
     request_id: int
     status: Literal["complete", "stopped"]
     stats: GenerationStats
+    # What the request found (see Result above): an image read, a search's passages, a benchmark, an
+    # indexing run's summary (also when stopped: what was done stays). None for requests whose answer
+    # streams (chat tokens, transcript segments, speech audio) or that only do something (load, prepare).
+    result: Result | None = None
 
 
 FailureKind = Literal["bad_model", "too_long", "engine", "crashed"]
@@ -488,17 +497,22 @@ class Failed:
 Event = (
     Progress
     | ModelLoaded
-    | ModelBenchmarked
     | Token
     | TranscriptionStarted
     | Transcript
     | SpeechAudio
-    | ImagePerceived
-    | TextEmbedded
     | DocumentIndexed
-    | DocumentsIndexSummary
-    | DocumentsFound
-    | DocumentRead
     | Done
     | Failed
 )
+
+
+ResultType = TypeVar("ResultType", ModelBenchmarked, ImagePerceived, TextEmbedded, DocumentsIndexSummary,
+                     DocumentsFound, DocumentRead)
+
+
+def result_of(event: Event, kind: type[ResultType]) -> ResultType | None:
+    """The `kind` result a Done carries; None for any other event (or a Done without one)."""
+    if isinstance(event, Done) and isinstance(event.result, kind):
+        return event.result
+    return None

@@ -130,32 +130,29 @@ class Perception:
             self._send(Failed(rid, str(error), kind="engine"))
             return
         logger.info("Perceived %s: %d lines of text, %d labels", request.path, len(read.lines), len(labels))
-        self._send(
-            ImagePerceived(
-                rid,
-                decoded.sha256,
-                decoded.format,
-                decoded.width,
-                decoded.height,
-                read.text,
-                read.lines,
-                labels,
-                str(kept.path) if kept is not None else None,
-                str(kept.thumbnail) if kept is not None else None,
-                read.seconds,
-                embedding,
-                clip_model,
-                frames=decoded.frames,
-                read_width=decoded.image.width,
-                labels_note=note,
-                guesses=guesses,
-                guesses_note=guesses_note,
-                ocr_confidence=read.confidence,
-            )
+        found = ImagePerceived(
+            decoded.sha256,
+            decoded.format,
+            decoded.width,
+            decoded.height,
+            read.text,
+            read.lines,
+            labels,
+            str(kept.path) if kept is not None else None,
+            str(kept.thumbnail) if kept is not None else None,
+            read.seconds,
+            embedding,
+            clip_model,
+            frames=decoded.frames,
+            read_width=decoded.image.width,
+            labels_note=note,
+            guesses=guesses,
+            guesses_note=guesses_note,
+            ocr_confidence=read.confidence,
         )
         stats = GenerationStats(load_s=load_s, total_s=time.perf_counter() - started)
         stats.extra.update(ocr_s=read.seconds, lines=float(len(read.lines)), guesses_s=guessed_s)
-        self._send(Done(rid, "complete", stats))
+        self._send(Done(rid, "complete", stats, result=found))
 
     # ---- steps -------------------------------------------------------------------------------------
 
@@ -173,8 +170,8 @@ class Perception:
         except ModelError as error:  # none installed, or a damaged folder: the message says what to do
             self._send(Failed(rid, str(error), kind="bad_model"))
             return
-        self._send(TextEmbedded(rid, model.fingerprint, vector))
-        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started)))
+        self._send(Done(rid, "complete", GenerationStats(total_s=time.perf_counter() - started),
+                        result=TextEmbedded(model.fingerprint, vector)))
 
     def _keep(self, decoded: DecodedImage, data_dir: Path) -> KeptImage | None:
         """The copy that keeps the thumbnail alive; a full disk costs the thumbnail, not the answer."""

@@ -26,6 +26,7 @@ from assistant.host.messages import (
     Progress,
     Token,
     Transcript,
+    result_of,
 )
 from assistant.host.perception import Perception
 from assistant.images import kept
@@ -91,8 +92,13 @@ def done(request_id: int, status: str = "complete") -> Done:
     return Done(request_id, status, GenerationStats())  # type: ignore[arg-type]
 
 
-def perceived(request_id: int, text: str = OCR_TEXT, sha: str = SHA, **extra: Any) -> ImagePerceived:
-    return ImagePerceived(request_id, sha, "PNG", 560, 200, text, (), **extra)
+def image_found(text: str = OCR_TEXT, sha: str = SHA, **extra: Any) -> ImagePerceived:
+    return ImagePerceived(sha, "PNG", 560, 200, text, (), **extra)
+
+
+def perceived(request_id: int, text: str = OCR_TEXT, sha: str = SHA, **extra: Any) -> Done:
+    """The end of a PerceiveRequest: Done with what the engine found in the image."""
+    return Done(request_id, "complete", GenerationStats(), result=image_found(text, sha, **extra))
 
 
 def test_an_image_is_read_in_the_engine_then_asked_about() -> None:
@@ -103,8 +109,7 @@ def test_an_image_is_read_in_the_engine_then_asked_about() -> None:
         ("perceive", SHOT.path, 1)]
     update = job.handle(Progress(1, "perceive", 1, 3, "Reading the text in error.png"))
     assert update is not None and update.message == "Reading the text in error.png" and update.total == 0
-    job.handle(perceived(1, labels=(("screenshot", 0.8),)))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, labels=(("screenshot", 0.8),)))
     assert final is not None and final.finished and final.error is None and final.result is not None
     (image,) = final.result.groundings
     assert image == Grounding("image", "error.png", OCR_TEXT, labels=(("screenshot", 0.8),), image=SHA)
@@ -118,8 +123,7 @@ def test_image_recording_and_text_make_one_question_in_the_order_attached() -> N
     job.handle(Transcript(1, Segment(0.0, 3.0, " Access was denied because of permissions.")))
     second = job.handle(done(1))
     assert second is not None and second.message == "Reading error.png" and second.attachment == 1
-    job.handle(perceived(2))
-    final = job.handle(done(2))
+    final = job.handle(perceived(2))
     assert final is not None and final.result is not None
     assert [(g.kind, g.source) for g in final.result.groundings] == [("transcript", "park.wav"),
                                                                       ("image", "error.png")]
@@ -133,7 +137,6 @@ def test_a_long_recording_beside_an_image_is_summarised_in_what_the_image_leaves
     job, client = make_job([SHOT, CLIP], "What about the pond?", context_size=1024, max_answer_tokens=128)
     job.start()
     job.handle(perceived(1))
-    job.handle(done(1))
     lines = [f"Sentence number {i} says the pond by the park has ducks and geese." for i in range(80)]
     for index, line in enumerate(lines):
         job.handle(Transcript(2, Segment(4.0 * index, 4.0 * index + 3, line)))
@@ -159,15 +162,13 @@ def test_unusable_images_end_with_the_engines_message_and_nothing_to_send() -> N
 
     job, _ = make_job([SHOT], "What?", context_size=512, max_answer_tokens=128)
     job.start()
-    job.handle(perceived(1, text="word " * 2000))
-    too_long = job.handle(done(1))
+    too_long = job.handle(perceived(1, text="word " * 2000))
     assert too_long is not None and too_long.error is not None and "too long" in too_long.error
 
     job, client = make_job([SHOT, PHOTO], "What?")
     job.start()
     assert job.cancel() and client.cancelled == [1]
-    job.handle(perceived(1))
-    cancelled = job.handle(done(1))  # read just before the engine saw Cancel: the photo is not started
+    cancelled = job.handle(perceived(1))  # read just before the engine saw Cancel: the photo is not started
     assert cancelled is not None and cancelled.cancelled and len(client.requests) == 1
 
 
@@ -253,12 +254,12 @@ def test_cancel_between_steps_stops_before_reading_and_keeps_the_copy(tmp_path: 
     shot.write_bytes(_png())
     events = run_perception(shot, tmp_path / "data", cancel_after=1)
     assert isinstance(events[-1], Done) and events[-1].status == "stopped"
-    assert not any(isinstance(event, ImagePerceived) for event in events)
+    assert not any(result_of(event, ImagePerceived) for event in events)
     assert len(list((tmp_path / "data" / "images").rglob("*.png"))) == 2  # the copy and its thumbnail
 
 
 def test_an_image_perceived_before_send_is_used_without_asking_again() -> None:
-    early = {0: EarlyPerception(found=perceived(7))}
+    early = {0: EarlyPerception(found=image_found())}
     job, client = make_job([SHOT], "What error?", perceived=early)
     final = job.start()
     assert final.finished and final.result is not None and client.requests == []
@@ -267,10 +268,10 @@ def test_an_image_perceived_before_send_is_used_without_asking_again() -> None:
 
 
 def reading_in_flight() -> tuple[dict[int, EarlyPerception], list[Handler]]:
-    """An early read of SHOT whose ImagePerceived came but whose Done has not: the window's
+    """An early read of SHOT whose result is known but whose Done the job has not seen: the window's
     AttachmentQuestions hands its remaining events to whoever `follow`s it."""
     followers: list[Handler] = []
-    early = EarlyPerception(Ticket(7, None), found=perceived(7), follow=followers.append)  # type: ignore[arg-type]
+    early = EarlyPerception(Ticket(7, None), found=image_found(), follow=followers.append)  # type: ignore[arg-type]
     return {1: early}, followers
 
 
@@ -280,12 +281,12 @@ def test_a_reading_in_flight_is_waited_for_and_an_early_failure_is_the_error(ear
     job, client = make_job([PHOTO, SHOT], "", perceived=early)
     job.start()
     assert len(followers) == 1  # followed at once: none of its events may be missed meanwhile
-    job.handle(perceived(1, text="TOTAL 12.50", sha="cd" * 32))
+    photo_read = perceived(1, text="TOTAL 12.50", sha="cd" * 32)
     if early_ends_first:  # the early read ends while the photo is still being read: kept for later
         followers[0](done(7))
-        final = job.handle(done(1))
+        final = job.handle(photo_read)
     else:
-        waiting = job.handle(done(1))
+        waiting = job.handle(photo_read)
         assert waiting is not None and not waiting.finished and job.waiting
         followers[0](done(7))
         final = job.updates[-1]

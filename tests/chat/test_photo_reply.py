@@ -23,8 +23,10 @@ UNSURE = (("football helmet", 0.162), ("bobsleigh", 0.1098), ("go-kart", 0.0643)
 CATS = (("a cat having a striped coat", 0.3845), ("Egyptian Mau", 0.3655), ("tabby cat", 0.1691))
 
 
-def perceived(request_id: int, guesses: Any, text: str = "") -> ImagePerceived:
-    return ImagePerceived(request_id, "ab" * 32, "PNG", 512, 512, text, (), guesses=guesses)
+def perceived(request_id: int, guesses: Any, text: str = "") -> Done:
+    """The end of a PerceiveRequest: Done with the classifier's guesses and any text read."""
+    found = ImagePerceived("ab" * 32, "PNG", 512, 512, text, (), guesses=guesses)
+    return Done(request_id, "complete", GenerationStats(), result=found)
 
 
 def done(request_id: int) -> Done:
@@ -34,8 +36,7 @@ def done(request_id: int) -> Done:
 def test_an_unrecognised_photo_is_answered_by_the_app_with_what_it_saw_and_the_models_to_get() -> None:
     job, client = make_job([ASTRONAUT], "What is in this picture?")
     job.start()
-    job.handle(perceived(1, UNSURE))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, UNSURE))
     assert final is not None and final.finished and final.result is not None
     result = final.result
     assert result.reply is not None and result.answered_by == ANSWERED_BY
@@ -51,15 +52,13 @@ def test_an_unrecognised_photo_is_answered_by_the_app_with_what_it_saw_and_the_m
 def test_a_recognised_photo_goes_to_the_model_with_its_guesses() -> None:
     job, _ = make_job([CAT], "What is in this picture?")
     job.start()
-    job.handle(perceived(1, CATS))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, CATS))
     assert final is not None and final.result is not None and final.result.reply is None
     assert "Egyptian Mau (37%)" in final.result.prompt and "chelsea" not in final.result.prompt.lower()
     # Text in the photo is something to go on too, however unsure the classifier is.
     job, _ = make_job([ASTRONAUT], "What does the badge say?")
     job.start()
-    job.handle(perceived(1, UNSURE, text="NASA"))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, UNSURE, text="NASA"))
     assert final is not None and final.result is not None and final.result.reply is None
 
 
@@ -68,8 +67,7 @@ def test_beside_a_recording_the_model_answers_even_for_an_unrecognised_photo() -
     job.start()
     job.handle(Transcript(1, Segment(0.0, 2.0, " We launched the mission in May.")))
     job.handle(done(1))
-    job.handle(perceived(2, UNSURE))
-    final = job.handle(done(2))
+    final = job.handle(perceived(2, UNSURE))
     assert final is not None and final.result is not None and final.result.reply is None
     assert "could not tell what the image shows" in final.result.prompt
 
@@ -81,8 +79,7 @@ def test_a_model_that_sees_images_gets_the_photo_instead_of_the_apps_answer(tmp_
     write_projector(models / "mmproj-tiny-vl-f16.gguf", out_dim=64)
     job, _ = make_job([ASTRONAUT], "What is in this picture?", model=str(model), data_dir=tmp_path)
     job.start()
-    job.handle(perceived(1, UNSURE))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, UNSURE))
     assert final is not None and final.result is not None and final.result.reply is None
 
 
@@ -92,8 +89,7 @@ def test_the_apps_answer_is_stored_complete_and_says_who_answered(tmp_path: Path
 
     job, client = make_job([ASTRONAUT], "What is in this picture?")
     job.start()
-    job.handle(perceived(1, UNSURE))
-    final = job.handle(done(1))
+    final = job.handle(perceived(1, UNSURE))
     assert final is not None and final.result is not None
     store = Store(tmp_path / "history.sqlite3")
     try:

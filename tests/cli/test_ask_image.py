@@ -18,7 +18,7 @@ from cli_runner import run_assistant, stored_messages
 from error_screenshot import MESSAGE, save_error_dialog
 
 from assistant.host.client import EngineClient
-from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest, Progress
+from assistant.host.messages import Done, Failed, ImagePerceived, PerceiveRequest, Progress, result_of
 from assistant.images import kept
 
 pytest.importorskip("rapidocr_onnxruntime")
@@ -57,7 +57,7 @@ def test_the_engine_reads_an_image_keeps_a_copy_and_explains_a_bad_one(tmp_path:
         refused = list(engine.stream(PerceiveRequest(str(bad), str(data), threads=1)))
         again = list(engine.stream(PerceiveRequest(str(shot), str(data), threads=1)))  # OCR loaded already
     assert any(isinstance(e, Progress) and e.stage == "perceive" for e in events)
-    found = next(e for e in events if isinstance(e, ImagePerceived))
+    found = next(r for e in events if (r := result_of(e, ImagePerceived)))
     assert MESSAGE in found.text and found.format == "PNG" and (found.width, found.height) == (560, 200)
     assert found.labels == ()
     if importlib.util.find_spec("assistant.clip") is not None:  # the CLIP package tried, and gave up
@@ -137,7 +137,7 @@ def test_with_a_clip_model_installed_an_image_gets_labels_from_the_vocabulary(tm
     clip_shapes.draw("red", "circle", random.Random(1)).save(picture)
     with EngineClient() as engine:
         events = list(engine.stream(PerceiveRequest(str(picture), str(data), threads=1)))
-    found = next(e for e in events if isinstance(e, ImagePerceived))
+    found = next(r for e in events if (r := result_of(e, ImagePerceived)))
     vocabulary = set(read_labels())
     assert len(found.labels) == 5 and all(label in vocabulary for label, _ in found.labels)
     probabilities = [p for _, p in found.labels]

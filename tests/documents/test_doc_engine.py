@@ -21,6 +21,7 @@ from assistant.host.messages import (
     IndexDocumentsRequest,
     ReadDocumentRequest,
     SearchDocumentsRequest,
+    result_of,
 )
 
 pytest.importorskip("reportlab")
@@ -47,19 +48,19 @@ def test_index_search_and_read_in_the_engine(tmp_path: Path) -> None:
             "harbour_report.pdf": "indexed", "note-00.md": "indexed", "note-01.md": "indexed",
             "broken.pdf": "skipped"}
         assert next(e for e in indexed if e.path.endswith("harbour_report.pdf")).pages == 3
-        [summary] = [e for e in events if isinstance(e, DocumentsIndexSummary)]
+        [summary] = [r for e in events if (r := result_of(e, DocumentsIndexSummary))]
         assert (summary.indexed, summary.remaining, summary.vectors) == (3, 0, True)
         assert [Path(p).name for p, _ in summary.skipped] == ["broken.pdf"]
         assert isinstance(events[-1], Done) and events[-1].status == "complete"
 
         question = SearchDocumentsRequest(data_dir=data, query="Who keeps the Vellmoor lighthouse?")
-        found = [e for e in engine.stream(question) if isinstance(e, DocumentsFound)]
+        found = [r for e in engine.stream(question) if (r := result_of(e, DocumentsFound))]
         best = found[0].passages[0]
         assert found[0].mode == "hybrid" and best.citation() == "harbour_report.pdf, page 2" and best.relevant
 
         read = list(engine.stream(ReadDocumentRequest(path=str(folder / "harbour_report.pdf"), data_dir=data,
                                                       query="Quillfeather fund", max_chars=120)))
-        [document] = [e for e in read if isinstance(e, DocumentRead)]
+        [document] = [r for e in read if (r := result_of(e, DocumentRead))]
         assert not document.whole and document.total_passages == 3 and document.pages == 3
         assert [p.locator.page for p in document.passages] == [3]
         failed = list(engine.stream(ReadDocumentRequest(path=str(folder / "broken.pdf"), data_dir=data)))
@@ -82,13 +83,13 @@ def test_cancel_keeps_what_is_done_and_the_next_run_resumes(tmp_path: Path) -> N
 
         ticket = engine.send(IndexDocumentsRequest(data_dir=data, add=(str(folder),), embed=False), on_event)
         assert finished.wait(120)
-        [summary] = [e for e in seen if isinstance(e, DocumentsIndexSummary)]
+        [summary] = [r for e in seen if (r := result_of(e, DocumentsIndexSummary))]
         assert seen[-1].status == "stopped" and summary.remaining > 0
         first = {e.path for e in seen if isinstance(e, DocumentIndexed)}
 
         resumed = list(engine.stream(IndexDocumentsRequest(data_dir=data, embed=False)))
         again = {e.path for e in resumed if isinstance(e, DocumentIndexed)}
-        [summary] = [e for e in resumed if isinstance(e, DocumentsIndexSummary)]
+        [summary] = [r for e in resumed if (r := result_of(e, DocumentsIndexSummary))]
         assert not first & again  # nothing done before is read again
         assert len(first | again) == 14 and summary.remaining == 0 and summary.unchanged == len(first)
 
@@ -106,13 +107,13 @@ def test_a_queued_search_goes_before_the_rest_of_the_indexing(tmp_path: Path) ->
                 order.append("indexing")
                 search = SearchDocumentsRequest(data_dir=data, query="Bellweather", mode="bm25")
                 engine.send(search, on_search)
-            if isinstance(event, DocumentsIndexSummary):
-                order.append(f"summary remaining={event.remaining}")
+            if (summary := result_of(event, DocumentsIndexSummary)) is not None:
+                order.append(f"summary remaining={summary.remaining}")
             if isinstance(event, Done | Failed):
                 done.set()
 
         def on_search(event) -> None:
-            if isinstance(event, DocumentsFound):
+            if result_of(event, DocumentsFound) is not None:
                 order.append("search")
                 searched.set()
 
@@ -121,4 +122,4 @@ def test_a_queued_search_goes_before_the_rest_of_the_indexing(tmp_path: Path) ->
         remaining = int(next(o for o in order if o.startswith("summary")).split("=")[1])
         assert remaining > 0  # it stepped aside for the search
         rest = list(engine.stream(IndexDocumentsRequest(data_dir=data, embed=False)))
-        assert next(e for e in rest if isinstance(e, DocumentsIndexSummary)).remaining == 0
+        assert next(r for e in rest if (r := result_of(e, DocumentsIndexSummary))).remaining == 0

@@ -22,7 +22,7 @@ from PIL import Image
 from assistant.bench.vision_photos import PHOTOS, RawClassifier, photo_dir, right
 from assistant.engines.classifier import MODEL, ImageNetClassifier, preprocess
 from assistant.engines.classifier_export import ONNX_SHA256, build_model, export
-from assistant.host.messages import Done, ImagePerceived, PerceiveRequest
+from assistant.host.messages import Done, ImagePerceived, PerceiveRequest, result_of
 from assistant.host.perception import Perception
 from assistant.models.catalog import default_model, ensure_model
 from assistant.models.torch_pickle import LEGACY_MAGIC, LEGACY_PROTOCOL, load_state_dict
@@ -141,7 +141,7 @@ def test_perception_sends_the_guesses_with_the_text(tmp_path: Path) -> None:
     sent: list[object] = []
     perception = Perception(sent.append, lambda _rid: False)
     perception.perceive(PerceiveRequest(str(photo_dir() / "chelsea.png"), str(tmp_path), 1, request_id=3))
-    found = next(e for e in sent if isinstance(e, ImagePerceived))
+    found = next(r for e in sent if (r := result_of(e, ImagePerceived)))
     assert found.guesses[0][0] in PHOTOS["chelsea.png"] and found.guesses_note == ""
     assert found.text == ""  # no text in a photo of a cat
     done = sent[-1]
@@ -163,7 +163,7 @@ def test_without_the_classifier_packages_an_image_is_still_read(tmp_path: Path,
     sent: list[object] = []
     Perception(sent.append, lambda _rid: False).perceive(
         PerceiveRequest(str(photo_dir() / "coffee.png"), str(tmp_path), 1, request_id=4))
-    found = next(e for e in sent if isinstance(e, ImagePerceived))
+    found = next(r for e in sent if (r := result_of(e, ImagePerceived)))
     assert found.guesses == () and "not installed: no-such-package-h6==1.0" in found.guesses_note
     assert isinstance(sent[-1], Done) and sent[-1].status == "complete"
 

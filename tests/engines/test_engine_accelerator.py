@@ -18,7 +18,14 @@ from cli_runner import run_assistant
 from model_files import smollm2_path
 
 from assistant.host.client import EngineClient, load_model
-from assistant.host.messages import BenchmarkRequest, Done, EngineConfig, ModelBenchmarked, ModelLoaded
+from assistant.host.messages import (
+    BenchmarkRequest,
+    Done,
+    EngineConfig,
+    ModelBenchmarked,
+    ModelLoaded,
+    result_of,
+)
 from assistant.models.accelerator import CPU, Accelerator, installed_backend
 
 pytest.importorskip("llama_cpp")
@@ -46,7 +53,7 @@ def test_the_benchmark_result_carries_the_report(tmp_path: Path) -> None:
         request = BenchmarkRequest("smollm2-135m-instruct", str(tmp_path), 1, budget_s=0.0)
         events = list(engine.stream(request))
     assert isinstance(events[-1], Done) and events[-1].status == "complete", events[-3:]
-    [result] = [e for e in events if isinstance(e, ModelBenchmarked)]
+    [result] = [r for e in events if (r := result_of(e, ModelBenchmarked))]
     assert result.accelerator == CPU_REPORT
     assert (result.gpu_offload, result.gpu_layers) == (False, 0)
 

@@ -20,6 +20,7 @@ from assistant.host.messages import (
     PrepareRequest,
     Progress,
     Request,
+    result_of,
 )
 
 pytest.importorskip("llama_cpp")
@@ -39,7 +40,7 @@ def test_benchmark_of_a_catalogue_model_reports_positive_speeds(tmp_path: Path) 
         events = events_of(engine, BenchmarkRequest(SMOLLM2, str(tmp_path), threads=1))
     done = events[-1]
     assert isinstance(done, Done) and done.status == "complete", events[-3:]
-    [result] = [e for e in events if isinstance(e, ModelBenchmarked)]
+    [result] = [r for e in events if (r := result_of(e, ModelBenchmarked))]
     assert result.model == SMOLLM2
     assert result.load_s > 0
     # 64 and 32, unless a very busy machine hit the deadline (then at least half the prompt and 2 tokens)
@@ -57,7 +58,7 @@ def test_a_spent_budget_cuts_the_work_to_the_least_that_gives_rates(tmp_path: Pa
     smollm2_path()
     with EngineClient() as engine:
         events = events_of(engine, BenchmarkRequest(SMOLLM2, str(tmp_path), threads=1, budget_s=0.0))
-    [result] = [e for e in events if isinstance(e, ModelBenchmarked)]
+    [result] = [r for e in events if (r := result_of(e, ModelBenchmarked))]
     assert (result.prompt_tokens, result.decode_tokens) == (32, 2)
     assert result.prompt_tokens_per_s > 0 and result.decode_tokens_per_s > 0
 
@@ -67,7 +68,7 @@ def test_benchmark_unloads_the_chat_model_and_the_next_question_reloads_it(tmp_p
     with EngineClient() as engine:
         assert isinstance(load_model(engine, config), ModelLoaded)
         events = events_of(engine, BenchmarkRequest(str(smollm2_path()), str(tmp_path), threads=1))
-        assert any(isinstance(e, ModelBenchmarked) for e in events)
+        assert any(result_of(e, ModelBenchmarked) for e in events)
         reloaded = load_model(engine, config)
         assert isinstance(reloaded, ModelLoaded) and reloaded.seconds > 0  # loaded again, not cached
 
@@ -83,10 +84,10 @@ def test_cancel_stops_a_benchmark_without_a_result(tmp_path: Path) -> None:
             events.append(received.get(timeout=120))
         assert all(e.request_id == ticket.request_id for e in events)
         assert isinstance(events[-1], Done) and events[-1].status == "stopped"
-        assert not any(isinstance(e, ModelBenchmarked) for e in events)
+        assert not any(result_of(e, ModelBenchmarked) for e in events)
         # The engine goes on serving.
         again = events_of(engine, BenchmarkRequest(SMOLLM2, str(tmp_path), threads=1))
-        assert any(isinstance(e, ModelBenchmarked) for e in again)
+        assert any(result_of(e, ModelBenchmarked) for e in again)
 
 
 def test_bad_requests_fail_with_a_message(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from assistant.host.messages import (
     ImagePerceived,
     PerceiveRequest,
     TextEmbedded,
+    result_of,
 )
 from assistant.library.image_library import ImageLibrary
 
@@ -41,7 +42,7 @@ def clip_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def perceived(engine: EngineClient, path: Path, data: Path) -> ImagePerceived:
     events = list(engine.stream(PerceiveRequest(str(path), str(data), threads=1)))
     assert isinstance(events[-1], Done), events[-1]
-    return next(e for e in events if isinstance(e, ImagePerceived))
+    return next(r for e in events if (r := result_of(e, ImagePerceived)))
 
 
 def test_shared_images_are_recorded_with_embeddings_and_found_by_text(tmp_path: Path,
@@ -61,7 +62,7 @@ def test_shared_images_are_recorded_with_embeddings_and_found_by_text(tmp_path: 
         assert shared.record(data, conversation_id=2, message_id=20) == 1
         events = list(engine.stream(EmbedTextRequest("a red circle", str(data))))
     assert isinstance(events[-1], Done)
-    query = next(e for e in events if isinstance(e, TextEmbedded))
+    query = next(r for e in events if (r := result_of(e, TextEmbedded)))
     assert query.model == found.clip_model
     with ImageLibrary(data) as library:
         hits = library.search_vector(query.embedding, 5, model=query.model)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.host.client import Ticket
-from assistant.host.messages import ModelBenchmarked
+from assistant.host.messages import Done, ModelBenchmarked
 from assistant.models.accelerator import Accelerator, installed_backend
+from assistant.protocols import GenerationStats
 from assistant.ui.desktop.about import AboutDialog, runs_on_text
 from assistant.ui.models.first_run import FirstRunPanel, gpu_line
 
@@ -20,10 +21,14 @@ RTX = Accelerator(backend="CUDA", device="NVIDIA GeForce RTX 4070", vram_mb=12_2
                   offloaded_layers=29, total_layers=29)
 
 
-def benchmarked(request_id: int, accelerator: Accelerator | None) -> ModelBenchmarked:
-    return ModelBenchmarked(request_id, "m", 0.5, 64, 900.0, 32, 30.0, 2.0,
-                            gpu_offload=accelerator is not None, gpu_layers=29 if accelerator else 0,
-                            threads=2, accelerator=accelerator)
+def measured(accelerator: Accelerator | None) -> ModelBenchmarked:
+    return ModelBenchmarked("m", 0.5, 64, 900.0, 32, 30.0, 2.0, gpu_offload=accelerator is not None,
+                            gpu_layers=29 if accelerator else 0, threads=2, accelerator=accelerator)
+
+
+def benchmarked(request_id: int, accelerator: Accelerator | None) -> Done:
+    """The end of a BenchmarkRequest: Done with the measurement."""
+    return Done(request_id, "complete", GenerationStats(), result=measured(accelerator))
 
 
 def test_the_panel_shows_the_gpu_the_engine_reports(qtbot, tmp_path: Path) -> None:
@@ -39,7 +44,7 @@ def test_the_panel_shows_the_gpu_the_engine_reports(qtbot, tmp_path: Path) -> No
 
 
 def test_an_engine_without_a_report_still_gets_a_line() -> None:
-    assert gpu_line(benchmarked(1, None)) == (
+    assert gpu_line(measured(None)) == (
         "GPU offload: no: this llama.cpp build runs on the CPU. Threads: 2")
 
 

@@ -45,6 +45,7 @@ from assistant.host.messages import (
     ImagePerceived,
     ModelLoaded,
     PerceiveRequest,
+    result_of,
 )
 from assistant.prompt import attachments as attachments_module
 from assistant.prompt.attachments import Attachment, AttachmentRefused
@@ -249,18 +250,17 @@ class AttachmentQuestions(QObject):
     def _early_event(self, early: _Early, event: Event) -> None:
         """An early read's handler (GUI thread); once the job took it over, the events go on to it."""
         ended = isinstance(event, (Done, Failed))
+        found_now = result_of(event, ImagePerceived)
         if early.dropped:
-            if isinstance(event, ImagePerceived):
-                early.found = event  # read (and kept) after all: its copy goes below
+            if found_now is not None:
+                early.found = found_now  # read (and kept) after all: its copy goes below
             if ended:
                 self._dropped_pending -= 1
                 found = (early.found.sha256,) if early.found is not None else ()
                 if early.release:  # the read may have kept its copy before it saw the cancel
                     self.draft_files.forget_kept({*early.release_hashes, *found}, self._drafted_hashes())
             return
-        if isinstance(event, ImagePerceived):
-            early.found = event
-        elif isinstance(event, Failed):
+        if isinstance(event, Failed):
             early.ticket = None
             if event.kind == "crashed":  # the engine restarts: read again at send
                 self._discard(early)
@@ -268,6 +268,7 @@ class AttachmentQuestions(QObject):
                 early.error = event.message
         elif isinstance(event, Done):
             early.ticket = None
+            early.found = found_now
             if event.status != "complete" or early.found is None:
                 self._discard(early)  # read again at send
         if early.follower is not None:

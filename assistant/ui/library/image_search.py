@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from assistant.clip.folder import installed_models, read_config
 from assistant.history.types import StoreError
 from assistant.host.client import Ticket
-from assistant.host.messages import Done, EmbedTextRequest, Event, Failed, TextEmbedded
+from assistant.host.messages import Done, EmbedTextRequest, Event, Failed, TextEmbedded, result_of
 from assistant.images import kept
 from assistant.library.match import STRENGTH_DOTS, STRENGTH_WORDS, match_strengths, shared_date
 from assistant.ui.library.image_indexing import BackgroundIndexing
@@ -219,14 +219,16 @@ class ImageSearchPanel(QDialog):
 
     def _answered(self, event: Event) -> None:
         """The text embedding of the newest search."""
-        if isinstance(event, TextEmbedded):
-            self._model = event.model
-            self._show(lambda library: library.search_vector(event.embedding, RESULTS, model=event.model))
-        elif isinstance(event, Failed):
+        if isinstance(event, Failed):
             self.ticket = None
             self.notice.setText(event.message)
         elif isinstance(event, Done):
             self.ticket = None
+            embedded = result_of(event, TextEmbedded)
+            if embedded is not None:
+                self._model = embedded.model
+                self._show(lambda library: library.search_vector(embedded.embedding, RESULTS,
+                                                                 model=embedded.model))
 
     def find_similar(self) -> None:
         result = self.selected()

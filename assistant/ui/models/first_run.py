@@ -39,6 +39,7 @@ from assistant.host.messages import (
     ModelBenchmarked,
     PrepareRequest,
     Progress,
+    result_of,
 )
 from assistant.models import catalog
 from assistant.models import fit as model_fit
@@ -155,8 +156,8 @@ class FirstRunPanel(QDialog):
     # ---- the queue ----------------------------------------------------------------------------------
 
     def _next(self) -> None:
-        settings = self.controller.session.settings
         while self.queue and self.isVisible():
+            settings = self.controller.session.settings
             kind, name = self.queue.pop(0)
             client = self.controller.client
             request: PrepareRequest | BenchmarkRequest
@@ -213,13 +214,14 @@ class FirstRunPanel(QDialog):
             scale = max(1, event.total // 1_000_000)  # bytes would overflow the bar's int range
             self.progress.setRange(0, event.total // scale if event.stage != "load" else 0)
             self.progress.setValue(event.done // scale)
-        elif isinstance(event, ModelBenchmarked):
-            self.speeds[name] = Speed(event.load_s, event.prompt_tokens_per_s, event.decode_tokens_per_s,
-                                      event.total_s, event.busy_share)
-            self.notes.pop(name, None)
-            self.gpu_label.setText(gpu_line(event))
-            self._fill_table()
         elif isinstance(event, (Done, Failed)):
+            measured = result_of(event, ModelBenchmarked)
+            if measured is not None:
+                self.speeds[name] = Speed(measured.load_s, measured.prompt_tokens_per_s,
+                                          measured.decode_tokens_per_s, measured.total_s, measured.busy_share)
+                self.notes.pop(name, None)
+                self.gpu_label.setText(gpu_line(measured))
+                self._fill_table()
             outcome = "failed" if isinstance(event, Failed) else event.status
             self.outcomes.append((kind, name, outcome))
             if isinstance(event, Failed):
