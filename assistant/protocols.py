@@ -133,10 +133,12 @@ class ChatModel(Protocol):
         """
         ...
 
-    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
-                ) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck,
+                open_end: bool = False) -> int:
         """Evaluate the prompt `stream` would evaluate for these messages, answer nothing; returns the
-        tokens evaluated (0 for a model with nothing to prepare)."""
+        tokens evaluated (0 for a model with nothing to prepare). `open_end`: the last message is only
+        the start of one (an image question before the image is read): evaluate up to its text, not
+        the end-of-message and answer tokens that follow it in the full prompt."""
         ...
 
     def close(self) -> None: ...

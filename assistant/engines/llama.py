@@ -273,22 +273,43 @@ class LlamaChatModel:
             self.llm.eval(tokens[first:min(first + step, end)])
         return True
 
-    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
-                ) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck,
+                open_end: bool = False) -> int:
         """Evaluate the prompt a chat with these messages would send, and nothing more.
 
         Push-to-talk sends this while the key is still held, once the speaker pauses: when the
         question is then asked with the same messages, `generate()` finds the whole prompt in the
         KV cache and samples the first token at once. Returns the number of tokens evaluated.
+
+        `open_end`: the last message is only its start (an image question's, evaluated while the
+        image is read): the prompt is cut after its text. Evaluating the end-of-message tokens too
+        would only overwrite cached tokens the real prompt may still share (llama.cpp drops the cache
+        after the first token that differs).
         """
         if not self.prefix_reuse:
             return 0  # the chat would drop the cache anyway
-        _, tokens, _, _ = self.prepare(messages, options.max_tokens)
+        fitted, tokens, _, _ = self.prepare(messages, options.max_tokens)
+        if open_end:
+            tokens = self._up_to_last_text(fitted.messages, tokens)
+            cached = self.llm._input_ids[: self.llm.n_tokens]
+            if len(cached) >= len(tokens) and list(cached[: len(tokens)]) == tokens:
+                return 0  # all there already (no logits are needed: nothing is sampled after a start)
         reuse = self.reused_prefix(tokens)
         if reuse >= len(tokens):
             return 0
         self._evaluate(tokens, reuse, len(tokens), should_stop)
         return self.llm.n_tokens - reuse
+
+    def _up_to_last_text(self, messages: Sequence[ChatMessage], tokens: list[int]) -> list[int]:
+        """The prompt's tokens up to the end of the last message's text (all of them when the template
+        does not show that text verbatim)."""
+        prompt, _, _ = self.render(messages)
+        text = messages[-1].content if messages else ""
+        end = prompt.rfind(text) if text else -1
+        if end < 0:
+            return tokens
+        start = self.tokenize_prompt(prompt[: end + len(text)])
+        return start if start == tokens[: len(start)] else tokens
 
     def stream(
         self,

@@ -221,8 +221,8 @@ class VisionChatModel:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
-                ) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck,
+                open_end: bool = False) -> int:
         return 0  # every question is evaluated afresh (see `prefix_reuse`)
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions, stats: GenerationStats,

@@ -51,8 +51,8 @@ class RemoteChatModel:
     def count_tokens(self, text: str) -> int:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
-    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck
-                ) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], options: GenerationOptions, should_stop: StopCheck,
+                open_end: bool = False) -> int:
         return 0  # a prefill-only request would cost a full answer's round trip on most servers
 
     def stream(

@@ -291,7 +291,7 @@ class _Server:
             return 0
         if dataclasses.replace(config, prefix_reuse=request.config.prefix_reuse) != request.config:
             return 0
-        return model.prefill(self.checked_images(request), request.options, should_stop)
+        return model.prefill(self.checked_images(request), request.options, should_stop, open_end=True)
 
     def loaded(self, request_id: int, seconds: float) -> ModelLoaded:
         model = self.model

@@ -14,8 +14,8 @@ from model_files import smollm2_path
 from assistant.chat.grounding_job import GroundingJob
 from assistant.chat.session import ChatSession, TurnUpdate
 from assistant.host.client import EngineClient, Inbox, load_model
-from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest
-from assistant.prompt.attachments import from_path
+from assistant.host.messages import Done, Event, Failed, ImagePerceived, PerceiveRequest, result_of
+from assistant.prompt.attachments import Attachment, from_path
 from assistant.prompt.grounding import prompt_start
 from assistant.settings import Settings
 
@@ -96,8 +96,31 @@ def test_cancel_stops_the_reading_and_the_prompts_start_and_the_engine_goes_on(
     inbox.pump_until(lambda: any(isinstance(e, (Done, Failed)) for e in events))
     (end,) = [e for e in events if isinstance(e, (Done, Failed))]
     assert isinstance(end, Done) and end.status == "stopped"
-    assert not any(isinstance(e, ImagePerceived) for e in events)
+    assert not any(result_of(e, ImagePerceived) for e in events)
     # The engine is free and answers the next question.
     settings = Settings(model=str(smollm2_path()), threads=1, max_answer_tokens=4)
     again = ask(client, inbox, ChatSession(None, client, settings, tmp_path), shot, tmp_path, overlap=True)
     assert again["prompt_tokens"] > 0
+
+
+def test_an_open_ended_start_stops_at_its_text_and_keeps_a_longer_cached_prompt() -> None:
+    """Evaluating the start must not overwrite what the cache already holds beyond it: the next
+    screenshot's text may begin the same way (here the whole question is cached)."""
+    from assistant.engines.llama import LlamaChatModel
+    from assistant.protocols import ChatMessage, GenerationOptions
+
+    model = LlamaChatModel.load(smollm2_path(), context_size=2048, threads=1)
+    try:
+        system = ChatMessage("system", long_system_prompt("screenshots"))
+        start = prompt_start([Attachment("image", "/photos/shot.png", "shot.png", 1)]) or ""
+        options = GenerationOptions(max_tokens=8)
+        whole = [system, ChatMessage("user", start + "Ticket 4711-001\n>>>\n\nQuestion: which ticket?")]
+        assert model.prefill(whole, options, lambda: False) > 300
+        cached = model.llm.n_tokens
+        opened = [system, ChatMessage("user", start)]
+        assert model.prefill(opened, options, lambda: False, open_end=True) == 0  # all of it is cached
+        assert model.llm.n_tokens == cached  # nothing was overwritten
+        closed = model.prefill(opened, options, lambda: False)  # closing the message evaluates its end
+        assert 0 < closed < 10 and model.llm.n_tokens < cached
+    finally:
+        model.close()
