@@ -8,6 +8,12 @@ carries a new ticket number, so its text (read first) differs early and the KV c
 previous ask's prompt beyond the system prompt. The first ask after the engine starts also loads the
 OCR models and the classifier ("cold").
 
+Wall-clock times move with what else the machine runs, so the engine process's own CPU time is read
+too (`/proc/<pid>/stat`, all its threads): the core-seconds each ask's read and prompt cost. Their sum
+over the cores is the fastest any schedule of that work could be, and the share of the machine other
+programs took meanwhile is printed beside it. With `--threads 1` that is the work itself; with more,
+the waiting threads of llama.cpp and onnxruntime spin, and on a busy machine their spinning counts too.
+
 Asked at once (no `--after`), each run asks twice, in alternating order: *sequential*, the image read
 and then the whole prompt evaluated (the app before issue 14), and *overlapped*, the prompt's start
 (system prompt, history, the image block's header) evaluated on a second engine thread while the
@@ -22,6 +28,7 @@ the window's prefill while typing (`vision_typing`), and prints Send -> first to
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -58,6 +65,18 @@ class Drop:
     prefills: int = 0
     held_s: float | None = None  # a prefill was still in the engine at Send: Send -> its end
     read_s: float | None = None  # --after: the image was read this long after the drop
+    read_cpu_s: float = 0.0  # the engine's CPU time (all threads) from the drop to the grounding
+    prompt_cpu_s: float = 0.0  # ... and from there to the first token
+
+
+def engine_cpu_s(pid: int | None) -> float:
+    """User + system seconds of the engine process so far (0 where /proc is missing)."""
+    from assistant.models.cpu_busy import parse_own_stat
+
+    try:
+        return parse_own_stat(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK")) or 0.0
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0.0
 
 
 def bench_drop(args: argparse.Namespace) -> list[str]:
@@ -67,6 +86,7 @@ def bench_drop(args: argparse.Namespace) -> list[str]:
     from assistant.chat.session import ChatSession, TurnUpdate
     from assistant.host.client import EngineClient, Inbox, load_model
     from assistant.host.messages import Event, Failed, Token
+    from assistant.models import cpu_busy
     from assistant.prompt.attachments import from_path
 
     # The default models, not the user's (the chat model: --model, else the automatic choice).
@@ -106,11 +126,12 @@ def bench_drop(args: argparse.Namespace) -> list[str]:
             if isinstance(loaded, Failed):
                 raise RuntimeError(loaded.message)
             load_s = time.perf_counter() - started
+            machine_before, bench_before = cpu_busy.sample(), engine_cpu_s(client.engine_pid)
             for run in range(args.runs + 1):
                 runs.append([])
                 for index, variant in enumerate(variants if run % 2 == 0 else variants[::-1]):
                     shot = numbered_screenshot(run * len(variants) + index, library)
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), engine_cpu_s(client.engine_pid)
                     typed = None
                     if args.after > 0:
                         typed = type_question(client, session, inbox, shot, library, QUESTION,
@@ -127,23 +148,28 @@ def bench_drop(args: argparse.Namespace) -> list[str]:
                     if update.result is None:
                         raise RuntimeError(update.error or "the screenshot was not read")
                     grounded_s = time.perf_counter() - started
+                    cpu_grounded = engine_cpu_s(client.engine_pid)
                     answer = _FirstToken()
                     session.send(None, QUESTION, grounded=update.result, on_event=answer)
                     inbox.pump_until(lambda answer=answer: answer.at is not None or answer.error is not None)
                     if answer.error is not None:
                         raise RuntimeError(answer.error)
+                    cpu_first = engine_cpu_s(client.engine_pid)
                     held_s = None
                     if typed and typed.in_flight is not None and typed.in_flight_ended is not None:
                         held_s = typed.in_flight_ended - started - sent_s  # the dropped prefill's end
                     drop = Drop(variant, grounded_s, sent_s, answer.at - started,  # type: ignore[operator]
                                 prefills=typed.prefills if typed else 0, held_s=held_s,
-                                read_s=typed.read_s if typed else None)
+                                read_s=typed.read_s if typed else None,
+                                read_cpu_s=cpu_grounded - cpu_started, prompt_cpu_s=cpu_first - cpu_grounded)
                     session.stop()
                     inbox.pump_until(lambda: session.active_turn is None)
                     if answer.finished is not None:
                         drop.prompt_tokens = answer.finished.timings.get("prompt_tokens", 0)
                         drop.reused_tokens = answer.finished.timings.get("reused_tokens", 0)
                     runs[-1].append(drop)
+            engine_used = engine_cpu_s(client.engine_pid) - bench_before
+            others = _others_share(machine_before, cpu_busy.sample(), engine_used)
         finally:
             client.shutdown()
     cold = runs[0][0]
@@ -157,11 +183,25 @@ def bench_drop(args: argparse.Namespace) -> list[str]:
     ]
     if args.after > 0:
         return lines + _typing_lines(args.after, warm)
-    return lines + _at_once_lines(warm)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    busy = f"{others:.0%}" if others is not None else "unknown"
+    return lines + _at_once_lines(warm, cores) + [
+        f"  other programs' share of the machine meanwhile     {busy}"]
 
 
-def _at_once_lines(drops: list[Drop]) -> list[str]:
-    """Asked at once: the read, the prompt left at Send, drop -> first token; sequential vs overlapped."""
+def _others_share(before: object, after: object, engine_s: float) -> float | None:
+    """What everything but this benchmark and its engine used of the machine between the samples."""
+    from assistant.models.cpu_busy import CpuTimes, others_share
+
+    if not isinstance(before, CpuTimes) or not isinstance(after, CpuTimes):
+        return None
+    # others_share subtracts this process's own time; the engine's is ours too.
+    return others_share(before, CpuTimes(after.busy_s - engine_s, after.total_s, after.own_s))
+
+
+def _at_once_lines(drops: list[Drop], cores: int) -> list[str]:
+    """Asked at once: the read, the prompt left at Send, drop -> first token; sequential vs overlapped;
+    and the work in core-seconds, which no overlap can finish faster than over all the cores."""
     lines, medians = [], {}
     for variant in ("sequential", "overlapped"):
         chosen = [d for d in drops if d.variant == variant]
@@ -176,6 +216,10 @@ def _at_once_lines(drops: list[Drop]) -> list[str]:
             "evaluated at Send)",
             f"  {variant}: drop -> first token               {first * 1000:7.0f} ms  (runs: {each} ms)",
         ]
+        read_cpu = statistics.median(d.read_cpu_s for d in chosen)
+        prompt_cpu = statistics.median(d.prompt_cpu_s for d in chosen)
+        lines.append(f"  {variant}: engine CPU, read + prompt           {read_cpu:.2f} + {prompt_cpu:.2f} "
+                     f"core-s (at best {(read_cpu + prompt_cpu) / cores * 1000:.0f} ms on {cores} cores)")
     lines.append(f"  overlapped / sequential                          "
                  f"{medians['overlapped'] / medians['sequential']:7.2f}x")
     return lines
