@@ -126,6 +126,44 @@ parts.shutdown()
 """
 
 
+def test_dropped_photos_get_the_classifiers_guesses_or_the_apps_own_answer(
+    qtbot, make_app, driver, tmp_path: Path
+) -> None:
+    """Real photos (scikit-image's): the cat saved as chelsea.png reaches the model as the classifier's
+    guesses with their scores, never as its file name; the astronaut (ImageNet has no people) gets the
+    app's own answer, saying what it could not see and which models would, with no model asked."""
+    import shutil
+
+    from assistant.bench.vision_photos import PHOTOS, photo_dir
+
+    parts = make_app()
+    window = parts.window
+    cat = shutil.copy(photo_dir() / "chelsea.png", tmp_path / "chelsea.png")
+    drop(window, files(Path(cat)))
+    driver.ask(parts, "What is in this picture?")
+    wait_idle(qtbot, parts)
+    assert parts.controller.attachments.last_error is None, parts.window.status.last_error
+    question, answer = parts.store.messages(parts.controller.current_conversation_id)
+    (image,) = question.groundings
+    assert image.guesses and image.guesses[0][0] in PHOTOS["chelsea.png"]
+    assert question.prompt is not None and "classifier's guesses" in question.prompt
+    assert f"{image.guesses[0][0]} ({image.guesses[0][1]:.0%})" in question.prompt
+    assert "chelsea" not in question.prompt.lower()  # the name stays on the chip, never in the prompt
+    assert answer.status == "complete" and answer.text.strip() and answer.model  # a model answered
+
+    parts.controller.new_chat()
+    astronaut = shutil.copy(photo_dir() / "astronaut.png", tmp_path / "astronaut.png")
+    drop(window, files(Path(astronaut)))
+    driver.ask(parts, "What is in this picture?")
+    wait_idle(qtbot, parts)
+    question, answer = parts.store.messages(parts.controller.current_conversation_id)
+    assert answer.status == "complete" and answer.text.startswith("I can't tell what this image shows")
+    assert "found no text" in answer.text and "assistant models install gemma-3-4b-it-vision" in answer.text
+    assert answer.timings.get("answered_by", "").startswith("the app")
+    assert window.chat_view.bubbles()[-1].plain_text().startswith("I can't tell what this image shows")
+    assert not window.composer.streaming and window.composer.attachments() == []
+
+
 def test_thumbnails_and_previews_never_load_opencv(screenshot: Path, tmp_path: Path) -> None:
     """OpenCV re-points Qt's plugin path when imported, so the window must never load it: checked in a
     fresh process (in this one an earlier OCR test may have imported it already)."""
