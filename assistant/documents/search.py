@@ -97,7 +97,7 @@ def search(store: DocumentStore, query: str, *, k: int, mode: SearchMode, query_
         bm25_ids = [row[0] for row in store.fts(fts_match(words), max(CANDIDATES, k), source_ids)]
     vector_hits: list[tuple[int, float]] = []
     if mode in ("hybrid", "vector") and has_vectors:
-        allowed = vectors.mask_for(store.chunk_sources(), set(source_ids)) if source_ids else None
+        allowed = vectors.mask_for(store, source_ids) if source_ids else None
         vector_hits = vectors.nearest(query_vector, max(CANDIDATES, k), allowed)
     fused = fuse(bm25_ids, [c for c, _ in vector_hits])[:k]
     stored = store.chunks([r.chunk_id for r in fused])

@@ -170,6 +170,8 @@ class DocumentStore:
             for old in absorb:
                 conn.execute("UPDATE files SET source_id = ? WHERE source_id = ?", (source_id, old))
                 conn.execute("DELETE FROM sources WHERE id = ?", (old,))
+            if absorb:
+                self._bump(conn)  # passages changed source: the engine's passage -> source map is stale
         assert source_id is not None
         return source_id
 
@@ -314,14 +316,16 @@ class DocumentStore:
                     found[r[0]] = StoredChunk(r[0], r[1], Locator(r[2], r[3], r[4], r[5]), r[6])
         return found
 
-    def unembedded_with_headings(self, model: str, limit: int) -> list[tuple[int, str, str]]:
+    def unembedded_with_headings(self, model: str, limit: int, after: int = 0) -> list[tuple[int, str, str]]:
         """(id, text, heading) of passages without a vector of `model` (new ones, or all after a model
-        change), oldest first."""
+        change), oldest first, from the id `after` on (the last id of the previous batch: each batch
+        then starts where the last one ended instead of stepping over every embedded passage again)."""
         with self._guard("the documents library could not be read"):
             return self._conn.execute(
                 "SELECT c.id, c.text, c.heading FROM chunks c "
                 "LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
-                "WHERE v.chunk_id IS NULL ORDER BY c.id LIMIT ?", (model, limit)).fetchall()
+                "WHERE v.chunk_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?", (model, after, limit)
+            ).fetchall()
 
     def count_unembedded(self, model: str) -> int:
         with self._guard("the documents library could not be read"):

@@ -1,15 +1,20 @@
-"""The library's vectors of one embedding model as an in-memory float32 matrix, searched by one product.
+"""The library's vectors of one embedding model in memory as int8 rows, searched by one product.
 
 Loaded from the `vectors` table when first searched and again only when the library's generation
-moved (a file was indexed or removed), so a query costs one matrix-vector product: 100,000 passages
-× 384 dimensions is 38 million multiply-adds, a few milliseconds through BLAS. Rows are unit length,
-so the product is the cosine similarity.
+moved (a file was indexed or removed). Each unit-length row is kept as int8 with its own scale
+(largest magnitude / 127): a quarter of float32's memory (38 MB at 100,000 passages of 384
+dimensions) and a quarter of the bytes a question's product must read, which is what that product
+costs. Its cosines are within ~0.003 of float32's, far below the gaps between passages that matter
+(the relevance line is 0.3). The product itself comes from the engine (`product`, see
+`engines/vector_product.py`: onnxruntime's int8 product over the packed matrix); without one the rows
+are converted to float32 a block at a time and multiplied by numpy, slower but the same scores.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -17,15 +22,37 @@ from assistant.documents.store import DocumentStore
 
 logger = logging.getLogger(__name__)
 
+Scorer = Callable[[np.ndarray], np.ndarray]
+ProductFactory = Callable[[np.ndarray, np.ndarray], Scorer]
+_BLOCK = 16_384  # rows converted at a time by the numpy fallback
+# Below this many rows numpy's product takes a few milliseconds and building the engine's product
+# (which packs the matrix) would cost more than it saves.
+PRODUCT_FROM = 20_000
+
+
+def int8_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row as int8 times a scale (symmetric: the row's largest magnitude maps to 127)."""
+    scales = np.abs(matrix).max(axis=1) / 127 if len(matrix) else np.zeros(0, np.float32)
+    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(matrix / scales[:, None]), -127, 127).astype(np.int8)
+    return codes, scales
+
 
 class VectorIndex:
-    def __init__(self, model: str, dim: int) -> None:
+    """`codes` holds the int8 rows transposed, [dim, rows] (one passage per column): the layout of the
+    right-hand matrix of the product question [1, dim] @ codes, which the engine's product packs as is."""
+
+    def __init__(self, model: str, dim: int, product: ProductFactory | None = None) -> None:
         self.model = model
         self.dim = dim
         self.generation = -1
         self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self.codes = np.zeros((dim, 0), dtype=np.int8)
+        self.scales = np.zeros(0, dtype=np.float32)
+        self._product = product
+        self._score: Scorer | None = None
         self._row_of: dict[int, int] = {}
+        self._sources: np.ndarray | None = None  # source id per row, read when a search is limited
 
     def refresh(self, store: DocumentStore) -> None:
         generation = store.generation()
@@ -33,27 +60,54 @@ class VectorIndex:
             return
         started = time.perf_counter()
         ids: list[np.ndarray] = []
-        rows: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        scales: list[np.ndarray] = []
         for batch in store.iter_vectors(self.model):
             ids.append(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)))
-            flat = np.frombuffer(b"".join(r[1] for r in batch), dtype="<f4")
-            rows.append(flat.reshape(len(batch), self.dim))
+            flat = np.frombuffer(b"".join(r[1] for r in batch), dtype="<f4").reshape(len(batch), self.dim)
+            part_codes, part_scales = int8_rows(flat)  # converted per batch: float32 never held whole
+            codes.append(part_codes)
+            scales.append(part_scales)
         self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-        self.matrix = (np.ascontiguousarray(np.concatenate(rows)) if rows
-                       else np.zeros((0, self.dim), np.float32))
+        self.scales = np.concatenate(scales) if scales else np.zeros(0, np.float32)
+        # Transposed a batch at a time: each batch's block stays in the CPU cache (a transpose of the
+        # whole matrix at once took 5x as long).
+        self.codes = np.empty((self.dim, len(self.ids)), dtype=np.int8)
+        column = 0
+        for block in codes:
+            self.codes[:, column:column + len(block)] = block.T
+            column += len(block)
+        del codes
         self._row_of = {int(chunk): row for row, chunk in enumerate(self.ids)}
+        self._sources = None
+        self._score = None
+        loaded = time.perf_counter()
+        if self._product is not None and len(self.ids) >= PRODUCT_FROM:
+            self._score = self._product(self.codes, self.scales)
         self.generation = generation
-        logger.info("loaded %d document vectors in %.2f s", len(self.ids), time.perf_counter() - started)
+        logger.info("loaded %d document vectors in %.2f s (product ready in %.2f s)", len(self.ids),
+                    loaded - started, time.perf_counter() - loaded)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """The cosine of every row with `query` (a unit vector)."""
+        query = np.asarray(query, dtype=np.float32)
+        if self._score is not None:
+            return self._score(query)
+        out = np.empty(len(self.ids), dtype=np.float32)
+        for start in range(0, len(self.ids), _BLOCK):
+            block = query @ self.codes[:, start:start + _BLOCK].astype(np.float32)
+            out[start:start + _BLOCK] = block * self.scales[start:start + _BLOCK]
+        return out
 
     def nearest(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None
                 ) -> list[tuple[int, float]]:
         """(chunk id, cosine) best first; `allowed` is a boolean mask over the rows (a source filter)."""
         if not len(self.ids) or limit <= 0:
             return []
-        scores = self.matrix @ query.astype(np.float32)
+        scores = self.scores(query)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         limit = min(limit, len(scores))
@@ -63,8 +117,14 @@ class VectorIndex:
 
     def similarity(self, query: np.ndarray, chunk_id: int) -> float | None:
         row = self._row_of.get(chunk_id)
-        return None if row is None else float(self.matrix[row] @ query)
+        if row is None:
+            return None
+        return float(self.codes[:, row].astype(np.float32) @ np.asarray(query, np.float32) * self.scales[row])
 
-    def mask_for(self, chunk_sources: dict[int, int], source_ids: set[int]) -> np.ndarray:
-        return np.fromiter((chunk_sources.get(int(c), -1) in source_ids for c in self.ids), dtype=bool,
-                           count=len(self.ids))
+    def mask_for(self, store: DocumentStore, source_ids: Iterable[int]) -> np.ndarray:
+        """Which rows belong to the given sources (the passage -> source map is read once per change)."""
+        if self._sources is None:
+            owner = store.chunk_sources()
+            self._sources = np.fromiter((owner.get(int(c), -1) for c in self.ids), dtype=np.int64,
+                                        count=len(self.ids))
+        return np.isin(self._sources, np.fromiter(source_ids, dtype=np.int64))

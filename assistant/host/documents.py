@@ -159,7 +159,12 @@ class DocumentService:
                 query_vector = model.embed([request.query])[0]
                 embed_s = time.perf_counter() - embed_started
                 key = (data_dir, model.fingerprint)
-                vectors = self._vectors.setdefault(key, VectorIndex(model.fingerprint, model.dim))
+                if key not in self._vectors:
+                    from assistant.engines.vector_product import int8_product
+
+                    self._vectors[key] = VectorIndex(model.fingerprint, model.dim,
+                                                     int8_product(request.threads))
+                vectors = self._vectors[key]
         try:
             with DocumentStore.open(data_dir) as store:
                 if vectors is not None:
