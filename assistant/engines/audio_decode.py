@@ -24,6 +24,8 @@ from assistant.audio.errors import CONVERT_ADVICE, REEXPORT_ADVICE, AudioError
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+# Below any real recording (telephone speech is 8 kHz; old formats go down to 4 kHz).
+MIN_SAMPLE_RATE = 1_000
 
 
 def check_path(path: str | Path) -> Path:
@@ -55,6 +57,12 @@ def _open(file: Path) -> Iterator[Any]:
     try:
         if not container.streams.audio:
             raise AudioError(file, "it has no audio track", "Choose a file that contains sound.")
+        rate = container.streams.audio[0].rate
+        if rate and rate < MIN_SAMPLE_RATE:
+            # A damaged or hostile header: resampling 1 Hz up to 16 kHz turns each decoded frame into
+            # millions of samples (a 48 KB file became 6.7 hours of audio and 1.8 GB in the engine).
+            raise AudioError(file, f"its header claims {rate} samples per second, far below any recording",
+                             REEXPORT_ADVICE)
         yield container
     finally:
         container.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -75,6 +76,41 @@ def _lenient_template_compilation() -> Iterator[None]:
         yield
     finally:
         llama_chat_format.Jinja2ChatFormatter = _Jinja2ChatFormatter  # type: ignore[misc]
+
+
+# A real chat template renders in well under a millisecond; one still running after this long is looping
+# on purpose (nested `range` loops reach 10^10 steps inside the sandbox) and would hold the engine.
+TEMPLATE_RENDER_LIMIT_S = 2.0
+
+
+class TemplateTooSlow(Exception):
+    """The chat template ran past its time limit (the caller falls back to ChatML)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise TemplateTooSlow inside a Jinja template that runs longer than `seconds`.
+
+    Jinja compiles a template to Python code (file name "<template>"), so a trace function on those
+    frames alone can stop it between two of its lines, on whatever thread renders it; every other frame
+    runs untraced. The previous tracer (a debugger, coverage) is put back afterwards.
+    """
+    deadline = time.perf_counter() + seconds
+
+    def on_line(frame: Any, event: str, arg: Any) -> Any:
+        if time.perf_counter() > deadline:
+            raise TemplateTooSlow(f"the chat template ran for more than {seconds:g} s")
+        return on_line
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        return on_line if frame.f_code.co_filename == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 class _TokenCounter:
@@ -210,7 +246,9 @@ class LlamaChatModel:
         reason = "the model has no chat template"
         if self._formatter is not None:
             try:
-                result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+                turns = [{"role": m.role, "content": m.content} for m in messages]
+                with _time_limit(TEMPLATE_RENDER_LIMIT_S):
+                    result = self._formatter(messages=turns)
                 prompt = result.prompt
                 if messages[-1].content.strip() in prompt:
                     stops = [s for s in [self.eos_token] if s]
@@ -220,6 +258,8 @@ class LlamaChatModel:
                 reason = "its chat template dropped the message text"
             except Exception as error:  # SecurityError, UndefinedError, raise_exception...
                 reason = f"its chat template failed: {type(error).__name__}: {error}"
+                if isinstance(error, TemplateTooSlow):
+                    self._formatter = None  # it would cost the same seconds on every prompt of this model
         if not self._warned_fallback:
             logger.warning("Using the ChatML fallback for %s: %s", self.name, reason)
             self._warned_fallback = True

@@ -14,15 +14,18 @@ thread that pumps it). `stream()` is the blocking form for scripts and benchmark
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import logging
 import multiprocessing
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -42,14 +45,44 @@ from assistant.protocols import GenerationStats
 logger = logging.getLogger(__name__)
 
 CRASH_MESSAGE = (
-    "The engine stopped unexpectedly (exit code {code}). Your answer so far was kept; the engine "
+    "The engine stopped unexpectedly ({how}). Your answer so far was kept; the engine "
     "will restart with your next question."
 )
+# What the engine was doing when it died, by request type, for everything but an answer: a failed model
+# load or image read must not claim that an answer was kept.
+CRASH_WHILE = {
+    "LoadRequest": "while loading {model}. If it happens again, the model file may be damaged",
+    "PerceiveRequest": "while reading {path}",
+    "TranscribeRequest": "while transcribing {path}",
+    "ReadDocumentRequest": "while reading {path}",
+    "IndexDocumentsRequest": "while indexing your documents; the file it was reading will be skipped",
+    "SearchDocumentsRequest": "while searching your documents",
+    "IndexImagesRequest": "while indexing your images",
+    "BenchmarkRequest": "while measuring a model",
+    "PrepareRequest": "while preparing a model",
+}
 
 Handler = Callable[[Event], None]
 # Called on the dispatcher thread with a request's handler and one of its events; decides where the
 # handler runs (directly, queued to the GUI thread, or queued to the CLI's main thread).
 Deliver = Callable[[Handler, Event], None]
+
+
+def crash_message(request: Request | None, code: int | None) -> str:
+    """What the user reads when the engine process died under `request` (exit `code`, negative: the
+    signal that ended it)."""
+    how = f"exit code {code}"
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):  # a signal number this platform does not name
+            how += f", {signal.Signals(-code).name}"
+    kind = type(request).__name__
+    if kind not in CRASH_WHILE:
+        return CRASH_MESSAGE.format(how=how)
+    config = getattr(request, "config", None)
+    model = Path(config.model).name if config is not None and config.model else "the model"
+    path = getattr(request, "path", None) or getattr(request, "audio_path", None)
+    while_ = CRASH_WHILE[kind].format(model=model, path=Path(path).name if path else "the recording")
+    return f"The engine stopped unexpectedly ({how}) {while_}. It will restart with your next request."
 
 
 def deliver_here(handler: Handler, event: Event) -> None:
@@ -96,6 +129,7 @@ class _InFlight:
     generation: int  # of the child serving it
     handler: Handler
     direct: bool  # called on the dispatcher thread whatever `deliver` says (`stream`)
+    request: Request | None = None  # what it asked for: a crash message says what the engine was doing
 
 
 class EngineClient:
@@ -250,7 +284,7 @@ class EngineClient:
                 self.start()  # a crashed or killed engine restarts here, lazily
                 child = self._child
             assert child is not None
-            self._inflight[request_id] = _InFlight(child.generation, on_event, direct)
+            self._inflight[request_id] = _InFlight(child.generation, on_event, direct, request)
         self._send(child, request)
         return Ticket(request_id, self)
 
@@ -288,17 +322,17 @@ class EngineClient:
             item = self._queue.get()
             kind = item[0]
             if kind == "shutdown":
-                self._finish_all(lambda rid: Done(rid, "stopped", GenerationStats()))
+                self._finish_all(lambda rid, _r: Done(rid, "stopped", GenerationStats()))
                 return
             if kind == "event":
                 self._route(item[2])
             elif kind == "died":
                 generation, code = item[1], item[2]
                 if self._closed:  # an orderly shutdown, not a crash
-                    self._finish_all(lambda rid: Done(rid, "stopped", GenerationStats()), generation)
+                    self._finish_all(lambda rid, _r: Done(rid, "stopped", GenerationStats()), generation)
                 else:
-                    message = CRASH_MESSAGE.format(code=code)
-                    self._finish_all(lambda rid, text=message: Failed(rid, text, kind="crashed"), generation)
+                    self._finish_all(lambda rid, request, code=code: Failed(rid, crash_message(request, code),
+                                                                             kind="crashed"), generation)
             elif kind == "cancel_timeout":
                 self._cancel_timed_out(item[1], item[2])
 
@@ -324,14 +358,15 @@ class EngineClient:
                 child.process.kill()
         self._call(inflight, Done(request_id, "stopped", GenerationStats()))
 
-    def _finish_all(self, make: Callable[[int], Event], generation: int | None = None) -> None:
+    def _finish_all(self, make: Callable[[int, Request | None], Event], generation: int | None = None
+                    ) -> None:
         with self._lock:
             ended = {rid: inflight for rid, inflight in self._inflight.items()
                      if generation is None or inflight.generation == generation}
             for rid in ended:
                 del self._inflight[rid]
         for rid in sorted(ended):
-            self._call(ended[rid], make(rid))
+            self._call(ended[rid], make(rid, ended[rid].request))
 
     def _call(self, inflight: _InFlight, event: Event) -> None:
         try:

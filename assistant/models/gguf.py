@@ -24,6 +24,8 @@ MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
 MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_LAYERS = 512  # LLAMA_MAX_LAYERS (llama-hparams.h)
+MAX_EXPERTS = 1024  # LLAMA_MAX_EXPERTS
 MAX_TENSOR_NAME = 63  # GGML_MAX_NAME is 64 including the terminating NUL
 MAX_KEY_LENGTH = 65_535  # real keys are < 100 bytes; longer means a damaged length field
 INLINE_ARRAY_MAX = 16  # longer arrays are summarised, never materialised
@@ -246,6 +248,7 @@ def _parse(r: _Reader, check_data: bool) -> GGUFHeader:
                 raise r.fail(f"is damaged: general.alignment is {f.value!r}; "
                              "it must be a power of two")
             alignment = f.value
+    _check_hyperparameters(r, fields)
     info_offset = r.pos
     tensors = _read_tensors(r, n_tensors, alignment)
     header_end = r.pos
@@ -255,6 +258,41 @@ def _parse(r: _Reader, check_data: bool) -> GGUFHeader:
     if check_data:
         _check_tensor_data(r, header)
     return header
+
+
+def _check_hyperparameters(r: _Reader, fields: list[MetadataField]) -> None:
+    """The layer and expert counts that llama.cpp checks with GGML_ASSERT while loading: a file that
+    breaks one does not get an error from llama.cpp, it aborts the whole engine process."""
+    values = {f.key: f.value for f in fields}
+    arch = values.get("general.architecture")
+    if not isinstance(arch, str):
+        return
+
+    def count(name: str) -> int | None:
+        value = values.get(f"{arch}.{name}")
+        if isinstance(value, list):  # per-layer values: llama.cpp checks the largest
+            value = max((v for v in value if isinstance(v, int)), default=None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def damaged(problem: str) -> GGUFError:
+        return r.fail(f"is damaged: {problem}")
+
+    layers = count("block_count")
+    if layers is not None and not 1 <= layers <= MAX_LAYERS:
+        raise damaged(f"{arch}.block_count is {layers}; a model has 1 to {MAX_LAYERS} layers")
+    nextn = count("nextn_predict_layers")
+    if layers is not None and nextn is not None and nextn > layers:
+        raise damaged(f"{arch}.nextn_predict_layers is {nextn}, more than its {layers} layers")
+    experts, used = count("expert_count") or 0, count("expert_used_count") or 0
+    groups, groups_used = count("expert_group_count") or 0, count("expert_group_used_count") or 0
+    if experts > MAX_EXPERTS:
+        raise damaged(f"{arch}.expert_count is {experts}; llama.cpp handles at most {MAX_EXPERTS}")
+    if used > experts or (experts and not used):
+        raise damaged(f"{arch}.expert_used_count is {used} for {experts} experts")
+    if (experts and groups >= experts) or (not experts and groups):
+        raise damaged(f"{arch}.expert_group_count is {groups} for {experts} experts")
+    if experts and groups > 1 and (experts % groups or not 0 < groups_used < groups):
+        raise damaged(f"{arch} has {experts} experts in {groups} groups, {groups_used} of them used")
 
 
 def _read_fields(r: _Reader, n_kv: int) -> list[MetadataField]:
@@ -369,9 +407,35 @@ def _check_tensor_data(r: _Reader, header: GGUFHeader) -> None:
                      "are incomplete)")
 
 
+def _check_vocabulary(h: GGUFHeader) -> None:
+    """Every token of the vocabulary must be different: llama.cpp maps text to tokens and asserts that
+    the map is as long as the list, so one repeated token (two bytes changed in a 500 MB file) aborts
+    the process that loads it instead of raising an error."""
+    field = next((f for f in h.fields if f.key == "tokenizer.ggml.tokens"), None)
+    if field is None or field.array_type != ValueType.STRING or not field.count:
+        return
+    try:
+        with open(h.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos = field.start + 8 + len(field.key.encode("utf-8")) + 4 + 4 + 8  # key, types, count
+            seen: set[bytes] = set()
+            unpack = _U64.unpack_from
+            for index in range(field.count):
+                n = unpack(mm, pos)[0]
+                token = mm[pos + 8:pos + 8 + n]
+                if token in seen:
+                    text = token.decode("utf-8", errors="replace")
+                    raise GGUFError(f"{h.path.name} is damaged: its vocabulary holds the token {text!r} "
+                                    f"twice (again as token {index})", h.path)
+                seen.add(token)
+                pos += 8 + n
+    except (struct.error, OSError, ValueError) as exc:  # changed on disk since its header was read
+        raise GGUFError(f"cannot read {h.path}: {exc}", h.path) from None
+
+
 def preflight(path: Path | str) -> GGUFInfo:
     """Checks a model file before llama.cpp sees it and returns what the UI wants to show."""
     h = read_header(path)
+    _check_vocabulary(h)
     metadata = {f.key: f.value for f in h.fields}
     arch = metadata.get("general.architecture")
     arch = arch if isinstance(arch, str) else None

@@ -51,6 +51,7 @@ class MessageBubble(QFrame):
 
         self.body = SafeTextBrowser()
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # engine messages name files: markup stays text
         self.error.setObjectName("bubbleError")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
@@ -51,6 +51,7 @@ class AttachmentChip(QFrame):
             layout.addWidget(self._make_thumbnail(thumbnail_px))
             icon = ""
         self.label = QLabel(f"{icon} {attachment.name} · {describe_size(attachment.size)}".strip())
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # a name like "<b>x</b>.png" is shown as typed
         self.note = QLabel()
         self.note.setObjectName("attachmentNote")
         self.note.hide()

@@ -264,6 +264,7 @@ class AttachmentQuestions(QObject):
             early.ticket = None
             if event.kind == "crashed":  # the engine restarts: read again at send
                 self._discard(early)
+                self.window.status.show_error(f"{event.message} The image is read again when you send.")
             else:
                 early.error = event.message
         elif isinstance(event, Done):
@@ -329,6 +330,8 @@ class AttachmentQuestions(QObject):
         for chip, attachment in zip(chips, self.window.composer.attachments(), strict=False):
             early = self._early.get(attachment.path)
             if early is None:
+                if chip.note.text() == READING_NOTE:  # its read ended with the engine: read at send
+                    chip.set_note("")
                 continue
             if early.error is not None:
                 chip.set_note(UNREADABLE_NOTE)

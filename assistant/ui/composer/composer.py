@@ -142,6 +142,7 @@ class Composer(QWidget):
         self.button.setObjectName("sendButton")
         self.button.setMinimumWidth(84)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # refusals name files: markup in a name stays text
         self.error.setObjectName("composerError")
         self.error.setWordWrap(True)
         self.error.hide()
