@@ -146,19 +146,17 @@ def test_quiet_room_gives_low_levels() -> None:
 def test_stop_closes_the_stream_at_once() -> None:
     fake = FakeSoundDevice(noise(10), speed=1.0)
     recorder = Recorder(fake)
-    started = time.monotonic()
     recorder.start()
-    time.sleep(0.3)
-    called = time.monotonic()
-    recording = recorder.stop()
     stream = fake.streams[0]
-    assert stream.stopped and stream.closed
-    assert stream.closed_at is not None and stream.closed_at - called < 0.1
-    callbacks = stream.callbacks
-    time.sleep(0.05)
-    assert stream.callbacks == callbacks and not recorder.is_recording
-    # Real-time pacing: what was recorded is what arrived before the call (sleep may overrun).
-    assert 0.2 < recording.seconds <= called - started + 0.02
+    wait_until(lambda: stream.callbacks >= 30)  # 0.3 s of audio has arrived, in real time
+    recording = recorder.stop()
+    # Closed before stop() returned (like Pa_StopStream, the fake's stop joins its callback thread), so
+    # no callback can come after it: the count read now is final.
+    assert stream.stopped and stream.closed and not recorder.is_recording
+    delivered = stream.callbacks * fake.block_seconds
+    # What was recorded is what arrived before the call: every block but, at most, one that was being
+    # delivered while stop() shut the door.
+    assert delivered - fake.block_seconds - 0.002 <= recording.seconds <= delivered + 0.002
 
 
 def test_short_clip_is_marked_too_short() -> None:

@@ -11,7 +11,6 @@ import logging
 import random
 import shutil
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -272,7 +271,7 @@ def test_engine_process_streams_cancels_and_survives_bad_files(
         assert word_errors(ENGLISH[2], spoken(events)) <= 1, spoken(events)
         pid = engine.engine_pid
 
-        started, transcripts, end = time.monotonic(), 0, None
+        transcripts, end = 0, None
         for event in engine.stream(TranscribeRequest(tiny, data, audio_path=str(long_file), threads=THREADS)):
             if isinstance(event, Transcript):
                 transcripts += 1
@@ -280,7 +279,7 @@ def test_engine_process_streams_cancels_and_survives_bad_files(
                     engine.cancel(event.request_id)  # Stop, mid-file
             end = event
         assert isinstance(end, Done) and end.status == "stopped", end
-        assert transcripts < 8 and time.monotonic() - started < 30
+        assert transcripts < 8  # stopped mid-file: the eight sentences were not all transcribed
 
         failed = list(engine.stream(TranscribeRequest(tiny, data, audio_path=str(bad), threads=THREADS)))[-1]
         assert isinstance(failed, Failed) and failed.kind == "engine" and str(bad) in failed.message

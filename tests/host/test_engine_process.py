@@ -121,8 +121,26 @@ def engine() -> Iterator[EngineClient]:
     client.shutdown()
 
 
+ONE_TOKEN = GenerationOptions(max_tokens=1, temperature=0.0, seed=0)
+
+
+def settle(client: EngineClient, config: EngineConfig) -> None:
+    """Until every event that could still come for the requests so far has been delivered.
+
+    A killed engine's reader thread queues its crash report ("died") when it ends, so that thread is
+    waited for; then one more request goes through: the client's one dispatcher delivers in queue order
+    and a live engine answers in pipe order, so once its end is delivered, everything before it is.
+    """
+    gone = client._child  # white-box, like `queued` below: the engine that served the requests
+    if gone is not None and not gone.usable():
+        reader = f"engine-reader-{gone.generation}"
+        wait_until(lambda: all(thread.name != reader for thread in threading.enumerate()))
+    marker = send(client, chat(QUESTION, ONE_TOKEN, config))
+    assert isinstance(marker.terminal(), Done)
+
+
 def assert_no_second_terminal(recorder: Recorder) -> None:
-    time.sleep(0.5)  # give a late Done, a late token or a crash report the chance to (wrongly) arrive
+    """After `settle`: the request got one end, and nothing after it (a late Done, token or crash)."""
     events = recorder.seen()
     assert len([e for e in events if isinstance(e, (Done, Failed))]) == 1
     assert isinstance(events[-1], (Done, Failed)), events[-3:]  # nothing after the end
@@ -145,14 +163,14 @@ def test_stop_mid_answer_keeps_the_partial_text(engine: EngineClient, config: En
     pid = engine.engine_pid
     answer = send(engine, chat(LONG, ENDLESS, config))
     answer.first_token()
-    asked = time.monotonic()
     assert answer.ticket is not None
     answer.ticket.cancel()
-    done = answer.terminal(timeout=5)
-    assert time.monotonic() - asked < 2.0
+    done = answer.terminal()  # how fast is `assistant bench reliability`'s figure (Stop → idle)
     assert isinstance(done, Done) and done.status == "stopped"
     assert answer.text()
     assert engine.engine_pid == pid  # the child answered the Stop itself, nobody was killed
+    settle(engine, config)
+    assert engine.engine_pid == pid
     assert_no_second_terminal(answer)
     again = send(engine, chat(QUESTION, SHORT, config))
     assert isinstance(again.terminal(), Done)
@@ -168,6 +186,7 @@ def test_a_crash_mid_answer_fails_once_then_restarts(engine: EngineClient, confi
         failed = request.terminal(timeout=10)
         assert isinstance(failed, Failed) and failed.kind == "crashed"
         assert "stopped unexpectedly" in failed.message and "exit code" in failed.message
+    settle(engine, config)
     assert_no_second_terminal(answer)
     assert_no_second_terminal(queued)
     assert not any(isinstance(e, Token) for e in queued.seen())
@@ -212,12 +231,12 @@ def test_an_unresponsive_engine_is_killed_on_stop_and_restarted(
     pid = engine.engine_pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # the child can no longer answer the Stop
-    asked = time.monotonic()
     assert answer.ticket is not None
     answer.ticket.cancel()
-    done = answer.terminal(timeout=5)
-    assert time.monotonic() - asked < 2.5
+    done = answer.terminal()  # the client's own Done, at its stop timeout
     assert isinstance(done, Done) and done.status == "stopped"
+    assert done.stats == GenerationStats()  # the client's, not the (frozen) child's
+    settle(engine, config)
     assert_no_second_terminal(answer)  # the kill's crash report does not reach the stopped request
     again = send(engine, chat(QUESTION, SHORT, config))
     assert engine.engine_pid not in (None, pid)
@@ -264,6 +283,7 @@ def test_two_requests_each_reach_only_their_own_handler_and_a_raising_one_gets_e
     assert len(failures) == len(kinds)
     # Both handlers ran on the one dispatcher thread: all events, in order, and none twice.
     assert len(timeline) == len(faulty.seen()) + len(steady.seen())
+    settle(engine, config)
     assert_no_second_terminal(faulty)
     assert_no_second_terminal(steady)
 
@@ -315,6 +335,7 @@ def test_a_late_answer_after_a_stop_timeout_is_dropped(config: EngineConfig) -> 
         done = answer.terminal(timeout=10)
         assert isinstance(done, Done) and done.status == "stopped"
         assert done.stats == GenerationStats()  # the client's, not the child's (which counted tokens)
+        settle(client, config)
         assert_no_second_terminal(answer)
         again = send(client, chat(QUESTION, SHORT, config))
         assert client.engine_pid not in (None, pid)  # the late child was killed at the timeout

@@ -13,7 +13,7 @@ import pytest
 from assistant.host.benchmark import RERUN_MIN_S, _measure_quietly
 from assistant.models import cpu_busy
 
-BUSY_LOOP = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
+BUSY_LOOP = "import time\nprint('busy', flush=True)\nend = time.time() + 30\nwhile time.time() < end: pass"
 
 
 def test_proc_stat_lines_are_read() -> None:
@@ -29,8 +29,10 @@ def test_proc_stat_lines_are_read() -> None:
 @pytest.fixture
 def other_programs() -> Iterator[None]:
     """Two busy processes: on a two-core machine, everything the benchmark does not use itself."""
-    children = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(2)]
-    time.sleep(0.3)
+    children = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP], stdout=subprocess.PIPE, text=True)
+                for _ in range(2)]  # fmt: skip
+    for child in children:  # settled: each says so once it is spinning (interpreter start is the slow part)
+        assert child.stdout is not None and child.stdout.readline().strip() == "busy"
     yield
     for child in children:
         child.kill()

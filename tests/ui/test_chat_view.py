@@ -53,9 +53,12 @@ def test_streaming_renders_throttled_and_follows_unless_scrolled_up(qtbot) -> No
 
     bar.setValue(0)  # the user scrolls up to read
     assert not view.following
+    laid_out = bar.maximum()
     view.update_streaming(2, text + "more\n\nand more\n\n")
     view.flush()
-    qtbot.wait(100)
+    # Settled: the longer answer has been laid out (the scroll range grew), which is when a view that
+    # still followed the answer would have jumped to the bottom.
+    qtbot.waitUntil(lambda: bar.maximum() > laid_out, timeout=5000)
     assert bar.value() == 0  # left where the user put it
 
 

@@ -103,6 +103,8 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     voice, composer = parts.voice, parts.window.composer
     assert voice is not None and voice.button.isEnabled()
     assert "F8" in voice.button.toolTip()
+    levels: list[int] = []
+    voice.meter.valueChanged.connect(levels.append)
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
     assert voice.recording
     clip_s = question_clip.size / RATE
@@ -111,7 +113,11 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     qtbot.waitUntil(lambda: composer.draft().strip() != "", timeout=int(clip_s * 1000) + 30_000)
     assert voice.recording and composer.editor.isReadOnly()
     qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip_s * 1000) + 5000)
-    assert voice.meter.value() >= 0
+    # The meter follows the audio: speech (about -20 dBFS) reads high, then the quiet room after the
+    # clip (-60 dBFS) brings it down to the bottom.
+    assert max(levels) >= 50, levels
+    qtbot.waitUntil(lambda: voice.meter.value() <= 10, timeout=WAIT_MS)
+    assert levels.index(max(levels)) < len(levels) - 1  # it came down from the speech, not up to it
     # The speaker has paused: once a pass has heard it all, the question's prompt is evaluated while
     # the button is still held (the user holds on until then; a busy machine may take a while).
     qtbot.waitUntil(lambda: voice._prefilled != "", timeout=30_000)
@@ -143,8 +149,33 @@ def test_a_short_question_held_a_moment_longer_is_sent_once(qtbot, make_app: Mak
     clip = spoken_clip(said, lead_s=0.5, tail_s=0.5)
     fake = microphone(clip)
     parts = make_app(fake)
-    voice, client = parts.voice, parts.controller.client
+    voice = parts.voice
     assert voice is not None
+    passes = transcriptions_sent(parts)
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip.size / RATE * 1000) + 30_000)
+    # Held on after the last word while live passes run over the quiet: one pass at a time, so a second
+    # pass sent after the clip ended means one that heard all of it has finished (the bug lived there).
+    heard_all = len(passes)
+    qtbot.waitUntil(lambda: len(passes) >= heard_all + 2, timeout=WAIT_MS)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(messages(parts)) >= 1, timeout=WAIT_MS)
+    question = messages(parts)[0].text
+    heard = question_words(question)
+    # Once: tiny.en may mishear a word ("capital on France"), but never repeats the question.
+    assert heard.count("capital") == heard.count("france") == 1, question
+    assert len(heard) <= len(question_words(said)) + 1, question
+    assert len(passes) >= 2  # live passes ran over the growing clip (the bug lived there)
+
+
+def wait_recorded(qtbot, fake: FakeSoundDevice, seconds: float) -> None:
+    """Until the microphone has delivered `seconds` of audio (held that long, however busy the machine)."""
+    qtbot.waitUntil(lambda: fake.streams[-1].callbacks * fake.block_seconds >= seconds, timeout=WAIT_MS)
+
+
+def transcriptions_sent(parts: AssistantApp) -> list[TranscribeRequest]:
+    """Every transcription request the window sends from now on (each live pass and the final one)."""
+    client = parts.controller.client
     passes: list[TranscribeRequest] = []
     send = client.send
 
@@ -154,17 +185,7 @@ def test_a_short_question_held_a_moment_longer_is_sent_once(qtbot, make_app: Mak
         return send(request, handler)
 
     client.send = counting_send  # type: ignore[method-assign]
-    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip.size / RATE * 1000) + 30_000)
-    qtbot.wait(1000)  # held a moment after the last word, the event loop running (live passes)
-    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(messages(parts)) >= 1, timeout=WAIT_MS)
-    question = messages(parts)[0].text
-    heard = question_words(question)
-    # Once: tiny.en may mishear a word ("capital on France"), but never repeats the question.
-    assert heard.count("capital") == heard.count("france") == 1, question
-    assert len(heard) <= len(question_words(said)) + 1, question
-    assert len(passes) >= 2  # live passes ran over the growing clip (the bug lived there)
+    return passes
 
 
 def spoken_clip(text: str, *, lead_s: float, tail_s: float) -> np.ndarray:
@@ -199,7 +220,8 @@ def test_holding_the_key_over_a_streaming_answer_stops_it_and_asks_the_spoken_qu
     voice, composer, editor = parts.voice, parts.window.composer, parts.window.composer.editor
     assert voice is not None
     parts.session.apply_settings(dataclasses.replace(parts.session.settings, max_answer_tokens=200))
-    composer.set_draft("Write a long story about a dragon who learns to bake bread.")
+    passes = transcriptions_sent(parts)
+    composer.set_draft("Write a long story about a dragon called Okafor who learns to bake bread.")
     parts.controller.send(composer.draft())
     qtbot.waitUntil(lambda: parts.session.active_turn is not None and parts.session.active_turn.text != "",
                     timeout=WAIT_MS)
@@ -210,21 +232,28 @@ def test_holding_the_key_over_a_streaming_answer_stops_it_and_asks_the_spoken_qu
     story = messages(parts)[1]
     assert story.status == "stopped" and story.text.strip()  # its text so far is kept
 
+    # Held, the keyboard auto-repeating, until the clip has played and a live pass has heard all of it
+    # (one pass at a time: the second one sent after the clip ended means the first has finished).
     clip_s = question_clip.size / RATE
-    deadline = time.monotonic() + clip_s + 30  # auto-repeat while held, as a keyboard does
-    while not fake.streams[0].exhausted.is_set() and time.monotonic() < deadline:
+    deadline = time.monotonic() + clip_s + WAIT_MS / 1000
+    heard_all: int | None = None
+    while heard_all is None or len(passes) < heard_all + 2:
+        if heard_all is None and fake.streams[0].exhausted.is_set():
+            heard_all = len(passes)
+        assert time.monotonic() < deadline, "no live pass over the whole clip"
         send_key(editor, QEvent.Type.KeyRelease, repeat=True)
         send_key(editor, QEvent.Type.KeyPress, repeat=True)
-        qtbot.wait(100)
-    assert voice.recording and fake.streams[0].exhausted.is_set()
+        qtbot.wait(100)  # the keyboard's auto-repeat interval, not a wait for the app
+    assert voice.recording
     assert composer.draft().strip()  # live text arrived while the key was held
-    qtbot.wait(300)
     send_key(editor, QEvent.Type.KeyRelease)
     assert not voice.recording
 
     qtbot.waitUntil(lambda: len(messages(parts)) >= 4, timeout=WAIT_MS)
     spoken = messages(parts)[2]
     assert spoken.role == "user" and "france" in spoken.text.lower(), spoken.text
+    # The conversation's names go to the speech model with every pass, so they are heard as written.
+    assert all("Okafor" in request.options.context for request in passes), [p.options for p in passes]
     assert "dragon" not in spoken.text.lower()  # the typed question was sent already, not prefixed
     qtbot.waitUntil(lambda: parts.session.active_turn is None, timeout=WAIT_MS)
     answer = messages(parts)[3]
@@ -244,31 +273,33 @@ def test_without_a_microphone_the_button_is_disabled_and_says_why(qtbot, make_ap
 
 
 def test_a_short_press_or_tap_of_the_key_sends_nothing(qtbot, make_app: MakeApp) -> None:
-    parts = make_app(microphone(np.zeros(RATE, np.float32)), engine=False)
+    fake = microphone(np.zeros(RATE, np.float32))
+    parts = make_app(fake, engine=False)
     voice, status = parts.voice, parts.window.status
     assert voice is not None
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.wait(100)
+    wait_recorded(qtbot, fake, 0.01)  # let go as soon as the first audio arrived: a tap
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=500)
+    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=WAIT_MS)
     status.last_error = ""
     editor = parts.window.composer.editor
     qtbot.keyPress(editor, Qt.Key.Key_F8)
     assert voice.recording
-    qtbot.wait(100)
+    wait_recorded(qtbot, fake, 0.01)
     qtbot.keyRelease(editor, Qt.Key.Key_F8)
-    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=500)
+    qtbot.waitUntil(lambda: status.last_error == TOO_SHORT, timeout=WAIT_MS)
     assert not voice.recording and not editor.isReadOnly() and not messages(parts)
     assert parts.session.active_turn is None
 
 
 def test_silence_sends_nothing_and_says_so(qtbot, make_app: MakeApp) -> None:
     quiet_room = np.random.default_rng(1).normal(0, 1e-3, int(1.5 * RATE)).astype(np.float32)
-    parts = make_app(microphone(quiet_room))
+    fake = microphone(quiet_room)
+    parts = make_app(fake)
     voice, status = parts.voice, parts.window.status
     assert voice is not None
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.wait(1500)
+    qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=WAIT_MS)  # all 1.5 s recorded
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: status.last_error.startswith(NOTHING_HEARD), timeout=WAIT_MS)
     assert not voice.busy and not messages(parts) and parts.window.composer.draft() == ""
@@ -284,8 +315,8 @@ def test_a_countdown_runs_before_the_length_limit_and_the_recording_stops_itself
     assert voice is not None
     voice.max_seconds = 1.5
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: status.message.text().startswith("Recording stops in"), timeout=1000)
-    qtbot.waitUntil(lambda: not voice.recording, timeout=5000)  # still held: stopped at the limit
+    qtbot.waitUntil(lambda: status.message.text().startswith("Recording stops in"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not voice.recording, timeout=WAIT_MS)  # still held: stopped at the limit
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: status.last_error.startswith(NOTHING_HEARD), timeout=WAIT_MS)
     assert not messages(parts)
@@ -294,12 +325,13 @@ def test_a_countdown_runs_before_the_length_limit_and_the_recording_stops_itself
 def test_a_failed_transcription_is_reported_and_nothing_is_sent(
     qtbot, make_app: MakeApp, question_clip: np.ndarray
 ) -> None:
-    parts = make_app(microphone(question_clip), engine=False, speech_model="no-such-speech-model")
+    fake = microphone(question_clip)
+    parts = make_app(fake, engine=False, speech_model="no-such-speech-model")
     voice, status = parts.voice, parts.window.status
     assert voice is not None
     parts.window.composer.set_draft("my draft")
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.wait(1500)
+    wait_recorded(qtbot, fake, 1.5)
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not voice.busy, timeout=WAIT_MS)
     assert status.last_error.startswith("The speech could not be transcribed"), status.last_error
@@ -312,7 +344,7 @@ def test_a_busy_microphone_is_reported_and_the_window_stays(qtbot, make_app: Mak
     voice, status = parts.voice, parts.window.status
     assert voice is not None and voice.button.isEnabled()  # it exists; opening it is what fails
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: status.last_error == BUSY, timeout=500)
+    qtbot.waitUntil(lambda: status.last_error == BUSY, timeout=WAIT_MS)
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     assert not voice.recording and parts.window.isVisible() and not parts.window.composer.editor.isReadOnly()
 

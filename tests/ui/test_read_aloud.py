@@ -150,7 +150,9 @@ def test_stop_silences_at_once(qtbot, make_app: MakeApp, how: str) -> None:
     qtbot.waitUntil(lambda: not read_aloud.pending_requests, timeout=WAIT_MS)
     ends = spy.ends(outstanding)
     assert len(ends) == len(outstanding) and all(isinstance(e, Done) for e in ends), ends
-    qtbot.wait(300)
+    # Settled: every sentence has ended (a sentence's audio comes before its end), and no speaker
+    # stream is running, so nothing can be played any more.
+    assert not any(stream.active for stream in fake.output_streams)
     assert len(fake.played()) == played_at_stop
     assert parts.client.engine_pid == pid  # dropping speech never kills the engine
 

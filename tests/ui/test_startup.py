@@ -45,9 +45,9 @@ def test_window_shows_without_loading_models_or_markdown(tmp_path: Path) -> None
     lines = result.stdout.splitlines()
     shown = [line for line in lines if line.startswith("window-shown ")]
     assert shown, result.stdout
-    seconds = float(shown[0].split()[1])
-    print(f"window shown after {seconds:.3f} s")
-    assert 0 < seconds < 10  # the benchmark holds the 1 s target; this only catches a hang
+    # How fast is `assistant bench startup`'s to say (against a bare Qt window, same run); a hang
+    # is run_python's timeout. Here: the window painted, after the process started.
+    assert float(shown[0].split()[1]) > 0
     assert "heavy [] code 0" in lines
 
 

@@ -21,7 +21,6 @@ from assistant.host.client import Handler, Ticket
 from assistant.host.messages import ChatRequest, PerceiveRequest, Request
 from assistant.protocols import ChatMessage
 from assistant.ui.app import AssistantApp
-from assistant.ui.composer.typing_prefill import DEBOUNCE_MS
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytestmark = pytest.mark.timeout(300)
@@ -181,7 +180,9 @@ def test_no_prefill_before_every_image_is_read(qtbot, make_app, tmp_path: Path) 
     drop(parts.window, files(bad))
     qtbot.waitUntil(lambda: questions.early_pending == 0, timeout=WAIT_MS)
     type_text(qtbot, parts, " Please.")
-    qtbot.wait(DEBOUNCE_MS + 500)
+    # Settled: the typing pause's debounce timer has fired, which is when a prefill would be sent.
+    typing = parts.controller.attachments.typing_prefill
+    qtbot.waitUntil(lambda: not typing._timer.isActive(), timeout=WAIT_MS)
     assert len(prefills(sent)) == before
     assert parts.controller.attachments.typing_prefill.in_flight is None
 
