@@ -192,7 +192,7 @@ def run_gui(argv: Sequence[str]) -> int:
     parts.window.show()
     parts.window.composer.editor.setFocus()
     app.aboutToQuit.connect(parts.shutdown)
-    _quit_on_signals(app)
+    _quit_on_signals(app, parts.window)
     return app.exec()
 
 
@@ -212,10 +212,19 @@ def _already_running(answered: bool) -> int:
     return 1
 
 
-def _quit_on_signals(app: QApplication) -> None:
-    """Ctrl+C or a TERM quits like the Quit menu: the partial answer is kept, the engine shut down."""
+def _quit_on_signals(app: QApplication, window: MainWindow) -> None:
+    """Ctrl+C or a TERM quits like the Quit menu: the partial answer is kept, the engine shut down.
+
+    Through the window's own Quit, not just `app.quit()`: Qt 6 first asks every window to close and
+    gives up quitting when one refuses, which the window kept in the tray does (found on Xvfb with a
+    tray: a TERM at logout left the app running)."""
+
+    def quit_now(*_: object) -> None:
+        window.quit()  # marks the close as final, so the tray does not keep the window
+        app.quit()  # the window may have been hidden in the tray already: closing it ends nothing
+
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: app.quit())
+        signal.signal(number, quit_now)
     # Python runs signal handlers only between bytecodes; an idle timer gives it the chance while Qt waits.
     ticker = QTimer(app)
     ticker.timeout.connect(lambda: None)
