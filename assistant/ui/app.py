@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient
 from assistant.settings import Settings
 from assistant.ui.bridge import EngineBridge
+from assistant.ui.chat import markdown_render
 from assistant.ui.chat.controller import ChatController
 from assistant.ui.desktop.app_icon import app_icon
 from assistant.ui.desktop.global_hotkey import GlobalPushToTalk
@@ -78,6 +80,8 @@ class AssistantApp:
         if self.engine_requested:
             return
         self.engine_requested = True
+        # The Markdown renderer loads on its own thread meanwhile, not at the first answer's first token.
+        threading.Thread(target=markdown_render.warm_up, name="markdown-warm-up", daemon=True).start()
         self.actions.refresh_models()
         self.controller.start_engine()
         if self.image_search is not None:  # images shared before the CLIP model: queued after the load

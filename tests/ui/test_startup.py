@@ -73,3 +73,31 @@ def test_thousands_of_qt_calls_and_signals_do_not_abort_the_process(tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "survived" in result.stdout
+
+
+def test_the_markdown_renderer_loads_off_the_gui_thread_once_the_engine_starts(tmp_path: Path) -> None:
+    """Not at start-up (the test above), and not at the first answer's first token either, where it
+    cost ~90 ms of CPU on the GUI thread: on its own thread when the engine starts."""
+    result = run_python(
+        """
+        import threading
+        from PySide6.QtWidgets import QApplication
+        from assistant.settings import Settings
+        from assistant.ui.app import build
+        from assistant.ui.chat import markdown_render
+        app = QApplication([])
+        parts = build(app, Settings(model="no-engine-in-this-test"))
+        built_on = []
+        build_parser = markdown_render._build
+        markdown_render._build = lambda: (built_on.append(threading.current_thread().name), build_parser())[1]
+        parts.start_engine()
+        for thread in threading.enumerate():
+            if thread.name == "markdown-warm-up":
+                thread.join(60)
+        parts.shutdown()
+        print("built on", built_on)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "built on ['markdown-warm-up']" in result.stdout

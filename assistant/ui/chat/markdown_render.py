@@ -52,6 +52,14 @@ def close_open_fence(text: str) -> str:
     return text + ("" if text.endswith("\n") else "\n") + open_fence + "\n"
 
 
+def warm_up() -> None:
+    """Import Markdown and Pygments and build the parser now, off the GUI thread (the window calls this
+    on a thread once it is on screen): done lazily, the first answer's first token paid ~90 ms of CPU
+    for it on the GUI thread, a stall the responsiveness sweep saw (issue 15); a thread holding the GIL
+    in 5 ms slices leaves the event loop running."""
+    to_html("*warm* `up`\n\n```python\npass\n```\n", False)
+
+
 def to_html(markdown_text: str, dark: bool) -> str:
     """Render one message; safe for untrusted text and for text cut off mid-stream."""
     source = close_open_fence(markdown_text)
