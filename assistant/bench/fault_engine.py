@@ -21,6 +21,8 @@ from assistant.host.messages import Done, Event, Failed, Request
 logger = logging.getLogger(__name__)
 
 Ending = Literal["done", "failed", "crashed", "hung"]
+# How the engine words an exception no handler expected (host/process.py): a bug, whatever it says.
+UNEXPECTED = "The engine could not answer ("
 
 
 @dataclass
@@ -118,6 +120,9 @@ def judge(outcome: Outcome, case: str, names: tuple[str, ...], tally: Tally,
         tally.engine_deaths += 1
         ok = says_what(outcome.message)
         tally.add("engine died (restarted)", None if ok else f"{case}: crash without a message", case, said)
+    elif outcome.message.startswith(UNEXPECTED):
+        failure = f"{case}: an exception escaped in the engine: {said[:200]!r}"
+        tally.add("unexpected error", failure, case, said)
     elif says_what(outcome.message, *names):
         tally.add("refused with a message", None, case, said)
     else:

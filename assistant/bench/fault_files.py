@@ -109,8 +109,8 @@ def _spread(picked: list[BadFile], count: int, first: int) -> list[BadFile]:
     if count >= len(picked):
         return list(picked)
     head, tail = picked[:first], picked[first:]
-    n_tail = min(len(tail), count // 3)
-    n_head = count - n_tail
+    n_head = min(len(head), count - min(len(tail), count // 3))
+    n_tail = count - n_head
     return ([head[int(i * len(head) / n_head)] for i in range(n_head)]
             + [tail[int(i * len(tail) / n_tail)] for i in range(n_tail)])
 

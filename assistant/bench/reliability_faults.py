@@ -637,7 +637,8 @@ def hostile_names(count: int, work: Path, cli_runs: int = 1) -> Figure:
     for index in range(count):
         files, name = _named_files(index, folder, marker.name, speech)
         all_files.append((files, name))
-        cases.append({"paths": [str(f) for f in files], "marker": str(marker)})
+        cases.append({"paths": [str(f) for f in files], "marker": str(marker),
+                      "via": ("drop", "attach")[index % 2]})
     records = window_cases("hostile_name", cases, work / "names-window", window_settings(max_answer_tokens=8),
                            cwd=work)
     tally = tally_window(records, [f"window {name!r}" for _, name in all_files])

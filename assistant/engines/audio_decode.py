@@ -57,7 +57,9 @@ def _open(file: Path) -> Iterator[Any]:
     try:
         if not container.streams.audio:
             raise AudioError(file, "it has no audio track", "Choose a file that contains sound.")
-        rate = container.streams.audio[0].rate
+        # No codec context (an unknown codec id): no rate either; decoding then finds no sound and says so.
+        context = container.streams.audio[0].codec_context
+        rate = context.sample_rate if context is not None else 0
         if rate and rate < MIN_SAMPLE_RATE:
             # A damaged or hostile header: resampling 1 Hz up to 16 kHz turns each decoded frame into
             # millions of samples (a 48 KB file became 6.7 hours of audio and 1.8 GB in the engine).

@@ -39,7 +39,8 @@ from assistant.ui.app import AssistantApp, build
 logger = logging.getLogger(__name__)
 
 # Text that must never reach the user as a message: a raw exception or SQLite error is a crash in words.
-RAW_ERROR = re.compile(r"Traceback|OperationalError|sqlite3\.|fts5:|syntax error|Error\(|<class '", re.I)
+RAW_ERROR = re.compile(r"Traceback|OperationalError|sqlite3\.|fts5:|syntax error|Error\(|<class '"
+                       r"|could not answer \(\w+Error", re.I)
 WORD = re.compile(r"[^\W_]+")  # the history's own word pattern (history/types.py)
 MAX_SEARCH_WORDS = 32
 
@@ -413,7 +414,10 @@ class Harness:
         question keeps the names."""
         self.clear_composer()
         composer = self.parts.window.composer
-        self.drop(*case["paths"])
+        if case.get("via") == "attach":
+            composer.add_paths(case["paths"])  # what Attach… does with the file dialog's choice
+        else:
+            self.drop(*case["paths"])
         names = [a.name for a in composer.attachments()]
         expected = [Path(p).name for p in case["paths"]]
         result: dict[str, Any] = {"ending": "", "message": ""}

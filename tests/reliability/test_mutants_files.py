@@ -44,6 +44,20 @@ def test_a_recording_that_claims_one_sample_per_second_is_refused_at_once(tmp_pa
     assert sum(len(chunk) for chunk in iter_decode(telephone)) == 8000  # 0.5 s at 16 kHz
 
 
+def test_a_recording_of_an_unknown_codec_gets_a_message_not_an_exception(tmp_path: Path) -> None:
+    """Regression (found by the full sweep in the rate check above): a WAV whose format tag names no
+    codec has no codec context, so asking its stream for the rate raised AttributeError, which reached
+    the user as "The engine could not answer (AttributeError: ...)"."""
+    from assistant.engines.audio_decode import iter_decode
+
+    data = bytearray(wav_bytes(tone_and_noise(0.5)))
+    data[20:22] = (0).to_bytes(2, "little")  # WAVE format tag 0: no codec
+    path = tmp_path / "format-0.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError, match="no sound that could be decoded"):
+        list(iter_decode(path))
+
+
 def test_audio_through_transcribe(tmp_path: Path) -> None:
     figure = reliability_faults.audio_engine(QUICK.audio, tmp_path)
     assert figure.runs == QUICK.audio
