@@ -1,12 +1,14 @@
 """User settings and the folders the app keeps its data in.
 
-Settings are a flat dataclass saved as JSON. Saving is atomic (temp file, fsync, os.replace) so a crash
-or a full disk never leaves a half-written settings file behind.
+Settings are a flat dataclass saved as JSON. Saving is atomic (temp file, fsync, os.replace, fsync of the
+folder) so a crash, a power cut or a full disk never leaves a half-written settings file behind. A file
+damaged anyway (by hand, by another program) is copied aside and reported, never silently reset.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -145,27 +147,80 @@ def user_models_dir(folder: Path | None = None) -> Path:
     return (folder if folder is not None else data_dir()) / "models"
 
 
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    # What was wrong with the file, in words for the window's status bar (the CLI logs it); None: fine.
+    problem: str | None = None
+    backup: Path | None = None  # the copy of the damaged file, kept beside it
+
+
 def load_settings(path: Path | None = None) -> Settings:
-    """Read settings; unknown keys are ignored and a broken file falls back to defaults (logged)."""
+    """Read settings; unknown keys are ignored, a damaged file is copied aside (see `read_settings`)."""
+    return read_settings(path).settings
+
+
+def read_settings(path: Path | None = None) -> LoadedSettings:
+    """Read settings, never failing: a missing file gives the defaults; a damaged one (not JSON, not an
+    object, a value of the wrong type) is copied aside as settings.json.damaged-DIGEST and the values
+    that still make sense are kept, the rest fall back to their defaults, with a message saying so. The
+    damaged file itself is left as it is until the user changes a setting (no silent reset)."""
     path = path or settings_path()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Settings()
-    except (OSError, ValueError) as error:
-        logger.warning("Ignoring unreadable settings file %s: %s", path, error)
-        return Settings()
+        return LoadedSettings(Settings())
+    except (OSError, ValueError) as error:  # unreadable (permissions), or not UTF-8
+        return _damaged(path, f"it could not be read ({error})", {})
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        return _damaged(path, f"it is not valid JSON ({error})", {})
     if not isinstance(raw, dict):
-        logger.warning("Ignoring settings file %s: not a JSON object", path)
-        return Settings()
+        return _damaged(path, "it does not hold a JSON object", {})
     known = {f.name for f in dataclasses.fields(Settings)}
     if "seed" not in raw:  # written before sampling and the model became automatic
         raw = _without_old_defaults(raw)
+    values = {k: v for k, v in raw.items() if k in known}
     try:
-        return Settings(**{k: v for k, v in raw.items() if k in known}).validated()
-    except (TypeError, ValueError) as error:
-        logger.warning("Ignoring invalid settings in %s: %s", path, error)
-        return Settings()
+        return LoadedSettings(Settings(**values).validated())
+    except (TypeError, ValueError, OverflowError):
+        pass
+    kept: dict[str, object] = {}
+    for name, value in values.items():  # keep every value that is fine on its own
+        try:
+            Settings(**{name: value}).validated()
+        except (TypeError, ValueError, OverflowError):
+            continue
+        kept[name] = value
+    dropped = sorted(set(values) - set(kept))
+    return _damaged(path, f"these values are not valid: {', '.join(dropped)}", kept)
+
+
+def _damaged(path: Path, why: str, kept: dict[str, object]) -> LoadedSettings:
+    # The file exists, so the first-run panel was shown before: do not show it again for a damaged file.
+    settings = dataclasses.replace(Settings(**kept).validated(), first_run_done=True)
+    copy = _backup(path)
+    saved = (f"A copy of the file is kept as {copy.name}." if copy is not None
+             else "No copy of the file could be made.")
+    rest = "The other settings were kept; these use their defaults." if kept else "Defaults are used."
+    problem = (f"Your settings file {path} is damaged: {why}. {rest} {saved} The file is rewritten only "
+               "when you change a setting.")
+    logger.warning("%s", problem)
+    return LoadedSettings(settings, problem, copy)
+
+
+def _backup(path: Path) -> Path | None:
+    """Copy the damaged file beside itself, once per distinct content."""
+    try:
+        data = path.read_bytes()
+        copy = path.with_name(f"{path.name}.damaged-{hashlib.sha256(data).hexdigest()[:12]}")
+        if not copy.exists():
+            write_atomically_bytes(copy, data)
+        return copy
+    except OSError as error:
+        logger.error("Could not copy the damaged settings file %s: %s", path, error)
+        return None
 
 
 def _without_old_defaults(raw: dict) -> dict:
@@ -183,16 +238,35 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
 
 def write_atomically(path: Path, text: str) -> None:
     """Temp file in the same folder + fsync + os.replace: readers see the old or the new file, whole."""
+    write_atomically_bytes(path, text.encode("utf-8"))
+
+
+def write_atomically_bytes(path: Path, data: bytes) -> None:
+    """`write_atomically` for bytes; the folder is fsynced too, so the rename survives a power cut."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp creates the file with 0600 permissions, kept by os.replace: settings.json may hold the
     # remote server's API key, so only its owner may read it.
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # not possible on this platform (Windows): the rename is as durable as it gets
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

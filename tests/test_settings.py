@@ -1,7 +1,8 @@
+import dataclasses
 import json
 from pathlib import Path
 
-from assistant.settings import Settings, load_settings, save_settings
+from assistant.settings import LoadedSettings, Settings, load_settings, read_settings, save_settings
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -12,12 +13,30 @@ def test_round_trip(tmp_path: Path) -> None:
     assert list(path.parent.iterdir()) == [path], "no temp file left behind"
 
 
-def test_broken_or_hostile_files_fall_back_to_defaults(tmp_path: Path) -> None:
+def test_broken_or_hostile_files_fall_back_to_defaults_with_a_message_and_a_copy(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     for content in ["{not json", "[1, 2]", json.dumps({"temperature": "hot"})]:
         path.write_text(content)
-        assert load_settings(path) == Settings()
-    assert load_settings(tmp_path / "missing.json") == Settings()
+        loaded = read_settings(path)
+        # The file existed, so the first-run panel was shown once: a damaged file does not bring it back.
+        assert loaded.settings == dataclasses.replace(Settings(), first_run_done=True)
+        assert loaded.problem is not None and "damaged" in loaded.problem
+        assert loaded.backup is not None and loaded.backup.name in loaded.problem
+        assert loaded.backup.read_text() == content and path.read_text() == content  # nothing reset
+    assert read_settings(tmp_path / "missing.json") == LoadedSettings(Settings())
+
+
+def test_one_bad_value_keeps_all_the_others(tmp_path: Path) -> None:
+    """Regression (issue 15): one value of the wrong type used to reset every setting to its default."""
+    path = tmp_path / "settings.json"
+    save_settings(Settings(system_prompt="Answer like a pirate.", theme="dark", threads=3), path)
+    raw = json.loads(path.read_text())
+    raw["context_size"] = "lots"
+    path.write_text(json.dumps(raw))
+    loaded = read_settings(path)
+    assert loaded.settings.system_prompt == "Answer like a pirate." and loaded.settings.theme == "dark"
+    assert loaded.settings.threads == 3 and loaded.settings.context_size == Settings().context_size
+    assert loaded.problem is not None and "context_size" in loaded.problem
 
 
 def test_values_are_clamped_and_unknown_keys_ignored(tmp_path: Path) -> None:

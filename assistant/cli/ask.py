@@ -64,6 +64,10 @@ def ask(
             store = Store(settings_module.history_path()) if save else None
         except StoreError as error:
             print(f"assistant: {error} (answering without saving)", file=sys.stderr)
+        if store is not None and store.damaged:  # open read-only: answer, say why it is not saved
+            print(f"assistant: {store.damaged} (answering without saving)", file=sys.stderr)
+            store.close()
+            store = None
         session = ChatSession(store, client, settings, data_dir)
         printer = _AnswerPrinter()
         try:

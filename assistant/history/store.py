@@ -6,7 +6,10 @@ which folder, and what to do), because the only sensible reaction in the UI is t
 
 Deleting a conversation really removes its text: `secure_delete` zeroes the freed database pages, the
 full-text indexes are merged so no old segment keeps the words, and the WAL is checkpointed and truncated
-so no earlier copy of a page stays in the -wal file.
+so no earlier copy of a page stays in the -wal file (when another process's long read blocks that, it is
+done after the next write, at close, or by the next process to open the history).
+
+A damaged file is copied aside and opened read-only with a message (`assistant.history.damage`).
 
 The value types and errors live in `assistant.history.types` and are re-exported here: import them from
 this module.
@@ -24,8 +27,8 @@ from pathlib import Path
 from types import TracebackType
 
 from assistant.history import attachments as store_attachments
+from assistant.history import damage, writers
 from assistant.history import schema as store_schema
-from assistant.history import writers
 from assistant.history.types import (
     DEFAULT_TITLE,
     MATCH_END,
@@ -48,6 +51,12 @@ logger = logging.getLogger(__name__)
 # A second copy of the app may hold the write lock briefly; wait a little, but not long enough to make
 # the window feel frozen.
 _BUSY_TIMEOUT_MS = 2000
+# Opening waits longer: processes starting at the same moment on a new history (the window and `ask`)
+# take turns creating the schema, each commit an fsync, on a busy machine well over 2 s in all (found
+# by the reliability sweep, three processes opening one new history: "in use by another program").
+_OPEN_BUSY_TIMEOUT_MS = 15000
+# How long a delete's checkpoint waits for other processes' reads to end (see `Store._truncate_wal`).
+_CHECKPOINT_WAIT_MS = 300
 
 
 IN_MEMORY = Path(":memory:")  # SQLite's name for a database that lives in this connection only
@@ -77,26 +86,47 @@ class Store:
             raise StoreError(
                 f"Your history folder could not be created ({self._path.parent}): {exc}"
             ) from exc
+        # Why the file is open read-only (it is damaged), for the window and the CLI to show; None: writable.
+        self.damaged: str | None = None
+        self._deleted_in_wal = False  # a delete's text is still in the WAL (see `_truncate_wal`)
         with self._guard("your history could not be opened"):
             # Autocommit mode: transactions are opened explicitly, so it is always clear what is atomic.
             self._conn = sqlite3.connect(self._path, isolation_level=None)
         try:
             with self._guard("your history could not be opened"):
-                self._configure()
-                self._migrate()
+                found = self._configure()
+                if found is None:
+                    self._migrate()
         except BaseException:
             self._conn.close()
             raise
+        if found is not None:
+            self._open_damaged(found)
+            return
+        if self._path != IN_MEMORY and _wal_size(self._path):
+            # Perhaps a delete whose checkpoint another process's long read blocked (`_truncate_wal`),
+            # in a process that has ended since: whoever opens the history next finishes it.
+            self._deleted_in_wal = True
+            self._finish_delete()
         try:  # answers whose writer was killed: whoever opens the history next marks them
             self.mark_unfinished_interrupted()
         except StoreError as error:  # a read-only history still opens; the rows stay as they are
             logger.warning("Could not mark unfinished answers: %s", error)
+        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
-    def _configure(self) -> None:
+    def _configure(self) -> str | None:
+        """Set the connection up; returns what is wrong when the file is damaged (nothing written then)."""
         conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        # Before anything that could write the file header: a newer app's file is left untouched.
-        self._refuse_newer(self.schema_version)
+        conn.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_TIMEOUT_MS}")  # back to 2 s once open
+        try:
+            # Before anything that could write the file header: a newer app's file is left untouched.
+            self._refuse_newer(self.schema_version)
+        except sqlite3.DatabaseError as error:
+            if not damage.is_damage(error):
+                raise
+            return str(error)  # not a database at all
+        if self._path != IN_MEMORY and (found := damage.problem(conn)) is not None:
+            return found  # before WAL mode or a migration writes anything into the damaged file
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal" and self._path != IN_MEMORY:
             logger.warning("History %s is in %s mode, not WAL (unsupported filesystem?)", self._path, mode)
@@ -108,6 +138,21 @@ class Store:
         conn.execute("PRAGMA secure_delete = ON")
         # Sorts and index merges stay in memory, so no stray temp file ever holds a copy of the history.
         conn.execute("PRAGMA temp_store = MEMORY")
+        return None
+
+    def _open_damaged(self, found: str) -> None:
+        """Keep a copy of the damaged file and reopen it read-only; StoreError when nothing is readable."""
+        logger.error("History %s is damaged: %s", self._path, found)
+        self._conn.close()
+        copy = damage.backup(self._path)
+        try:
+            self._conn = damage.open_read_only(self._path)
+            self._conn.execute("SELECT count(*) FROM conversations").fetchone()
+        except sqlite3.Error as error:
+            logger.error("The damaged history %s cannot be read: %r", self._path, error)
+            self._conn = sqlite3.connect(":memory:")  # so close() stays harmless
+            raise StoreError(damage.damaged_message("history", self._path, copy, readable=False)) from error
+        self.damaged = damage.damaged_message("history", self._path, copy, readable=True)
 
     def _refuse_newer(self, version: int) -> None:
         latest = store_schema.latest_version()
@@ -148,6 +193,11 @@ class Store:
         No `PRAGMA optimize` here: on builds with STAT4 it would sample index keys (including full-text
         terms) into sqlite_stat4, where deleted words could outlive their messages.
         """
+        if getattr(self, "_deleted_in_wal", False) and self.damaged is None:
+            try:
+                self._finish_delete()
+            except sqlite3.Error:
+                logger.exception("Checkpoint at close failed on %s", self._path)
         self._conn.close()
 
     def __enter__(self) -> Store:
@@ -164,6 +214,12 @@ class Store:
             yield
         except sqlite3.Error as exc:
             logger.warning("History %s: %s: %r", self._path, failure, exc)
+            if self.damaged is not None:  # read-only because damaged: say that, not "folder read-only"
+                raise StoreError(f"{_sentence(failure)}: {self.damaged}") from exc
+            if self._path != IN_MEMORY and damage.is_damage(exc) and hasattr(self, "_conn"):
+                # Damage found while running: stop writing into the file, as if it had been found at open.
+                self._open_damaged(str(exc))
+                raise StoreError(f"{_sentence(failure)}: {self.damaged}") from exc
             raise StoreError(user_message(exc, failure, self._path)) from exc
 
     @contextmanager
@@ -191,6 +247,7 @@ class Store:
                 "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
                 (_clean_title(title), now, now),
             )
+        self._finish_delete()
         return int(cursor.lastrowid or 0)
 
     _SUMMARY_SQL = """
@@ -235,17 +292,35 @@ class Store:
             conn.execute("INSERT INTO conversations_fts (conversations_fts) VALUES ('optimize')")
         self._truncate_wal()
 
-    def _truncate_wal(self) -> None:
-        """Copy the WAL into the main file and cut it to zero bytes, so no old page survives there."""
+    def _truncate_wal(self, wait: bool = True) -> None:
+        """Copy the WAL into the main file and cut it to zero bytes, so no old page survives there.
+
+        Another process reading the history right then (the other window, `ask`) holds old pages in
+        the WAL; SQLite waits for it a moment. A longer read leaves the deleted text in the WAL, so it
+        is tried again, without waiting, after each later write, at close and by the next process that
+        opens the history (`_finish_delete`), until it succeeds."""
         try:
-            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            # While it waits for readers the checkpoint holds the write lock: other writers wait too.
+            # So it waits briefly (not the 2 s a write may), or not at all on a retry.
+            self._conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS if wait else 0}")
+            try:
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         except sqlite3.Error:
             logger.exception("Checkpoint after delete failed on %s", self._path)
-            return  # the delete itself is committed; the next checkpoint will finish the job
-        if busy:
-            logger.warning(
-                "Another reader kept the WAL of %s busy; deleted text stays there until later", self._path
-            )
+            busy = 1  # the delete itself is committed; a later write tries again
+        self._deleted_in_wal = bool(busy)
+        if busy and wait:
+            logger.warning("Another reader kept the WAL of %s busy; deleted text stays there until the "
+                           "next write after it is done", self._path)
+
+    def _finish_delete(self) -> None:
+        """After a write: cut the WAL now if a delete could not (see `_truncate_wal`)."""
+        if self._deleted_in_wal:
+            self._truncate_wal(wait=False)
+            if not self._deleted_in_wal:
+                logger.info("Deleted text is now gone from the WAL of %s too", self._path)
 
     # Messages
 
@@ -284,6 +359,7 @@ class Store:
             )
             message_id = int(cursor.lastrowid or 0)
             store_attachments.insert(conn, message_id, attachments, groundings)
+        self._finish_delete()
         return message_id
 
     def update_message(
@@ -319,6 +395,7 @@ class Store:
             )
         if cursor.rowcount == 0:
             raise NotFoundError("That message no longer exists: it may have been deleted with its chat.")
+        self._finish_delete()
 
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         """The chat's messages in the order they were added, with their attachments and groundings."""
@@ -388,6 +465,17 @@ class Store:
             ).fetchall()
         hits = [SearchHit(cid, TITLE_HIT, title, snippet) for cid, title, snippet in titles]
         return hits + [SearchHit(*row) for row in found]
+
+
+def _wal_size(path: Path) -> int:
+    try:
+        return Path(f"{path}-wal").stat().st_size
+    except OSError:
+        return 0
+
+
+def _sentence(failure: str) -> str:
+    return failure[:1].upper() + failure[1:]
 
 
 def _clean_title(title: str) -> str:

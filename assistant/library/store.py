@@ -3,7 +3,8 @@
 A file of its own (``<data_dir>/image_library.sqlite3``) next to the history, with the same guarantees
 as the history store: WAL, ``synchronous=FULL``, ``secure_delete``, explicit ``BEGIN IMMEDIATE``
 transactions (which also serialise two processes appending to the same vector file), and every SQLite
-error turned into a `StoreError` the user can act on.
+error turned into a `StoreError` the user can act on. A damaged file is copied aside and opened read-only
+with a message (`assistant.history.damage`), never written into or silently replaced.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.history import damage
 from assistant.history.types import StoreError, user_message
 
 log = logging.getLogger(__name__)
@@ -61,19 +63,31 @@ class LibraryDb:
         except OSError as exc:
             raise StoreError(f"Your image library folder could not be created ({self.path.parent}): "
                              f"{exc.strerror or exc}") from exc
+        # Why the file is open read-only (it is damaged: `assistant.history.damage`); None: writable.
+        self.damaged: str | None = None
         with self._guard("your image library could not be opened"):
             self.conn = sqlite3.connect(self.path, isolation_level=None)
         try:
             with self._guard("your image library could not be opened"):
-                self._configure()
+                found = self._configure()
         except BaseException:
             self.conn.close()
             raise
+        if found is not None:
+            self._open_damaged(found)
 
-    def _configure(self) -> None:
+    def _configure(self) -> str | None:
+        """Set the connection up; returns what is wrong when the file is damaged (nothing written then)."""
         conn = self.conn
         conn.execute("PRAGMA busy_timeout = 2000")
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as error:
+            if not damage.is_damage(error):
+                raise
+            return str(error)
+        if (found := damage.problem(conn)) is not None:
+            return found
         if version > SCHEMA_VERSION:
             raise StoreError(f"Your image library ({self.path}) was written by a newer version of the "
                              "assistant. Update the assistant to open it; the file was left untouched.")
@@ -88,6 +102,21 @@ class LibraryDb:
                     if statement.strip():
                         tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return None
+
+    def _open_damaged(self, found: str) -> None:
+        """Keep a copy of the damaged file and reopen it read-only; StoreError when nothing is readable."""
+        log.error("Image library %s is damaged: %s", self.path, found)
+        self.conn.close()
+        copy = damage.backup(self.path)
+        try:
+            self.conn = damage.open_read_only(self.path)
+            self.conn.execute("SELECT count(*) FROM images").fetchone()
+        except sqlite3.Error as error:
+            self.conn = sqlite3.connect(":memory:")  # so close() stays harmless
+            raise StoreError(damage.damaged_message("image library", self.path, copy, readable=False)
+                             ) from error
+        self.damaged = damage.damaged_message("image library", self.path, copy, readable=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -98,10 +127,14 @@ class LibraryDb:
             yield
         except sqlite3.Error as exc:
             log.warning("image library %s: %s: %r", self.path, failure, exc)
+            if self.damaged is not None:
+                raise StoreError(f"{failure[:1].upper()}{failure[1:]}: {self.damaged}") from exc
             raise StoreError(user_message(exc, failure, self.path)) from exc
 
     @contextmanager
     def transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+        if self.damaged is not None:  # read-only: say why before anything is attempted
+            raise StoreError(f"{failure[:1].upper()}{failure[1:]}: {self.damaged}")
         with self._guard(failure):
             self.conn.execute("BEGIN IMMEDIATE")
             try:

@@ -115,7 +115,7 @@ def open_store(path: Path) -> tuple[Store | None, str | None]:
     except StoreError as error:
         logger.warning("History unavailable: %s", error)
         return None, str(error)
-    return store, None
+    return store, store.damaged  # a damaged history opens read-only, with the reason shown
 
 
 def build(
@@ -126,7 +126,10 @@ def build(
 ) -> AssistantApp:
     """Wire one window; `sound_device` replaces the sounddevice module (tests pass a fake)."""
     protect_singletons()  # before the first streamed answer: see qt_compat for the PySide6 bug
-    settings = settings or settings_module.load_settings(settings_path)
+    loaded = None
+    if settings is None:
+        loaded = settings_module.read_settings(settings_path)
+        settings = loaded.settings
     dark = settings.theme == "dark"
     apply_theme(app, dark)
     store, store_error = open_store(settings_module.history_path())
@@ -156,6 +159,8 @@ def build(
     if store_error:
         window.show_history_unavailable(store_error)
         window.status.show_error(store_error)
+    if loaded is not None and loaded.problem:  # a damaged settings file: copied aside, said so
+        window.status.show_error(loaded.problem)  # (a history problem stays in its banner)
     controller.refresh_sidebar()
     return AssistantApp(
         window, controller, actions, session, client, bridge, store, store_error, voice,

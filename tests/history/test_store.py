@@ -282,8 +282,11 @@ def test_a_file_from_a_newer_app_is_refused_and_untouched(db_path: Path) -> None
 def test_a_file_that_is_not_a_database_is_explained(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(b"this is not sqlite, just some text a user saved here" * 100)
-    with pytest.raises(StoreError, match="damaged or is not a history file"):
+    with pytest.raises(StoreError, match=r"is damaged.*left untouched.*copy of it") as raised:
         Store(db_path)
+    copies = list(db_path.parent.glob("history.sqlite3.damaged-*"))
+    assert len(copies) == 1 and copies[0].name in str(raised.value)
+    assert copies[0].read_bytes() == db_path.read_bytes()  # kept as it was, and so was the original
 
 
 # Search
