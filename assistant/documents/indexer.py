@@ -44,7 +44,7 @@ from assistant.protocols import TextEmbedder
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 32
-CRASHED = "reading it stopped the engine process (a damaged file?); it was not indexed"
+CRASHED = "reading it stopped the engine process twice (a damaged file?); it was not indexed"
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,13 @@ class Indexer:
             except SourceRefused as error:
                 report.skipped.append((str(path), str(error)))
                 self.on_file(FileEvent(str(path), "skipped", str(error)))
-        for path in self.store.crashed_readings():
-            self._record_crash(path, report)
+        for path, retried in self.store.crashed_readings():
+            # Once is not proof: the engine may have been killed (kill -9, the window killed, a power
+            # cut) while this file was read. It is read again; only a second death on it skips it.
+            if retried:
+                self._record_crash(path, report)
+            else:
+                self.store.retry_reading(path)
         if not scan:
             return report
         try:

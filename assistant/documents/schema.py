@@ -11,8 +11,10 @@ vectors  one embedding per chunk and model (float32 bytes): in the same file and
          `secure_delete` zeroes a removed vector like its text
 
 meta     'generation' counts changes to passages and vectors: the engine reloads its matrix when it moved
-reading  the file being parsed right now: a row left behind means the parser crashed the engine on it,
-         so the next run records that file as skipped instead of crashing again
+reading  the file being parsed right now: a row left behind means the engine died while parsing it. The
+         next run reads it again (the engine may have been killed from outside), with `started` set to
+         -1; a row still there after that second reading means the parser crashes on it, so the file is
+         recorded as skipped instead of crashing the engine on every run
 
 Vectors live in SQLite rather than in a memory-mapped file beside it (as the image library does) for
 that reason: removing a folder must leave nothing on the disk, and one transaction does it. The engine

@@ -26,12 +26,22 @@ from assistant.documents.types import FileInfo, Locator, SourceInfo
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+CHECKPOINT_WAIT_MS = 300  # how long a removal's checkpoint waits for another process's read to end
+# `reading.started` of a file being read again after the engine died once while reading it.
+RETRIED = -1.0
 FOLDER = "documents"
 FILENAME = "documents.sqlite3"
 
 
 def library_path(data_dir: Path) -> Path:
     return Path(data_dir) / FOLDER / FILENAME
+
+
+def _wal_size(path: Path) -> int:
+    try:
+        return Path(f"{path}-wal").stat().st_size
+    except OSError:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class DocumentStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._deleted_in_wal = False  # a removal's text is still in the WAL (see `truncate_wal`)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -101,8 +112,12 @@ class DocumentStore:
         if version < schema.VERSION:  # a new library (IF NOT EXISTS: another process may race us here)
             conn.executescript(
                 f"BEGIN IMMEDIATE; {schema.SCHEMA} PRAGMA user_version = {schema.VERSION}; COMMIT;")
+        if _wal_size(self.path):  # perhaps a removal another process's long read kept in the WAL
+            self.truncate_wal(wait=False)
 
     def close(self) -> None:
+        if self._deleted_in_wal:
+            self.truncate_wal(wait=False)
         self._conn.close()
 
     def __enter__(self) -> DocumentStore:
@@ -141,6 +156,8 @@ class DocumentStore:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+        if self._deleted_in_wal:  # a removal's text is still in the WAL: try again now
+            self.truncate_wal(wait=False)
 
     def _bump(self, conn: sqlite3.Connection) -> None:
         """The vectors changed: the engine's in-memory matrix must be reloaded (`generation`)."""
@@ -194,16 +211,28 @@ class DocumentStore:
         with self._transaction() as conn:
             conn.execute("UPDATE sources SET last_scan = ? WHERE id = ?", (time.time(), source_id))
 
-    def truncate_wal(self) -> None:
-        """Copies the WAL into the main file and cuts it to zero bytes, so no old page survives there."""
+    def truncate_wal(self, wait: bool = True) -> None:
+        """Copies the WAL into the main file and cuts it to zero bytes, so no old page survives there.
+
+        A reader in another process (the engine loading vectors for a search) holds old pages in the
+        WAL; SQLite waits for it a moment. Past that the removed text stays in the WAL, so
+        this is tried again without waiting after each later write and at close, and by the next
+        connection that opens the library (`_configure`): the engine opens it for every request."""
         try:
-            busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            # While it waits for readers the checkpoint holds the write lock (the indexer waits too),
+            # so it waits briefly, or not at all on a retry.
+            self._conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS if wait else 0}")
+            try:
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error:
             logger.exception("Checkpoint of %s failed", self.path)
-            return
-        if busy:
+            busy = 1
+        self._deleted_in_wal = bool(busy)
+        if busy and wait:
             logger.warning("A reader kept the WAL of %s busy; removed text stays there until the next "
-                           "checkpoint", self.path)
+                           "write or the next opening of the library", self.path)
 
     # ---- files -------------------------------------------------------------------------------------
 
@@ -285,18 +314,26 @@ class DocumentStore:
         return int(row[0])
 
     def begin_reading(self, path: str) -> None:
-        """Marks `path` as being parsed (committed first: it survives a crash of the engine)."""
+        """Marks `path` as being parsed (committed first: it survives a crash of the engine). A mark left
+        by an earlier crash stays as it is, so a file read again after one crash is known as such."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO reading VALUES (?, ?)", (path, time.time()))
+            conn.execute("INSERT INTO reading VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
+                         (path, time.time()))
 
     def end_reading(self, path: str) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM reading WHERE path = ?", (path,))
 
-    def crashed_readings(self) -> list[str]:
-        """Files whose parsing never ended: the engine died reading them."""
+    def crashed_readings(self) -> list[tuple[str, bool]]:
+        """Files whose parsing never ended (the engine died reading them), each with whether it had
+        already been given its second chance (`retry_reading`) when the engine died again."""
         with self._guard("the documents library could not be read"):
-            return [r[0] for r in self._conn.execute("SELECT path FROM reading")]
+            return [(r[0], r[1] == RETRIED) for r in self._conn.execute("SELECT path, started FROM reading")]
+
+    def retry_reading(self, path: str) -> None:
+        """The engine died once while `path` was read: it is read again, its mark kept as 'retried'."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE reading SET started = ? WHERE path = ?", (RETRIED, path))
 
     # ---- passages and vectors ----------------------------------------------------------------------
 
