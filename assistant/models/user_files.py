@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 BUFFER = 4 << 20
 SPACE_MARGIN = 16 << 20
 MODES = ("copy", "hardlink", "symlink")
+ADDING = ".adding"  # the suffix of a copy being made (hidden, renamed into place when whole)
 
 
 class Cancelled(ModelError):
@@ -86,6 +87,7 @@ def add_models(sources: Sequence[Path], models_dir: Path, *, mode: str = "copy",
                 wanted.append(pair.mmproj)
                 notes.append(f"{pair.mmproj.name} was added too: it is the projector of {source.name}")
     _check_writable(models_dir)
+    sweep_stale_copies(models_dir)
     done = Added(notes=notes)
     total = sum(p.stat().st_size for p in wanted) if mode == "copy" else 0
     counted = [0]
@@ -151,11 +153,16 @@ def _add_one(source: Path, models_dir: Path, mode: str, tick: Callable[[int], No
         if free < size + SPACE_MARGIN:
             raise ModelError(f"not enough disk space to add {source.name}: it needs {size / 1e6:.0f} MB in "
                              f"{models_dir}, only {free / 1e6:.0f} MB are free")
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".adding", dir=models_dir)
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=ADDING, dir=models_dir)
         tmp = Path(name)
-        sha = _copy(source, fd, tick, cancel)
-        os.replace(tmp, dest)
-        tmp = None
+        lock = _hold(tmp)  # until the rename: a copy nobody holds is one a killed add left behind
+        try:
+            sha = _copy(source, fd, tick, cancel)
+            os.replace(tmp, dest)
+            tmp = None
+        finally:
+            if lock is not None:
+                os.close(lock)
         hash_sidecar(dest).write_text(f"{sha}  {dest.name}\n", encoding="utf-8")
         assembly.fsync_dir(models_dir)
         log.info("added %s (sha256 %s)", dest, sha)
@@ -165,6 +172,46 @@ def _add_one(source: Path, models_dir: Path, mode: str, tick: Callable[[int], No
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)  # a full disk or a cancel leaves nothing behind
+
+
+def _hold(path: Path) -> int | None:
+    """An exclusive lock on `path` through a descriptor of its own; the kernel drops it when the process
+    ends, however it ends. None where there is no flock (Windows): nothing is swept there."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def sweep_stale_copies(models_dir: Path) -> list[Path]:
+    """Deletes the temp copies of adds that were killed mid-copy (kill -9, a crash, a power cut): a
+    hidden file as large as the model, which nothing else would ever remove. A copy still being made
+    holds its lock (`_hold`) and is left alone. Returns what was deleted."""
+    try:
+        import fcntl
+    except ImportError:
+        return []
+    swept = []
+    for temp in Path(models_dir).glob(f".*{ADDING}"):
+        try:
+            fd = os.open(temp, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            temp.unlink(missing_ok=True)
+            swept.append(temp)
+        except OSError:
+            continue  # its add is still running
+        finally:
+            os.close(fd)
+    if swept:
+        log.info("removed %d copies left by an interrupted add: %s", len(swept),
+                 ", ".join(p.name for p in swept))
+    return swept
 
 
 def _copy(source: Path, fd: int, tick: Callable[[int], None], cancel: threading.Event | None) -> str:
@@ -234,6 +281,9 @@ def verify_models(data_dir: Path, progress: Progress | None = None,
                   cancel: threading.Event | None = None) -> list[Verdict]:
     """Re-reads every model on disk: catalogue files against their sha256, the user's GGUF files for
     structure and against the hash recorded when they were added or downloaded."""
+    for folder in user_model_dirs(data_dir):
+        if folder.is_dir():
+            sweep_stale_copies(folder)
     entries = all_models(data_dir)
     verdicts: list[Verdict] = []
     for entry in entries:
