@@ -12,16 +12,20 @@ Three things matter beyond "call the library":
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import re
 import sys
 import time
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import llama_cpp
+from llama_cpp import _logger as _llama_logger
 from llama_cpp import llama_chat_format
 
 from assistant.engines.llama_build import offload_report
@@ -113,6 +117,45 @@ def _time_limit(seconds: float) -> Iterator[None]:
         sys.settrace(previous)
 
 
+# ggml's log levels in this llama.cpp (ggml.h): NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (the
+# previous message goes on). llama-cpp-python's own table still has the older numbering.
+GGML_LOG_ERROR, GGML_LOG_CONT = 4, 5
+_LOG_PREFIX = re.compile(r"^(?:(?:\w+|error loading model): )+")
+
+
+class _ErrorLog:
+    """The error lines llama.cpp logs, kept beside llama-cpp-python's own log callback (which prints
+    them, to a stderr that `Llama(verbose=False)` silences while loading)."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque(maxlen=8)
+        self._error = False
+        self._callback = llama_cpp.llama_log_callback(self._log)  # kept: C holds only a pointer
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def _log(self, level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level != GGML_LOG_CONT:
+            self._error = level == GGML_LOG_ERROR
+        if self._error:
+            self.lines.append(text.decode("utf-8", "replace"))
+        _llama_logger.llama_log_callback(level, text, user_data)
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+    def reason(self) -> str:
+        """The first error that says what is wrong (not "failed to load model"), without llama.cpp's
+        function-name prefixes ("gguf_init_from_reader: ", "error loading model: ")."""
+        for line in "".join(self.lines).splitlines():
+            text = " ".join(_LOG_PREFIX.sub("", line.strip()).split())  # shapes come padded with spaces
+            if text and not text.lower().startswith("failed to"):
+                return text
+        return ""
+
+
+_llama_errors = _ErrorLog()
+
+
 class _TokenCounter:
     """A stopping criterion that never stops: it counts sampled tokens (create_completion hides them)."""
 
@@ -179,6 +222,7 @@ class LlamaChatModel:
             verbose=False,
         )
         started = time.perf_counter()
+        _llama_errors.clear()
         try:
             try:
                 llm = llama_cpp.Llama(**kwargs)
@@ -187,8 +231,11 @@ class LlamaChatModel:
                 with _lenient_template_compilation():
                     llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as error:
+            # llama-cpp-python's own error only says "Failed to load model from file"; llama.cpp logged
+            # why (a missing tensor, a wrong shape, a missing key) just before.
+            why = _llama_errors.reason() or str(error)
             raise ModelError(
-                f"llama.cpp could not load {path.name}: {error}. The file may be damaged, or made for "
+                f"llama.cpp could not load {path.name}: {why}. The file may be damaged, or made for "
                 "a newer version of llama.cpp than this app includes."
             ) from error
         load_s = time.perf_counter() - started

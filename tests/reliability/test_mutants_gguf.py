@@ -62,6 +62,23 @@ def test_a_repeated_vocabulary_entry_is_named(aimed_files: list[tuple[str, Path]
         gguf.preflight(path)
 
 
+def test_a_model_llama_cpp_refuses_gets_llama_cpp_s_reason(tmp_path: Path) -> None:
+    """Regression: every file llama.cpp refused was "Failed to load model from file: PATH"; the reason
+    it logged (a missing tensor, a wrong shape) went to a silenced stderr."""
+    from assistant.engines.llama import LlamaChatModel
+    from assistant.models.catalog import ModelError
+
+    seed = build_seed(smollm2_path())
+    data = bytearray(seed.data)
+    spot = next(s for s in seed.spots if s.what == "value of 'llama.block_count'")
+    data[spot.at:spot.at + 4] = (3).to_bytes(4, "little")  # 3 layers claimed, 2 in the file
+    path = tmp_path / "three-layers.gguf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"three-layers.gguf: tensor 'blk.2.attn_norm.weight' not found\."):
+        LlamaChatModel.load(path, context_size=128, threads=1)
+    LlamaChatModel.load(smollm2_path(), context_size=128, threads=1).close()  # and the next load is clean
+
+
 def test_mutants_through_the_engine_all_get_a_message(tmp_path: Path) -> None:
     figure = reliability_faults.gguf_mutants(reliability_faults.QUICK.gguf, tmp_path)
     assert figure.runs == reliability_faults.QUICK.gguf
