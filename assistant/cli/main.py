@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print ratios against a baseline")
     bench.add_argument("suite", choices=["llm", "startup", "voice", "vision", "download", "fit",
-                                          "remote", "qa", "docs", "capture"],
+                                          "remote", "qa", "docs", "capture", "reliability"],
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
@@ -214,6 +214,10 @@ def _hub_models(args: argparse.Namespace) -> int:
 
 
 def _bench(suite: str, argv: list[str]) -> int:
+    if suite == "reliability":  # issue 15's sweep: kills, torn writes, mutants, soak (one table)
+        from assistant.bench.reliability import main as bench_reliability
+
+        return bench_reliability(argv)
     if suite == "docs":  # your documents: indexing speed, query latency, recall@5
         from assistant.bench.docs import main as bench_docs
 
