@@ -59,8 +59,10 @@ EXCLUDES = (
     # Build tools: with setuptools in the bundle PyInstaller adds a start-up hook that imports it
     # (0.2-0.4 s before the window, measured); no library the app uses needs it at run time.
     "setuptools", "_distutils_hack", "distutils", "pkg_resources",
-    # Optional integrations of tqdm/fsspec (via faster-whisper's hub client), never used here.
-    "pandas", "tqdm.gui",
+    # Optional integration of tqdm/fsspec (via faster-whisper's hub client), never used here. Not
+    # `tqdm.gui`: tqdm's own __init__ imports it, so without it faster-whisper failed to import and the
+    # bundle could not transcribe (found by the bundle's offline `transcribe`, .ci/run-bundle).
+    "pandas",
     # Development and test tools, and GUI toolkits the app does not use.
     "tests", "pytest", "_pytest", "pytestqt", "ruff", "IPython", "matplotlib", "tkinter", "PyInstaller",
     # Qt modules never imported by assistant/ui (PyInstaller would otherwise follow optional imports).

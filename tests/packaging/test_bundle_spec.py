@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -47,6 +49,32 @@ def test_spec_compiles_and_builds_a_one_folder_app():
     keywords = {k.arg: k.value for k in exe.keywords}
     # One-folder: the executable excludes the libraries, COLLECT puts them next to it.
     assert isinstance(keywords["exclude_binaries"], ast.Constant) and keywords["exclude_binaries"].value
+
+
+def test_no_excluded_module_is_imported_by_the_engines(bundle_plan):
+    """What the plan leaves out must not be needed: every engine module is imported in a fresh
+    interpreter and none of the excluded modules may come along (tqdm's __init__ imports tqdm.gui, so
+    excluding that broke faster-whisper in the bundle, found only by building one)."""
+    engines = sorted(p.stem for p in (ROOT / "assistant" / "engines").glob("*.py") if p.stem != "__init__")
+    code = (
+        "import importlib, json, sys\n"
+        "before = set(sys.modules)  # the interpreter's own start (a venv's site hooks): not the engines'\n"
+        f"for name in {engines!r}:\n"
+        "    try:\n"
+        "        importlib.import_module('assistant.engines.' + name)\n"
+        "    except ImportError as error:  # an optional library this machine lacks: not this check's\n"
+        "        print('skipped', name, error, file=sys.stderr)\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    excluded = [name for name in loaded
+                if any(name == x or name.startswith(x + ".") for x in bundle_plan.EXCLUDES)]
+    # The converters import torch and onnxscript on purpose, inside functions only (the bundle has no
+    # `models import-clip`): at import time nothing excluded may load.
+    assert excluded == [], excluded
 
 
 @pytest.mark.parametrize("platform", ["linux", "win32", "darwin"])
