@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import resource
 import statistics
@@ -67,14 +68,19 @@ def new_index(embedder: TextEmbedder, threads: int = 0) -> VectorIndex:
 
 
 class Others:
-    """The share of the machine's CPU that other programs took between `start` and `stop`."""
+    """The share of the machine's CPU that other programs took between `start` and `stop`, and the CPU
+    time this process took meanwhile (`own_s`: what the work costs whatever else runs)."""
 
     def __init__(self) -> None:
         self._before = cpu_busy.sample()
         self.share: float | None = None
+        self.own_s: float | None = None
 
     def stop(self) -> str:
-        self.share = cpu_busy.others_share(self._before, cpu_busy.sample())
+        after = cpu_busy.sample()
+        self.share = cpu_busy.others_share(self._before, after)
+        if self._before is not None and after is not None:
+            self.own_s = after.own_s - self._before.own_s
         return self.text
 
     @property
@@ -161,7 +167,7 @@ def sample_passages(store: DocumentStore, count: int) -> list[str]:
     return [embedding_text(text, heading) for text, heading in rows[::step][:count]]
 
 
-def plain_onnxruntime(folder: Path, texts: list[str], threads: int) -> float:
+def plain_onnxruntime(folder: Path, texts: list[str], threads: int) -> tuple[float, Others]:
     """Passages/s of the shipped model file run the plain way: onnxruntime's default session options,
     the texts in sentence-transformers' batches of 32 in their own order, padded to each batch's
     longest, mean-pooled."""
@@ -175,6 +181,7 @@ def plain_onnxruntime(folder: Path, texts: list[str], threads: int) -> float:
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(256)
     tokenizer.enable_padding()
+    others = Others()
     started = time.perf_counter()
     for begin in range(0, len(texts), 32):
         batch = tokenizer.encode_batch(texts[begin:begin + 32])
@@ -184,10 +191,12 @@ def plain_onnxruntime(folder: Path, texts: list[str], threads: int) -> float:
                                     "token_type_ids": np.zeros_like(ids)})[0]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-    return len(texts) / (time.perf_counter() - started)
+    rate = len(texts) / (time.perf_counter() - started)
+    others.stop()
+    return rate, others
 
 
-def plain_sentence_transformers(texts: list[str], threads: int) -> float | None:
+def plain_sentence_transformers(texts: list[str], threads: int) -> tuple[float, Others] | None:
     """Passages/s of the fp32 original in sentence-transformers (PyTorch), or None when not installed."""
     import importlib.util
 
@@ -203,9 +212,12 @@ def plain_sentence_transformers(texts: list[str], threads: int) -> float | None:
     model = sentence_transformers.SentenceTransformer(
         str(Path(spec.submodule_search_locations[0]) / "model"), device="cpu", local_files_only=True)
     model.encode(texts[:4])
+    others = Others()
     started = time.perf_counter()
     model.encode(texts, batch_size=32, normalize_embeddings=True)
-    return len(texts) / (time.perf_counter() - started)
+    rate = len(texts) / (time.perf_counter() - started)
+    others.stop()
+    return rate, others
 
 
 def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int, threads: int) -> None:
@@ -225,11 +237,11 @@ def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int, th
         texts = [embedding_text(t, h) for _, t, h in store.unembedded_with_headings(embedder.fingerprint,
                                                                                      chunks)]
         tokens = embedder.token_count(texts) if hasattr(embedder, "token_count") else 0
-        others = Others()
+        embed_others = Others()
         started = time.perf_counter()
         embedded = Indexer(store, embedder=lambda: embedder).run().embedded
         embed_s = time.perf_counter() - started
-        embed_text = others.stop()
+        embed_text = embed_others.stop()
         sample = sample_passages(store, 192)
     total_pages = files * 20
     print(f"index {total_pages} PDF pages ({report.indexed} files, {chunks} passages, "
@@ -240,21 +252,31 @@ def run_index(work: Path, embedder: TextEmbedder, pages: int, folder_mb: int, th
     print(f"  embeddings ({getattr(embedder, 'graph', '?')} graph, {getattr(embedder, 'threads', '?')} "
           f"threads): {embedded} passages in {embed_s:.1f} s = {embedded / embed_s:.1f} passages/s, "
           f"{tokens / embed_s:.0f} tokens/s ({embed_text})")
+    if embed_others.own_s:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        per_cpu = embedded / embed_others.own_s
+        # What the same work needs of a machine nobody else uses: its CPU time spread over the cores
+        # (an estimate: on a busy machine each CPU-second also did less, sharing caches).
+        print(f"  embedding cost: {embed_others.own_s:.1f} CPU-seconds = {per_cpu:.1f} passages per "
+              f"CPU-second; at that cost with the {cores} cores to itself ~{per_cpu * cores:.0f} passages/s, "
+              f"~{chunks / (per_cpu * cores) + parse_s:.0f} s for these {total_pages} pages")
     print(f"  total {parse_s + embed_s:.1f} s for {total_pages} pages; searchable by keywords after "
           f"{parse_s:.1f} s")
     folder = getattr(embedder, "folder", None)
+    def rate_text(rate: float, others: Others) -> str:
+        cost = f", {len(sample) / others.own_s:.1f} per CPU-second" if others.own_s else ""
+        return f"{rate:.1f}/s{cost} ({others.text})"
+
     others = Others()
     app_rate = len(sample) / _timed_once(lambda: embedder.embed(sample))
-    app_text = others.stop()
-    line = f"  same {len(sample)} sampled passages: app {app_rate:.1f}/s ({app_text})"
+    others.stop()
+    line = f"  same {len(sample)} sampled passages: app {rate_text(app_rate, others)}"
     if folder is not None:
-        others = Others()
-        rate = plain_onnxruntime(folder, sample, threads)
-        line += f"; onnxruntime defaults on the shipped file {rate:.1f}/s ({others.stop()})"
-    others = Others()
-    st_rate = plain_sentence_transformers(sample, threads)
-    if st_rate is not None:
-        line += f"; sentence-transformers fp32 {st_rate:.1f}/s ({others.stop()})"
+        plain = plain_onnxruntime(folder, sample, threads)
+        line += f"; onnxruntime defaults on the shipped file {rate_text(*plain)}"
+    st = plain_sentence_transformers(sample, threads)
+    if st is not None:
+        line += f"; sentence-transformers fp32 {rate_text(*st)}"
     print(line)
     if folder_mb:
         peak, seconds, chunks = rss_of_child(work, folder_mb)
@@ -273,8 +295,21 @@ def _index_big_folder(folder: str, data: str, out: multiprocessing.queues.Queue)
     with DocumentStore.open(Path(data)) as store:
         Indexer(store).run(add=[folder])
         chunks = store.chunk_count()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((peak_mb, time.perf_counter() - started, chunks))
+    out.put((peak_rss_mb(), time.perf_counter() - started, chunks))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started its program: VmHWM belongs to the memory
+    map, which exec replaces. (getrusage's ru_maxrss survives fork and exec, so a spawned child
+    reported the parent's peak, with its embedding models, as its own: 1.3 GB for a folder that
+    takes 57 MB to index.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_of_child(work: Path, folder_mb: int) -> tuple[float, float, int]:
