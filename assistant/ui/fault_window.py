@@ -351,6 +351,7 @@ class Harness:
         if pid is None:
             return {"ending": "no engine", "failure": "no engine process to kill"}
         if when == "answer":
+            controller.new_chat()  # a fresh conversation: after many cases a long one gets short answers
             self.type_and_send(case.get("question", "Count from 1 to 300, separated by commas."))
             session = self.parts.session
             busy = self.wait(lambda: (t := session.active_turn) is not None and len(t.text) >= 10, 120)
@@ -368,6 +369,8 @@ class Harness:
             self.clear_composer()
             self.wait(self.idle, 120)
             return {"ending": "missed", "message": "the work ended before the kill"}
+        store, conversation_before = self.parts.store, controller.current_conversation_id
+        stored_before = len(store.messages(conversation_before)) if store and conversation_before else 0
         time.sleep(rng.uniform(0.0, case.get("jitter_s", 0.3)))
         self.app.processEvents()
         os.kill(pid, signal.SIGKILL if how == "sigkill" else SEGV_SIGNAL)
@@ -379,6 +382,11 @@ class Harness:
         self.wait(lambda: self.idle() and not composer.busy, 60)
         self.pump(0.1)
         told = self.told()
+        if "engine" not in told.lower() and self.finished_before_kill(when, stored_before):
+            # The work ended between the last look and the kill (its end was already in the pipe):
+            # nothing was lost, so nothing is said; the case did not test a crash mid-work.
+            self.clear_composer()
+            return {"ending": "missed", "message": "the work ended just before the kill"}
         ending = "told" if "engine" in told.lower() else "not told"
         result: dict[str, Any] = {"ending": ending, "message": told}
         if "engine" not in told.lower():
@@ -407,6 +415,19 @@ class Harness:
                 f"the next request did not answer: {last.status if last else None}; {self.told()[:200]!r}")
         self.clear_composer()
         return result
+
+    def finished_before_kill(self, when: str, stored_before: int) -> bool:
+        """Whether the work the kill aimed at ended normally after all."""
+        store, conversation = self.parts.store, self.parts.controller.current_conversation_id
+        messages = store.messages(conversation) if store is not None and conversation else []
+        if when == "ocr":
+            attachments = self.parts.window.composer.attachments()
+            early = self.parts.controller.attachments.early(attachments[0].path) if attachments else None
+            return early is not None and early.found is not None
+        if when == "answer":  # its row was stored (streaming) before the kill; it ended complete
+            return bool(messages) and messages[-1].status == "complete"
+        # The recording's question was stored after the kill, and its answer completed.
+        return len(messages) > stored_before and messages[-1].status == "complete"
 
     def case_hostile_name(self, case: dict[str, Any]) -> dict[str, Any]:
         """Files whose names hold newlines, unicode, markup or `..` dropped together and asked about:
