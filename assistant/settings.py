@@ -69,6 +69,7 @@ class Settings:
     remote_api_key: str = field(default="", repr=False)
     first_run_done: bool = False  # the hardware and models panel was shown once (Help menu reopens it)
     hub_endpoint: str = ""  # where Models ▸ Download fetches from; "": https://huggingface.co
+    use_documents: bool = False  # answer from the user's documents library ("Use my documents")
 
     def validated(self) -> Settings:
         """A copy with every field clamped to a range the engine accepts."""
@@ -102,6 +103,7 @@ class Settings:
             remote_api_key=str(self.remote_api_key or "").strip(),
             first_run_done=bool(self.first_run_done),
             hub_endpoint=str(self.hub_endpoint or "").strip(),
+            use_documents=bool(self.use_documents),
         )
 
 

@@ -7,6 +7,11 @@ both may be repeated and combined. The question is then asked about what was fou
 user typed is stored as the question, the groundings beside it and each image's copy in the data
 folder, exactly as when the files are dropped on the window; the images also go into the image library
 (with their CLIP embeddings) for `search-images` and the window's image search.
+
+With `--docs` the question is answered from the user's indexed documents (`assistant docs add`), and with
+`--doc FILE` from that document (read whole when it fits, else its passages that answer): the answer
+cites its passages inline ([1]) and a "Sources:" block follows it on stdout, naming each cited file and
+page. When the documents hold nothing relevant, the answer says so and no model is asked.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient, Inbox
 from assistant.host.messages import Done, Event, Failed, Progress, Token
 from assistant.prompt import attachments
-from assistant.prompt.grounding import GroundedQuestion
+from assistant.prompt.documents import sources_block
+from assistant.prompt.grounding import GroundedQuestion, passages
 from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,9 +43,14 @@ def ask(
     save: bool = True,
     audio: str | Sequence[str] | None = None,
     images: Sequence[str] = (),
+    docs: bool = False,
+    documents: Sequence[str] = (),
 ) -> int:
     """Stream the answer to stdout; progress and errors go to stderr. Exit code 0 on a full answer."""
     recordings = [audio] if isinstance(audio, str) else list(audio or ())
+    if docs and not text.strip() and not (recordings or images or documents):
+        print("assistant: ask a question about your documents: assistant ask --docs TEXT", file=sys.stderr)
+        return 2
     settings = settings_module.load_settings()
     if model:
         settings.model = model
@@ -52,10 +63,11 @@ def ask(
     try:
         grounded: GroundedQuestion | None = None
         shared = SharedImages()
-        if recordings or images:
-            # Perceive (and summarise) before opening the store: a failure there leaves no trace.
+        if recordings or images or documents or docs:
+            # Perceive (and summarise, search) before opening the store: a failure there leaves no trace.
             try:
-                grounded = _ground(client, inbox, settings, data_dir, recordings, images, text, shared)
+                grounded = _ground(client, inbox, settings, data_dir, recordings, images, text, shared,
+                                   documents=documents, use_documents=docs)
             except GroundingError as error:
                 print(f"assistant: {error}", file=sys.stderr)
                 return error.exit_code
@@ -78,8 +90,15 @@ def ask(
             return 2
         if store is not None:  # the library points at stored messages: none without the history
             shared.record(data_dir, turn.conversation_id, turn.user_message_id)
+        if turn.answered:  # the documents do not cover the question: no model was asked
+            print(turn.text)
+            return 0
         # Ctrl+C is Stop: the partial answer is kept (status "stopped"), then we exit.
         inbox.pump_until(lambda: printer.exit_code is not None, on_interrupt=session.stop)
+        if grounded is not None:
+            sources = sources_block(turn.text, passages(grounded.groundings), grounded.question)
+            if sources:
+                print(f"\n{sources}")
         return printer.exit_code or 0
     finally:
         client.shutdown()
@@ -126,8 +145,12 @@ def _ground(
     images: Sequence[str],
     question: str,
     shared: SharedImages,
+    *,
+    documents: Sequence[str] = (),
+    use_documents: bool = False,
 ) -> GroundedQuestion:
-    """Transcribe the recordings and read the images: the same job the window runs.
+    """Transcribe the recordings, read the images and documents, search the documents library: the
+    same job the window runs.
 
     The images' engine reports are noted in `shared`, for the image library once the question is stored.
     """
@@ -135,6 +158,7 @@ def _ground(
         # Checked here so a typo, a folder or a URL is refused before the engine and its models start.
         files = [attachments.from_path(path, kinds=("audio",)) for path in audio]
         files += [attachments.from_path(path, kinds=("image",)) for path in images]
+        files += [attachments.from_path(path, kinds=("document",)) for path in documents]
         check_room(settings)
     except attachments.AttachmentRefused as error:
         raise GroundingError(str(error)) from error
@@ -146,7 +170,8 @@ def _ground(
         if isinstance(event, Progress) and event.total and event.stage != "perceive":
             _show_progress(event)
 
-    job = GroundingJob(client, settings, data_dir, files, question, on_update=log, on_event=noticed)
+    job = GroundingJob(client, settings, data_dir, files, question, on_update=log, on_event=noticed,
+                       use_documents=use_documents)
     update = log(job.start())
     if not update.finished:
         inbox.pump_until(lambda: job.finished, on_interrupt=job.cancel)  # Ctrl+C: the step stops

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ask about this image (its text read first); repeat for several")
     ask.add_argument("--screen", action="store_true",
                      help="ask about the whole screen, captured now (used like --image)")
+    ask.add_argument("--docs", action="store_true",
+                     help="answer from your indexed documents (`assistant docs add`), citing them")
+    ask.add_argument("--doc", metavar="FILE", action="append", default=[],
+                     help="ask about this PDF, DOCX, Markdown, HTML or text file (read whole when it fits, "
+                          "else its passages that answer); repeat for several")
 
     models = commands.add_parser("models", help="list known models and whether they are ready")
     models_commands = models.add_subparsers(dest="models_command")
@@ -70,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "keeps the part)")
     install.add_argument("name", help="its name in the list of recommended downloads")
 
+    _add_docs_parser(commands)
+
     search_images = commands.add_parser("search-images", help="find images in the library by text (CLIP)")
     search_images.add_argument("text", nargs="*", help="what the image shows")
     search_images.add_argument("--similar", metavar="IMAGE", help="images like this file or stored hash")
@@ -98,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what to measure")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options passed to the suite (see --help)")
     return parser
+
+
+def _add_docs_parser(commands: argparse._SubParsersAction) -> None:
+    docs = commands.add_parser("docs", help="your documents: add files and folders, list, remove, search")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True)
+    add = docs_commands.add_parser(
+        "add", help="index files or folders (PDF, DOCX, Markdown, text, HTML, code); Ctrl+C stops and keeps "
+                    "what is done")
+    add.add_argument("paths", nargs="+", help="files or folders")
+    add.add_argument("--no-vectors", action="store_true",
+                     help="keyword search only: do not embed the passages (faster, finds fewer paraphrases)")
+    docs_commands.add_parser("list", help="the sources, their files, passages, last indexing and problems")
+    remove = docs_commands.add_parser("remove", help="forget a source with its passages and vectors")
+    remove.add_argument("source", help="its path, or its name as `docs list` shows it")
+    docs_commands.add_parser("update", help="pick up files added, changed or removed since the last run")
+    search = docs_commands.add_parser("search", help="the passages that best match TEXT, with file and page")
+    search.add_argument("text", nargs="+", help="what you are looking for")
+    search.add_argument("-k", type=int, default=6, help="how many passages (default 6)")
+    search.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid",
+                        help="hybrid (default), keywords only (bm25) or meaning only (vector)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # No text is fine with attachments (a default question); without, the session refuses it (exit 2).
         return ask(" ".join(args.text), model=args.model, save=not args.no_save, audio=args.audio,
-                   images=args.image)
+                   images=args.image, docs=args.docs, documents=args.doc)
+    if args.command == "docs":
+        from assistant.cli.docs import docs_command
+
+        return docs_command(args)
     if args.command == "transcribe":
         from assistant.cli.transcribe import transcribe_command
 
@@ -218,8 +249,8 @@ def _bench(suite: str, argv: list[str]) -> int:
         from assistant.bench.reliability import main as bench_reliability
 
         return bench_reliability(argv)
-    if suite == "docs":  # your documents: indexing speed, query latency, recall@5
-        from assistant.bench.docs import main as bench_docs
+    if suite == "docs":  # your documents: indexing, query latency, recall@5, asking (bench/docs_ask.py)
+        from assistant.bench.docs_ask import main as bench_docs
 
         return bench_docs(argv)
     if suite == "fit":  # the first-run benchmark of each installed chat model

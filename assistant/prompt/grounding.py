@@ -151,9 +151,11 @@ def grounded_question(groundings: Sequence[Grounding], question: str) -> str:
     others = [g for g in sent if g.kind != "passage"]
     found = passages(sent)
     blocks = _numbered_images(others)
-    if found:
+    if found:  # the sources, then the question, then the citation rules (see prompt/documents.py)
         blocks.append(documents.passages_block(found))
         instruction = documents.MIXED_INSTRUCTION if others else documents.DOCUMENTS_INSTRUCTION
+        return documents.ask("\n\n".join(blocks), question.strip() or audio_question.DEFAULT_QUESTION,
+                             instruction)
     elif len(others) == 1:
         instruction = _INSTRUCTIONS.get(others[0].kind, MIXED_INSTRUCTION)
     else:

@@ -84,6 +84,7 @@ class AssistantApp:
         threading.Thread(target=markdown_render.warm_up, name="markdown-warm-up", daemon=True).start()
         self.actions.refresh_models()
         self.controller.start_engine()
+        self.actions.documents.engine_started()  # re-scan what changed while closed, then watch
         if self.image_search is not None:  # images shared before the CLIP model: queued after the load
             self.image_search.engine_started()
         if self.voice is not None:
@@ -103,6 +104,7 @@ class AssistantApp:
         self.first_run.open(on_finished=self.start_engine)
 
     def shutdown(self) -> None:
+        self.actions.documents.shutdown()
         if self.global_voice is not None:
             self.global_voice.hotkey.stop()  # the key reaches other apps again
         self.controller.shutdown()

@@ -101,6 +101,9 @@ class MainWindow(QMainWindow):
         # The image library: shared images found again by what they show (ui/library/image_search.py).
         self.search_images_action = _action(self, "Search &images…", "Ctrl+Shift+F")
         view_menu.addAction(self.search_images_action)
+        # The user's documents: sources, indexing, problems (ui/documents/documents_panel.py).
+        self.documents_action = _action(self, "&Documents…", "Ctrl+Shift+D")
+        view_menu.addAction(self.documents_action)
         models_menu = self.menuBar().addMenu("&Models")  # wired in ui/window_actions.py (ui/models_dialog.py)
         self.manage_models_action = _action(self, "&Manage models…", "Ctrl+M")
         models_menu.addAction(self.manage_models_action)

@@ -15,6 +15,7 @@ from assistant.settings import Settings, save_settings
 from assistant.ui.capture.capture_actions import WindowCapture
 from assistant.ui.capture.global_capture_key import GlobalCaptureKey
 from assistant.ui.chat.controller import ChatController
+from assistant.ui.documents.window_documents import WindowDocuments
 from assistant.ui.models.model_picker import display_name, model_choices
 from assistant.ui.settings.settings_dialog import SettingsDialog
 from assistant.ui.theme import apply_theme
@@ -46,6 +47,8 @@ class WindowActions(QObject):
         self.window.manage_models_action.triggered.connect(self.open_models)
         self.window.browse_models_action.triggered.connect(self.open_browse)
         self.window.model_picker.model_chosen.connect(self.choose_model)
+        # View ▸ Documents… and the composer's "Use my documents" toggle, saved like any setting.
+        self.documents = WindowDocuments(controller, data_dir, lambda new: self.apply(new, save=True))
         # Capture ▸ Region / Window / Full screen / Camera photo, and the optional global capture key.
         self.capture = WindowCapture(self.window, lambda: self.settings)
         self.global_capture = GlobalCaptureKey(self.capture, lambda: self.settings)
@@ -100,6 +103,7 @@ class WindowActions(QObject):
                     f"Your settings could not be saved ({error}); they apply until you quit."
                 )
         self.controller.session.apply_settings(new)
+        self.documents.sync()
         self.capture.sync()
         self.global_capture.sync()
         if new.theme != old.theme:

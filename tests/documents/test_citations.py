@@ -25,15 +25,15 @@ def test_locators_name_the_page_the_section_or_the_lines() -> None:
     assert len(Passage("a.md", "/a.md", "x", heading="h" * 200).locator) < 100
 
 
-def test_the_prompt_numbers_each_passage_with_its_locator_then_asks_for_citations() -> None:
+def test_the_prompt_numbers_each_source_with_its_locator_then_asks_then_gives_the_rules() -> None:
     fitted = documents.fit_passages([REPORT, NOTES, CODE], "What is the budget?", 3000)
     assert [p.number for p in fitted] == [1, 2, 3]
     prompt = documents.build_question(fitted, "What is the budget?")
-    assert prompt.startswith("Numbered passages from the user's documents:\n\n[1] report.pdf, page 3\n<<<\n")
-    assert "[2] notes.md, “Plans for May”\n<<<\nMeeting moved to Tuesday.\n>>>" in prompt
-    assert "cite its passage number in square brackets" in prompt
-    assert "say plainly that the documents do not cover it" in prompt
-    assert prompt.endswith("\nQuestion: What is the budget?")
+    assert prompt.startswith("Sources:\n\n[1] report.pdf, page 3\nThe Quillfeather budget")
+    assert "\n\n[2] notes.md, “Plans for May”\nMeeting moved to Tuesday.\n\n[3] tool.py" in prompt
+    rules = prompt.split("Question: What is the budget?\n\n")[1]
+    assert rules == documents.DOCUMENTS_INSTRUCTION
+    assert "in square brackets, such as [1]" in rules and '"The documents do not cover this."' in rules
 
 
 def test_passages_that_do_not_fit_are_left_out_whole_and_a_shorter_one_is_taken() -> None:
@@ -61,8 +61,28 @@ def test_cited_numbers_are_read_in_every_common_form_and_mapped_back_in_order() 
     fitted = documents.fit_passages([REPORT, NOTES, CODE], "q", 3000)
     answer = "The budget is 4.2 million [1]. The code is in [3], [9] and [2024]."
     assert [p.name for p in documents.cited(answer, fitted)] == ["report.pdf", "tool.py"]
-    assert documents.sources_block(answer, fitted) == "Sources:\n[1] report.pdf, page 3\n[3] tool.py, lines 10–24"
+    block = documents.sources_block(answer, fitted)
+    assert block == "Sources:\n[1] report.pdf, page 3\n[3] tool.py, lines 10–24"
     assert documents.sources_block("No citation here.", fitted) == ""
+
+
+def test_an_answer_without_citations_gets_the_passages_that_hold_its_own_facts() -> None:
+    fitted = documents.fit_passages([NOTES, REPORT, CODE], "q", 3000)  # report.pdf is [2]
+    question = "How large is the Quillfeather budget?"
+    answer = "The Quillfeather budget for 2031 is 4.2 million."
+    assert [p.number for p in documents.supporting(answer, question, fitted)] == [2]
+    assert documents.sources_block(answer, fitted, question) == "Sources:\n[2] report.pdf, page 3"
+    # Citations win when the cited passage holds the answer's facts; a wrong number is corrected.
+    assert [p.number for p in documents.sources("It is 4.2 million [2].", question, fitted)] == [2]
+    assert [p.number for p in documents.sources("It is 4.2 million [1].", question, fitted)] == [2]
+    assert [p.number for p in documents.sources("It is 9.9 billion [3].", question, fitted)] == [3]
+    # Nothing of the passages, or a plain "not covered", names no source.
+    assert documents.supporting("The documents do not cover this.", question, fitted) == []
+    # A right answer followed by a needless "not covered" (the 0.5B adds one) keeps its source.
+    late = "The Quillfeather budget is 4.2 million. The documents do not cover this."
+    assert [p.number for p in documents.supporting(late, question, fitted)] == [2]
+    assert documents.supporting("Quillfeather budget.", question, fitted) == []  # only the question's words
+    assert documents.supporting("Seventeen giraffes.", question, fitted) == []
 
 
 def test_passage_groundings_render_the_same_prompt_and_survive_the_history_file(tmp_path) -> None:
@@ -99,8 +119,9 @@ def test_passages_after_other_material_keep_their_numbers_and_the_mixed_instruct
     image = Grounding("image", "shot.png", "Error 42")
     passage = Grounding.from_passage(documents.fit_passages([REPORT], "q", 3000)[0])
     prompt = grounded_question([passage, image], "Explain")
-    assert prompt.index("Text read from the image (OCR") < prompt.index("[1] report.pdf, page 3")
-    assert documents.MIXED_INSTRUCTION in prompt and prompt.endswith("Question: Explain")
+    order = [prompt.index(part) for part in ("Error 42", "[1] report.pdf, page 3", "Question: Explain")]
+    assert order == sorted(order)
+    assert prompt.endswith(documents.MIXED_INSTRUCTION)
 
 
 def test_default_questions_for_attached_documents() -> None:

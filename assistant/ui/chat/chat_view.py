@@ -13,7 +13,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from assistant.history.store import StoredMessage
+from assistant.prompt.documents import Passage, sources
+from assistant.prompt.grounding import passages
 from assistant.ui.chat.message_bubble import MessageBubble
+from assistant.ui.documents.open_source import SourceOpener
 
 RENDER_INTERVAL_MS = 50
 BOTTOM_SLACK_PX = 24  # this close to the bottom still counts as "following the answer"
@@ -31,6 +34,7 @@ class ChatView(QScrollArea):
         self._order: list[MessageBubble] = []
         self._pending: dict[int, str] = {}  # message id -> newest streamed text not yet rendered
         self._follow = True
+        self.source_opener = SourceOpener()  # opens an answer's cited files (tests record instead)
 
         self._container = QWidget()
         self._container.setObjectName("chatContainer")
@@ -70,10 +74,16 @@ class ChatView(QScrollArea):
         self.setUpdatesEnabled(False)  # one repaint for the whole conversation, not one per message
         try:
             self.clear()
+            given: list[Passage] = []  # the passages of the question an answer replies to
+            question = ""
             for message in messages:
                 bubble = self.add_message(message.id, message.role, message.text, model=message.model)
                 if message.attachments or message.groundings:
                     bubble.set_attachments(message.attachments, message.groundings)
+                if message.role == "user":
+                    given, question = passages(message.groundings), message.text
+                elif given and message.status != "streaming":
+                    self.set_sources(message.id, sources(message.text, question, given))
                 error = message.timings.get("error") if message.status != "complete" else None
                 if message.status == "failed" and error == message.text:
                     error = None  # the text already is the error
@@ -128,6 +138,12 @@ class ChatView(QScrollArea):
         self._pending.pop(message_id, None)
         bubble.set_text(text)
         bubble.set_status(status, error, timings)
+
+    def set_sources(self, message_id: int, answer_sources: list[Passage]) -> None:
+        """The answer's sources as clickable links under it (none: nothing is shown)."""
+        bubble = self._bubbles.get(message_id)
+        if bubble is not None and answer_sources:
+            bubble.set_sources(answer_sources, self.source_opener)
 
     def flush(self) -> None:
         """Render anything queued right now (tests, and before switching conversations)."""

@@ -15,7 +15,8 @@ from assistant.chat.session import ChatSession, Turn, TurnUpdate
 from assistant.history.store import Store, StoreError
 from assistant.host.client import EngineClient
 from assistant.host.messages import Done, Event, Failed, LoadRequest, ModelLoaded, Progress, Token
-from assistant.prompt.grounding import GroundedQuestion
+from assistant.prompt.documents import Passage, sources
+from assistant.prompt.grounding import GroundedQuestion, passages
 from assistant.ui.composer.attachment_questions import AttachmentQuestions
 from assistant.ui.main_window import MainWindow
 from assistant.ui.models.model_picker import display_name
@@ -37,6 +38,9 @@ class ChatController(QObject):
         self.store = store
         self.current_conversation_id: int | None = None
         self.vram_mb: int | None = None  # the GPU memory the engine's llama.cpp build reported (Browse's fit)
+        # Answer id -> its question and the numbered passages it was grounded in: the answer's [n]
+        # become clickable sources once it is written.
+        self._passages: dict[int, tuple[str, list[Passage]]] = {}
         # The chat model loaded now and the engine's accelerator report of that load (Help ▸ About).
         self.loaded: tuple[str, Any] | None = None
         self._engine_started = False
@@ -143,6 +147,9 @@ class ChatController(QObject):
             view.finish_message(
                 turn.assistant_message_id, turn.text, update.status, update.error, update.timings
             )
+            question, given = self._passages.pop(turn.assistant_message_id, ("", []))
+            if given:
+                view.set_sources(turn.assistant_message_id, sources(turn.text, question, given))
         if update.error:
             status.show_error(update.error)
         else:
@@ -193,6 +200,11 @@ class ChatController(QObject):
             question.set_attachments(grounded.attachments, grounded.groundings)
         view.add_message(turn.assistant_message_id, "assistant", "", model=turn.model, streaming=True)
         view.scroll_to_bottom()
+        if grounded is not None:
+            self._passages[turn.assistant_message_id] = (grounded.question, passages(grounded.groundings))
+        if turn.answered:  # the documents do not cover it: the reply is stored already, no model runs
+            self._apply(TurnUpdate(turn, "complete", True))
+            return turn
         self.window.status.show_info("Thinking…")
         self.refresh_sidebar()
         return turn

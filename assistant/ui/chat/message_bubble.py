@@ -9,11 +9,14 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLay
 
 from assistant.history import sampling_record
 from assistant.prompt.attachments import Attachment
+from assistant.prompt.documents import Passage
 from assistant.prompt.grounding import Grounding, image_hashes
 from assistant.ui.chat import markdown_render
 from assistant.ui.chat.grounding_panel import GroundingPanel
 from assistant.ui.chat.safe_text import CLICKABLE_SCHEMES, SafeTextBrowser
 from assistant.ui.composer.attachment_chips import BUBBLE_THUMBNAIL_PX, ChipRow
+from assistant.ui.documents.answer_sources import AnswerSources
+from assistant.ui.documents.open_source import SourceOpener
 
 __all__ = ["CLICKABLE_SCHEMES", "MessageBubble", "SafeTextBrowser", "describe_timings"]
 
@@ -59,6 +62,7 @@ class MessageBubble(QFrame):
 
         self.chips = ChipRow(removable=False, thumbnail_px=BUBBLE_THUMBNAIL_PX)
         self.grounding: GroundingPanel | None = None
+        self.sources: AnswerSources | None = None  # an answer's cited documents
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -120,6 +124,15 @@ class MessageBubble(QFrame):
         if groundings:
             self.grounding = GroundingPanel(groundings)
             self._layout.addWidget(self.grounding)
+
+    def set_sources(self, passages: Sequence[Passage], opener: SourceOpener | None = None) -> None:
+        """Under an answer from documents: the passages it cites, each a link that opens its file."""
+        if self.sources is not None:
+            self.sources.setParent(None)
+            self.sources.deleteLater()
+        self.sources = AnswerSources(passages, opener)
+        self._layout.insertWidget(self._layout.indexOf(self.error), self.sources)
+        self.sources.show()  # now, not on the next turn of the event loop: the answer is already shown
 
 
 def describe_timings(timings: dict) -> str:

@@ -145,7 +145,8 @@ class AttachmentQuestions(QObject):
             self._refuse(STILL_WORKING)
             return True
         attached = composer.attachments()
-        if not attached:
+        use_documents = self.session.settings.use_documents  # "Use my documents": search them first
+        if not attached and not use_documents:
             return False
         if self.session.active_turn is not None:
             self._refuse(STILL_ANSWERING)
@@ -163,6 +164,7 @@ class AttachmentQuestions(QObject):
                 perceived=perceived,
                 on_update=self._show,
                 on_event=self._noticed,
+                use_documents=use_documents,
                 prefill_for=lambda start: self.session.prefill_request(
                     self._current_conversation(), start, spoken_language=spoken_language),
             )
@@ -178,7 +180,7 @@ class AttachmentQuestions(QObject):
                 self._images.note(early.found)
         composer.clear_error()
         composer.set_busy(True)
-        status.show_info("Preparing your attachments…")
+        status.show_info("Preparing your attachments…" if attached else "Searching your documents…")
         self._show(job.start())
         return True
 

@@ -48,12 +48,13 @@ def pick_files(parent: QWidget) -> list[str]:
         return " ".join(f"*{ext}" for ext in attachments_module.extensions_for(kinds))
 
     filters = ";;".join([
-        f"Recordings and images ({patterns(SUPPORTED_KINDS)})",
+        f"Recordings, images and documents ({patterns(SUPPORTED_KINDS)})",
         f"Images ({patterns(['image'])})",
         f"Recordings ({patterns(['audio'])})",
+        f"Documents ({patterns(['document'])})",
         "All files (*)",
     ])
-    paths, _ = QFileDialog.getOpenFileNames(parent, "Attach recordings or images", "", filters)
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Attach recordings, images or documents", "", filters)
     return paths
 
 
@@ -137,7 +138,8 @@ class Composer(QWidget):
         self.chips = ChipRow(removable=True)
         self.attach_button = QPushButton("Attach…")
         self.attach_button.setObjectName("attachButton")
-        self.attach_button.setToolTip("Attach recordings or images (or drop them on the window, or paste)")
+        self.attach_button.setToolTip(
+            "Attach recordings, images or documents (or drop them on the window, or paste)")
         self.button = QPushButton("Send")
         self.button.setObjectName("sendButton")
         self.button.setMinimumWidth(84)
