@@ -161,9 +161,11 @@ class TranscriptionOptions:
     language: str | None = None  # None: detect; else an ISO 639-1 code such as "de"
     task: Literal["transcribe", "translate"] = "transcribe"  # translate: Whisper's X -> English
     vad: bool = True  # Silero VAD: silence and noise give no text
-    beam_size: int = 1  # greedy: the fastest, and what push-to-talk needs
+    beam_size: int | None = None  # None: the engine's choice (engines/whisper_decoding.py); else fixed
     # Push-to-talk: the encoder sees only the clip, not a 30 s window (engines/whisper_short.py).
     short_context: bool = False
+    # Names and terms from the conversation (voice/conversation_terms.py), so they are heard as written.
+    context: tuple[str, ...] = ()
 
 
 @dataclass

@@ -194,7 +194,20 @@ def _piper_first_audio(data_dir: Path, runs: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="assistant bench voice")
+    parser = argparse.ArgumentParser(
+        prog="assistant bench voice",
+        description="Push-to-talk latency (default) or, with --accuracy, word error rates per speech set.",
+    )
+    parser.add_argument(
+        "--accuracy", action="store_true",
+        help="word error rate per speech set (espeak-ng and Piper voices and speeds, noise at several SNRs, "
+             "real recorded speech, numbers, names), the app against plain faster-whisper on the same "
+             "files and model; see `assistant bench voice --accuracy --help` for its options",
+    )
+    if argv and "--accuracy" in argv:  # its own options (and its own --help)
+        from assistant.bench import voice_accuracy
+
+        return voice_accuracy.main([a for a in argv if a != "--accuracy"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--release-after", type=float, default=0.5, metavar="S",

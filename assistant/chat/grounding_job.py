@@ -56,6 +56,7 @@ from assistant.prompt.grounding import (
 )
 from assistant.protocols import ChatMessage, Segment, TranscriptionOptions
 from assistant.settings import Settings
+from assistant.voice.conversation_terms import conversation_terms
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +386,7 @@ class GroundingJob:
         options = TranscriptionOptions(
             language=settings.speech_language or None,
             task="translate" if settings.translate_to_english else "transcribe",
+            context=conversation_terms([self._question]),  # names the question uses, heard as written
         )
         label = f"Transcribing {attachment.name}"
         self._begin(label, attachment=index)

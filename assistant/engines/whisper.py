@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 
 from assistant.audio.errors import LanguageError
 from assistant.engines import whisper_short
 from assistant.engines.audio_decode import SAMPLE_RATE, as_samples
+from assistant.engines.whisper_decoding import decoding, heard_nothing
 from assistant.models import catalog
 from assistant.models.catalog import ModelError
 from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
@@ -34,6 +36,7 @@ REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 WINDOW_S = 30.0  # Whisper's own input length: one window is one encoder pass
 SEARCH_S = 5.0  # how far back from a window's end to look for a pause to cut at
 FRAME = SAMPLE_RATE // 10  # 100 ms energy frames for finding that pause
+SEED = 14
 
 
 def default_threads() -> int:
@@ -64,6 +67,10 @@ class WhisperSpeech:
                 "it needs a faster-whisper (CTranslate2) model with its tokenizer"
             )
         threads = threads if threads > 0 else default_threads()
+        # Whisper's temperature fallback samples (noisy audio reaches it): with a fixed seed, set before
+        # CTranslate2's worker threads draw their first number, an engine process transcribes the same
+        # recordings the same way on every run (and `bench voice --accuracy` repeats its numbers).
+        ctranslate2.set_random_seed(SEED)
         started = time.perf_counter()
         try:
             # A str path to an existing folder: faster-whisper opens it as is, with no hub lookup.
@@ -88,6 +95,11 @@ class WhisperSpeech:
         return cls.load(catalog.ensure_model(entry, data_dir, progress), name=entry.name, threads=threads)
 
     @property
+    def library_model(self) -> WhisperModel:
+        """The faster-whisper model itself (benchmarks compare the app against its plain `transcribe`)."""
+        return self._model
+
+    @property
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
 
@@ -109,27 +121,23 @@ class WhisperSpeech:
         """
         self.check_options(options)
         samples = as_samples(audio)
-        if options.short_context and whisper_short.fits(samples):
+        settings = decoding(options)  # the one place that chooses how (files and push-to-talk alike)
+        if settings.short_context and whisper_short.fits(samples):
             try:
-                yield from whisper_short.transcribe_short(self._model, samples, options, info)
+                yield from whisper_short.transcribe_short(self._model, samples, settings, info)
                 return
             except whisper_short.Unreliable as doubt:
                 logger.info("Short-context decode not trusted (%s); decoding the full window", doubt)
-        segments, detected = self._model.transcribe(
-            samples,
-            language=options.language,
-            task=options.task,
-            beam_size=options.beam_size,
-            vad_filter=options.vad,
-            # Conditioning on earlier text lets one misheard phrase repeat itself for minutes.
-            condition_on_previous_text=False,
-        )
+        segments, detected = self._model.transcribe(samples, **settings.library_kwargs())
         info.language = detected.language
         info.language_probability = float(detected.language_probability)
         info.duration_s = float(detected.duration)
         for segment in segments:
             text = segment.text.strip()
-            if text:
+            if heard_nothing(text, segment.no_speech_prob, segment.avg_logprob, settings.hotwords):
+                logger.info("Not speech (no-speech %.2f, log-probability %.2f): %r dropped",
+                            segment.no_speech_prob, segment.avg_logprob, text)
+            elif text:
                 yield Segment(float(segment.start), float(segment.end), text)
 
     def transcribe_stream(

@@ -31,7 +31,13 @@ from faster_whisper.transcribe import get_suppressed_tokens
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from assistant.engines.audio_decode import SAMPLE_RATE
-from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
+from assistant.engines.whisper_decoding import (
+    PUSH_TO_TALK_VAD,
+    SHORT_LANGUAGE_SURE,
+    Decoding,
+    heard_nothing,
+)
+from assistant.protocols import Segment, TranscriptionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +59,6 @@ NO_SPEECH_PROB = 0.6
 # capital? What is the capital? ..." on a clip cut mid-word), so it is cut short and then judged.
 TOKENS_PER_S = 8
 EXTRA_TOKENS = 12
-# VAD tuned for a held key: the clip is short, so a pause of 0.5 s already separates phrases.
-PUSH_TO_TALK_VAD = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
 
 
 class Unreliable(Exception):
@@ -72,9 +76,9 @@ def fits(samples: np.ndarray) -> bool:
     return len(samples) <= MAX_SHORT_S * SAMPLE_RATE
 
 
-def speech_span(samples: np.ndarray) -> tuple[int, int] | None:
+def speech_span(samples: np.ndarray, vad: VadOptions = PUSH_TO_TALK_VAD) -> tuple[int, int] | None:
     """First and last sample of speech (Silero VAD), with a little margin; None for silence."""
-    stamps = get_speech_timestamps(samples, PUSH_TO_TALK_VAD)
+    stamps = get_speech_timestamps(samples, vad)
     if not stamps:
         return None
     edge = int(EDGE_S * SAMPLE_RATE)
@@ -82,13 +86,13 @@ def speech_span(samples: np.ndarray) -> tuple[int, int] | None:
 
 
 def transcribe_short(
-    model: WhisperModel, samples: np.ndarray, options: TranscriptionOptions, info: TranscriptionInfo
+    model: WhisperModel, samples: np.ndarray, options: Decoding, info: TranscriptionInfo
 ) -> list[Segment]:
     """Decode a push-to-talk clip with a short encoder input. Raises Unreliable to ask for a redo."""
     info.duration_s = len(samples) / SAMPLE_RATE
     offset = 0
-    if options.vad:
-        span = speech_span(samples)
+    if options.vad is not None:
+        span = speech_span(samples, options.vad)
         if span is None:
             info.language = options.language or ("" if model.model.is_multilingual else "en")
             return []
@@ -100,7 +104,7 @@ def transcribe_short(
     return [Segment(s.start + shift, s.end + shift, s.text) for s in result.segments]
 
 
-def _decode(model: WhisperModel, samples: np.ndarray, options: TranscriptionOptions) -> ShortResult:
+def _decode(model: WhisperModel, samples: np.ndarray, options: Decoding) -> ShortResult:
     frames = len(samples) // HOP  # of the clip itself; the features also cover the padding
     silence = np.zeros(round(PAD_S * SAMPLE_RATE), dtype=np.float32)
     features = model.feature_extractor(np.concatenate([samples.astype(np.float32), silence]))
@@ -108,7 +112,7 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: TranscriptionOpti
     language, probability = _language(model, encoder_output, options)
     multilingual = model.model.is_multilingual
     tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task=options.task, language=language)
-    prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=False, hotwords=options.hotwords)
     result = model.model.generate(
         encoder_output,
         [prompt],
@@ -123,8 +127,10 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: TranscriptionOpti
     tokens = result.sequences_ids[0]
     avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # length_penalty 1, as faster-whisper
     text = tokenizer.decode([t for t in tokens if t < tokenizer.timestamp_begin]).strip()
-    if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOGPROB_FLOOR:
-        return ShortResult([], language, probability)  # Whisper's own "this is not speech"
+    if (result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOGPROB_FLOOR) or heard_nothing(
+        text, result.no_speech_prob, avg_logprob, options.hotwords
+    ):
+        return ShortResult([], language, probability)  # Whisper's own "this is not speech", or a cough
     if text and (avg_logprob < LOGPROB_FLOOR or _compression_ratio(text) > COMPRESSION_CEILING):
         raise Unreliable(f"log-probability {avg_logprob:.2f}, text {text!r}")
     segments = _segments(tokens, tokenizer, frames / 100)
@@ -136,14 +142,14 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: TranscriptionOpti
     return ShortResult(segments, language, probability)
 
 
-def _language(
-    model: WhisperModel, encoder_output: object, options: TranscriptionOptions
-) -> tuple[str, float]:
+def _language(model: WhisperModel, encoder_output: object, options: Decoding) -> tuple[str, float]:
     if options.language:
         return options.language, 1.0
     if not model.model.is_multilingual:
         return "en", 1.0
     token, probability = model.model.detect_language(encoder_output)[0][0]
+    if probability < SHORT_LANGUAGE_SURE:
+        raise Unreliable(f"language {token} only {probability:.2f} likely on the short input")
     return token[2:-2], float(probability)  # "<|de|>" -> "de"
 
 

@@ -2,7 +2,9 @@
 segment, Done (host/process.py hands the request here).
 
 Whisper models are kept per name next to the chat model (push-to-talk must not reload either); the
-ML library and the audio decoder are imported on the first request only. Audio is decoded 30 s at a
+ML library and the audio decoder are imported on the first request only. English text has its clock
+times, money and percentages written as a user types them (`voice/spoken_numbers.py`), for files and
+push-to-talk alike. Audio is decoded 30 s at a
 time and transcribed window by window, so memory stays bounded for a recording of any length, and
 Cancel is honoured between chunks and between segments.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from assistant.host.messages import Done, Event, Progress, TranscribeRequest, Transcript, TranscriptionStarted
 from assistant.models import catalog
 from assistant.protocols import GenerationStats, TranscriptionInfo
+from assistant.voice.spoken_numbers import normalise_numbers
 
 if TYPE_CHECKING:
     from assistant.engines.whisper import WhisperSpeech
@@ -69,6 +73,8 @@ class Transcription:
             for segment in segments:
                 if count == 0:
                     self.send(TranscriptionStarted(rid, info.language, info.language_probability, total))
+                if info.language == "en" or request.options.task == "translate":  # English text
+                    segment = replace(segment, text=normalise_numbers(segment.text))
                 self.send(Transcript(rid, segment))
                 count += 1
                 if self.check_cancel(rid):  # between segments

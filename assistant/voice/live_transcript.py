@@ -4,8 +4,11 @@ Plain Python, no Qt and no threads: the caller feeds 16 kHz chunks (`add_audio`)
 transcription is due (`next_request`), sends that audio to the speech engine and hands the segments back
 (`accept`). Decoding the whole clip on every pass would grow slower the longer the user talks, so text
 that can no longer change is *committed*: a segment that ends well before the end of the audio it was
-decoded from has its words settled (Whisper revises only the last second or two as more speech arrives).
-Committed audio is never sent again; each pass, and the final one at release, decodes only the tail.
+decoded from, and that the pass before decoded with the same words (local agreement: a decode of audio
+cut mid-phrase can run ahead of the speech, e.g. JFK's "ask not what your country can do for you" came
+back twice at 8.5 s, and the next pass did not repeat that), has its words settled. Committed audio is
+never sent again; each pass, and the final one at release, decodes only the tail. A segment's end time
+can be early, so the tail's first words may repeat the committed last ones: that overlap is dropped.
 
 Endpointing: a pass also starts as soon as the speaker pauses (PAUSE_S of quiet after speech), and at
 release, when nothing loud followed the latest pass, its text is final and no decode is needed at all.
@@ -14,7 +17,8 @@ Loudness is measured per 20 ms frame as audio arrives, relative to the loudest f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -29,16 +33,19 @@ FRAME = RATE // 50  # 20 ms frames for the loudness check
 PAUSE_S = 0.3  # this much quiet after speech starts a pass at once (endpointing)
 QUIET_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame so far is not speech
 QUIET_FLOOR_DB = -50.0  # ...and never louder than this (dBFS) counts as quiet
-# The encoder sees only the clip (6x faster than Whisper's 30 s window for a short question); with
-# that short input, greedy decoding of Whisper base loses accuracy that a 5-wide beam gets back
-# (measured on espeak clips: WER 17.9 % greedy, 7.5 % beam 5, 6.6 % for the full window).
-LIVE_BEAM = 5
+MIN_OVERLAP, MAX_OVERLAP = 2, 8  # words repeated across a cut that are dropped as a decoding overlap
+# A pass's detected language is kept for the rest of the clip only when this sure: the first passes
+# hear a second or two, and on a noisy clip that was named Thai or Tagalog at 0.5-0.6.
+KEEP_LANGUAGE_FROM = 0.8
 
 
-def live_options(language: str | None, task: str = "transcribe") -> TranscriptionOptions:
-    """How every push-to-talk pass is decoded (the window and `assistant bench voice` alike)."""
+def live_options(
+    language: str | None, task: str = "transcribe", context: tuple[str, ...] = ()
+) -> TranscriptionOptions:
+    """How every push-to-talk pass is asked for (the window and `assistant bench voice` alike): the
+    engine's decoding settings (engines/whisper_decoding.py) with its short encoder input."""
     return TranscriptionOptions(
-        language=language, task=task, beam_size=LIVE_BEAM, short_context=True  # type: ignore[arg-type]
+        language=language, task=task, short_context=True, context=context  # type: ignore[arg-type]
     )
 
 
@@ -59,6 +66,7 @@ class LiveTranscriber:
         self._frame_db: list[float] = []  # loudness of each whole 20 ms frame received
         self._partial_frame = np.zeros(0, dtype=np.float32)
         self._reuse_live = False  # at release the latest live pass already heard everything
+        self._previous: tuple[int, list[list[str]]] = (-1, [])  # (start, words per segment) of the last pass
         self.passes = 0  # live passes sent (for logging and tests)
 
     # ---- audio in ------------------------------------------------------------------------------
@@ -138,9 +146,14 @@ class LiveTranscriber:
         self._pending = None
         self._decoded_until = end
         sent_s = (end - start) / RATE
+        segments = [s for s in segments if s.text.strip()]
+        heard = [_words(s.text) for s in segments]
+        before = self._previous[1] if self._previous[0] == start else []
+        self._previous = (start, heard)
         settled = 0
-        for segment in segments:
-            if segment.end > sent_s - self.settle_s:
+        for index, segment in enumerate(segments):
+            agreed = index < len(before) and before[index] == heard[index]
+            if segment.end > sent_s - self.settle_s or not agreed:
                 break
             settled += 1
         if settled:
@@ -148,12 +161,12 @@ class LiveTranscriber:
             cut_s = last.end
             if settled < len(segments):  # cut in the pause between two segments, not at a word's edge
                 cut_s = max(last.end, min((last.end + segments[settled].start) / 2, last.end + 0.5))
-            self._committed.extend(s.text.strip() for s in segments[:settled] if s.text.strip())
+            self._append(s.text for s in segments[:settled])
             self._committed_at = min(end, start + round(cut_s * RATE))
         elif not segments and sent_s > SILENT_TAIL_S:
             # No speech in seconds of audio: later passes need not decode that silence again.
             self._committed_at = end - round(self.settle_s * RATE)
-        self._provisional = " ".join(s.text.strip() for s in segments[settled:] if s.text.strip())
+        self._provisional = self._after_committed(" ".join(s.text.strip() for s in segments[settled:]))
 
     def abandon(self) -> None:
         """The request in flight failed: forget it (its audio is decoded again by a later pass)."""
@@ -198,9 +211,26 @@ class LiveTranscriber:
             self._committed.append(self._provisional)
         self._reuse_live = False
         self._provisional = ""
-        self._committed.extend(s.text.strip() for s in segments if s.text.strip())
+        self._append(s.text for s in segments)
         self._committed_at = self._total
         return self.text
+
+    def _append(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            if text := self._after_committed(text.strip()):
+                self._committed.append(text)
+
+    def _after_committed(self, text: str) -> str:
+        """`text` without words that repeat the end of the committed text (a segment that ended early).
+
+        Two words at least: a single repeated word ("...told you. You should...") is often really said.
+        """
+        tail = _words(" ".join(self._committed[-3:]))
+        said = text.split()
+        for size in range(min(MAX_OVERLAP, len(tail), len(said)), MIN_OVERLAP - 1, -1):
+            if [w for token in said[:size] for w in _words(token)] == tail[-size:]:
+                return " ".join(said[size:])
+        return text
 
     def _request(self) -> np.ndarray:
         audio = self.audio()
@@ -208,3 +238,8 @@ class LiveTranscriber:
         self._requested_until = self._total
         self.passes += 1
         return audio[self._committed_at : self._total].copy()
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without punctuation: what two decodes must share to agree."""
+    return re.sub(r"[^\w' ]+", " ", text.lower()).split()

@@ -161,3 +161,59 @@ def test_the_text_if_released_now_is_known_only_when_nothing_followed_the_last_p
     assert live.text_if_released() == "hello there"  # releasing now would reuse this pass
     live.add_audio(tone(0.3))
     assert live.text_if_released() is None  # more words: the final text will differ
+
+
+def test_a_segment_is_committed_only_when_two_passes_agree_on_its_words() -> None:
+    # JFK's clip cut at 8.5 s: one pass ran ahead of the speech and said a phrase twice. Its segment
+    # ended early enough to settle, but the pass before heard other words there: nothing is committed.
+    live = LiveTranscriber()
+    live.add_audio(tone(4.0))
+    assert live.next_request() is not None
+    live.accept([Segment(0.0, 1.5, "ask not what your country"), Segment(1.6, 4.0, "can do")])
+    assert live.committed_seconds == 0  # a first pass has nothing to agree with
+    live.add_audio(tone(1.0))
+    assert live.next_request() is not None
+    live.accept([Segment(0.0, 1.5, "ask not what your country, ask not what your country"),
+                 Segment(1.6, 5.0, "can do for you")])
+    assert live.committed_seconds == 0  # the words differ from the pass before
+    live.add_audio(tone(1.0))
+    assert live.next_request() is not None
+    live.accept([Segment(0.0, 1.5, "Ask not what your country, ask not what your country!"),
+                 Segment(1.6, 6.0, "can do for you, ask")])
+    assert live.committed_seconds == pytest.approx(1.55)  # agreed (case and punctuation aside): settled
+    assert live.text == "Ask not what your country, ask not what your country! can do for you, ask"
+
+
+def committed_after_agreement(last_words: str) -> LiveTranscriber:
+    """Two passes agree on a first segment ending in `last_words`: it is committed, the cut after it."""
+    live = LiveTranscriber()
+    live.add_audio(tone(5.0))
+    for _ in range(2):
+        assert live.next_request() is not None
+        first = Segment(0.0, 2.0, f"ask not what your country can do {last_words}")
+        live.accept([first, Segment(2.5, 5.0, "ask")])
+        live.add_audio(tone(1.0))
+    assert live.committed_seconds == pytest.approx(2.25)  # in the pause between the two segments
+    return live
+
+
+def test_words_repeated_across_a_cut_are_dropped() -> None:
+    # The committed segment ended early: the pass over the tail hears its last words again.
+    live = committed_after_agreement("for you.")
+    assert live.next_request() is not None
+    live.accept([Segment(0.0, 3.0, "for you, ask what you can do")])
+    assert live.text == "ask not what your country can do for you. ask what you can do"
+    live.add_audio(tone(1.0))  # more words: the final pass decodes the tail again
+    final = live.final_request()
+    assert final is not None
+    assert live.finish([Segment(0.0, 4.0, "for you, ask what you can do for your country.")]) == (
+        "ask not what your country can do for you. ask what you can do for your country."
+    )
+
+
+def test_one_repeated_word_across_a_cut_is_kept() -> None:
+    live = committed_after_agreement("for you.")  # "...for you. You should..." is really said
+    assert live.final_request() is not None
+    assert live.finish([Segment(0.0, 2.0, "You should ask.")]) == (
+        "ask not what your country can do for you. You should ask."
+    )

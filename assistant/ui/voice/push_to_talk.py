@@ -76,6 +76,7 @@ class PushToTalk(QObject):
         self._final_pass: _Pass | None = None  # the pass after release
         self._warning: str | None = None
         self._prefilled = ""  # the question whose prompt the engine was last asked to evaluate
+        self._context: tuple[str, ...] = ()  # names and terms from the conversation, for the speech model
         self.max_seconds = MAX_SECONDS  # the recording stops by itself here (a stuck key, a long ramble)
 
         self.panel = MicPanel(self._key_text)
@@ -156,6 +157,7 @@ class PushToTalk(QObject):
         composer = self.window.composer
         draft = composer.draft().strip()
         self._prefix = f"{draft} " if draft else ""
+        self._context = self._conversation_terms(draft)
         composer.editor.setReadOnly(True)  # live text only, until release
         self.panel.set_recording(True)
         self.window.status.show_info("Listening… release to stop.")
@@ -212,7 +214,20 @@ class PushToTalk(QObject):
         task = "translate" if settings.translate_to_english else "transcribe"
         from assistant.voice.live_transcript import live_options  # numpy: not needed before the first hold
 
-        return live_options(language, task)
+        return live_options(language, task, self._context)
+
+    def _conversation_terms(self, draft: str) -> tuple[str, ...]:
+        """Names and terms in this chat and the draft, for the speech model to hear as written."""
+        from assistant.voice.conversation_terms import conversation_terms
+
+        texts: list[str] = []
+        store, conversation = self.controller.store, self.controller.current_conversation_id
+        if store is not None and conversation is not None:
+            try:
+                texts = [message.text for message in store.messages(conversation)]
+            except Exception:  # only a hint for the speech model: talking works without it
+                logger.exception("Could not read the conversation for its terms")
+        return conversation_terms([*texts, draft])
 
     def _transcribe(self, audio: Any) -> _Pass | None:
         settings = self.controller.session.settings
@@ -248,7 +263,9 @@ class PushToTalk(QObject):
         if transcription is not self._live_pass and transcription is not self._final_pass:
             return  # a pass of a recording already finished or abandoned
         if isinstance(event, TranscriptionStarted):
-            if event.language and event.language_probability >= 0.5:
+            from assistant.voice.live_transcript import KEEP_LANGUAGE_FROM
+
+            if event.language and event.language_probability >= KEEP_LANGUAGE_FROM:
                 self._language = self._language or event.language
         elif isinstance(event, Transcript):
             transcription.segments.append(event.segment)
