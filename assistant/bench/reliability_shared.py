@@ -79,7 +79,7 @@ for turn in range(turns):
     except StoreError as error:
         print("error", error, sep="\\t", flush=True)
 store.close()
-print("slowest", slowest, flush=True)
+print("slowest", slowest, sep="\\t", flush=True)
 '''
 # The app's writers pause between writes (a streaming answer is flushed at most every 0.5 s); the stress
 # runs them ten times faster. Back to back with no pause at all, SQLite's lock is not fair: a writer
