@@ -190,7 +190,7 @@ def responsive_figures(result: dict[str, Any], sweep_counts: dict[str, int]) -> 
         Figure(f"Stop → idle ×{sweep_counts['stops']}", sweep_counts["stops"],
                len(stop["failures"]) + slow_stops + restarted,
                f"p95 {stops['p95']:.0f} ms, max {stops['max']:.0f} ms "
-               f"(promise: p95 ≤ {STOP_P95_LIMIT_MS:.0f} ms)",
+               f"(promise: p95 ≤ {STOP_P95_LIMIT_MS:.0f} ms; load average {stop['load_average']:.1f})",
                stop["failures"][:5] + (["p95 over the promise"] if slow_stops else [])
                + (["the engine process changed"] if restarted else [])),
         Figure("1 MB paste, then Send (refused: too long)", 1, len(paste["failures"]),

@@ -532,20 +532,29 @@ def _indexing(window: Window, work: Path, documents: int, failures: list[str]) -
 
 
 def _stops(window: Window, stops: int, failures: list[str]) -> dict[str, Any]:
-    """Escape while an answer streams; the time until the window is idle again (Send enabled, no turn)."""
+    """Escape while an answer streams; the time until the window is idle again (Send enabled, no turn).
+
+    A fresh chat each time, so the counting question always gets a long answer; an answer that still
+    ended on its own before the key arrived is not a Stop, and another one is asked instead."""
     parts = window.parts
     parts.session.apply_settings(_with(parts, max_answer_tokens=1000, context_size=4096))
     editor = parts.window.composer.editor
     seconds: list[float] = []
     stalls: list[float] = []
-    for n in range(stops):
-        if n % 10 == 0:
-            parts.controller.new_chat()
+    ended_first = 0
+    for n in range(2 * stops):
+        if len(seconds) == stops:
+            break
+        parts.controller.new_chat()
         before = window.stored()
         window.type(LONG_QUESTION)
         window.press_return()
         try:
             window.wait_until(lambda: len(getattr(parts.session.active_turn, "text", "")) >= 20)
+            if parts.session.active_turn is None:
+                ended_first += 1  # finished within the poll: nothing left to stop
+                window.wait_until(lambda: window.idle, 60)
+                continue
             window.heartbeat.measure(True)
             pressed = time.perf_counter()
             QTest.keyClick(editor, Qt.Key.Key_Escape)
@@ -561,8 +570,8 @@ def _stops(window: Window, stops: int, failures: list[str]) -> dict[str, Any]:
         finally:
             window.heartbeat.measure(False)
             stalls += window.heartbeat.take()
-    return {"stops": len(seconds), "stop_to_idle_ms": _summary([s * 1000 for s in seconds]),
-            "stalls_ms": _summary(stalls)}  # fmt: skip
+    return {"stops": len(seconds), "ended_first": ended_first,
+            "stop_to_idle_ms": _summary([s * 1000 for s in seconds]), "stalls_ms": _summary(stalls)}
 
 
 def _paste(window: Window, failures: list[str]) -> dict[str, Any]:
