@@ -151,6 +151,14 @@ class Harness:
         return not self.parts.controller.attachments.busy and self.parts.session.active_turn is None
 
     def clear_composer(self) -> None:
+        """Back to an empty composer; a question still being prepared (a case that ran out of time) is
+        cancelled first, so one slow case cannot fail the next ones."""
+        if self.parts.controller.attachments.busy:
+            self.parts.controller.attachments.cancel()
+            self.wait(lambda: not self.parts.controller.attachments.busy, 60)
+        if self.parts.session.active_turn is not None:
+            self.parts.controller.stop()
+            self.wait(lambda: self.parts.session.active_turn is None, 60)
         composer = self.parts.window.composer
         for attachment in composer.attachments():
             composer.remove_attachment(attachment)
@@ -232,6 +240,7 @@ class Harness:
         self.clear_composer()
         composer = self.parts.window.composer
         store, controller = self.parts.store, self.parts.controller
+        controller.new_chat()  # each file in a chat of its own: a long chat is trimmed, which costs time
         self.drop(case["path"])
         if not composer.attachments():
             message = composer.error_text()
@@ -434,6 +443,7 @@ class Harness:
         each chip shows its name as typed (never as markup), the question is answered, and the stored
         question keeps the names."""
         self.clear_composer()
+        self.parts.controller.new_chat()  # a long chat is trimmed at its start, which costs the KV cache
         composer = self.parts.window.composer
         if case.get("via") == "attach":
             composer.add_paths(case["paths"])  # what Attach… does with the file dialog's choice
