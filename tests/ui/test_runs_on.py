@@ -31,8 +31,9 @@ def benchmarked(request_id: int, accelerator: Accelerator | None) -> Done:
     return Done(request_id, "complete", GenerationStats(), result=measured(accelerator))
 
 
-def test_the_panel_shows_the_gpu_the_engine_reports(qtbot, tmp_path: Path) -> None:
-    panel = FirstRunPanel(None, None, tmp_path, entries=[], bundled=[])  # type: ignore[arg-type]
+def test_the_panel_shows_the_gpu_the_engine_reports(make_app, qtbot, tmp_path: Path) -> None:
+    parts = make_app(engine=False)  # a real window's controller: the finished queue reads its settings
+    panel = FirstRunPanel(parts.controller, parts.actions, tmp_path, entries=[], bundled=[])
     qtbot.addWidget(panel)
     panel.show()
     assert panel.gpu_label.text() == "GPU: reported once a model has been measured"
