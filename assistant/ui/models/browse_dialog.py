@@ -99,6 +99,7 @@ class BrowseDialog(QDialog):
         self._fits: dict[str, FileFit] = {}
         self._waiting: set[str] = set()  # queries asked and not yet answered
         self._last_plan: DownloadPlan | None = None
+        self._awaiting_download = False  # see busy()
         self._downloaded: Fetched | None = None
         self._started = 0.0
         self._first_done: int | None = None
@@ -315,7 +316,10 @@ class BrowseDialog(QDialog):
         return bool(self._waiting)
 
     def busy(self) -> bool:
-        return self._worker.downloading()
+        """A download is running or its outcome has not reached this window yet: the worker thread
+        ends before Qt delivers its queued fetched/fetch_failed signal, so the thread alone says 'idle'
+        too early (a second download could start over the first one's result)."""
+        return self._awaiting_download or self._worker.downloading()
 
     # --- downloading ------------------------------------------------------------------------------
 
@@ -344,7 +348,8 @@ class BrowseDialog(QDialog):
         for widget, shown in ((self.progress, True), (self.cancel_button, True), (self.resume_button, False),
                               (self.use_button, False)):
             widget.setVisible(shown)
-        self._worker.download(chosen, catalog.user_models_dir(self._data_dir), self._endpoint)
+        self._awaiting_download = self._worker.download(chosen, catalog.user_models_dir(self._data_dir),
+                                                        self._endpoint)
         self._update_buttons()
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
@@ -359,6 +364,7 @@ class BrowseDialog(QDialog):
 
     def _on_fetched(self, fetched: Fetched) -> None:
         self._worker.join()
+        self._awaiting_download = False
         self._downloaded = fetched
         self._last_plan = None
         self.progress.hide()
@@ -371,6 +377,7 @@ class BrowseDialog(QDialog):
 
     def _on_fetch_failed(self, message: str, resumable: bool) -> None:
         self._worker.join()
+        self._awaiting_download = False
         self.progress.hide()
         self.cancel_button.hide()
         self.resume_button.setVisible(resumable and self._last_plan is not None)
