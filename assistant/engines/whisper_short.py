@@ -59,6 +59,10 @@ NO_SPEECH_PROB = 0.6
 # capital? What is the capital? ..." on a clip cut mid-word), so it is cut short and then judged.
 TOKENS_PER_S = 8
 EXTRA_TOKENS = 12
+# The short input loops more readily with a prompt: JFK's "And so my fellow Americans, ask not" cut at
+# 3-4.2 s came back from tiny.en with the chat's names as hotwords ("France Paris") as "And so my fellow
+# Americans. And so my fellow Americans. And so..." in one segment; the full window heard it once.
+MIN_LOOP_WORDS = 2
 
 
 class Unreliable(Exception):
@@ -139,7 +143,22 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: Decoding) -> Shor
         raise Unreliable(f"no end to the last segment: {text!r}")
     if any(_words(a.text) == _words(b.text) for a, b in itertools.pairwise(segments)):
         raise Unreliable(f"a segment repeats the one before: {text!r}")
+    if repeats_a_phrase(text):
+        raise Unreliable(f"a phrase comes twice in a row: {text!r}")
     return ShortResult(segments, language, probability)
+
+
+def repeats_a_phrase(text: str, shortest: int = MIN_LOOP_WORDS) -> bool:
+    """Whether some run of `shortest` or more words comes twice in a row ("and so my fellow Americans.
+    And so my fellow Americans."): the decoder going round inside one segment, which the compression
+    check misses while the text is short. Only a redo follows, so a phrase really said twice costs a
+    full-window decode, not a word."""
+    words = _words(text)
+    for size in range(shortest, len(words) // 2 + 1):
+        for start in range(len(words) - 2 * size + 1):
+            if words[start : start + size] == words[start + size : start + 2 * size]:
+                return True
+    return False
 
 
 def _language(model: WhisperModel, encoder_output: object, options: Decoding) -> tuple[str, float]:

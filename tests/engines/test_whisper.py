@@ -35,6 +35,7 @@ from assistant.voice.live_transcript import live_options
 pytest.importorskip("faster_whisper")
 from assistant.engines.audio_decode import SAMPLE_RATE, decode_file, iter_decode
 from assistant.engines.whisper import WhisperSpeech, quiet_cut
+from assistant.engines.whisper_short import repeats_a_phrase
 
 pytestmark = pytest.mark.timeout(180)
 THREADS = 1  # the suite shares 2 cores with other work; one thread keeps timings steady
@@ -351,3 +352,26 @@ def test_doubtful_short_decode_falls_back_to_the_full_window(
     # The full window's text: not compared word for word, because on speech this far off faster-whisper
     # itself falls back to sampling at a temperature, which differs from run to run.
     assert text.strip()
+
+
+JFK = Path(__file__).resolve().parents[1] / "data" / "speech" / "jfk.wav"
+
+
+@pytest.mark.parametrize("held_s", [3.0, 4.2])
+def test_a_phrase_heard_once_with_the_chats_names_as_hotwords(tiny: WhisperSpeech, held_s: float) -> None:
+    """A push-to-talk clip cut where a soak cut it, after a chat about Paris: the short decode with those
+    names as hotwords went round ("And so my fellow Americans. And so my fellow Americans. ...") and
+    the question was sent doubled. Each phrase must come back once, with and without the hotwords."""
+    clip = decode_file(JFK)[: round(held_s * SAMPLE_RATE)]
+    for context in ((), ("France", "Paris"), ("Paris",)):
+        info = TranscriptionInfo()
+        text = " ".join(s.text for s in tiny.transcribe(clip, live_options("en", context=context), info))
+        assert words(text).count("fellow") == 1, (context, text)
+        assert words(text)[:4] == ["and", "so", "my", "fellow"], (context, text)
+
+
+def test_a_repeated_phrase_is_told_from_a_repeated_word() -> None:
+    assert repeats_a_phrase("And so my fellow Americans. And so my fellow Americans.")
+    assert repeats_a_phrase("ask not to... ask not to... ask not")
+    assert not repeats_a_phrase("It was very, very cold.")  # one word twice is often really said
+    assert not repeats_a_phrase("And so my fellow Americans, ask not what your country can do for you")
