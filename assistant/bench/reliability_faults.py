@@ -381,7 +381,7 @@ def documents_engine(count: int, work: Path) -> Figure:
             add = ()
             for event in outcome.events:
                 if isinstance(event, DocumentIndexed):
-                    reported[Path(event.path).name] = (event.status, event.reason)
+                    reported[Path(event.file.path).name] = (event.file.status, event.file.reason)
             summary = next((s for e in outcome.events if (s := result_of(e, DocumentsIndexSummary))), None)
             if outcome.ending == "crashed":
                 tally.engine_deaths += 1

@@ -292,7 +292,7 @@ with EngineClient() as client:
     for _ in range(100):  # the engine may step aside between files; each round goes on where it stopped
         for event in client.stream(IndexDocumentsRequest(data_dir, add=add, embed=False, threads=1)):
             if isinstance(event, DocumentIndexed):
-                print("file", event.status, event.reason, flush=True)
+                print("file", event.file.status, event.file.reason, flush=True)
             elif isinstance(event, Failed):
                 print("failed", event.message, flush=True)
                 sys.exit(1)

@@ -20,7 +20,7 @@ from assistant import settings as settings_module
 from assistant.documents import library
 from assistant.documents.errors import DocumentsError, SourceRefused
 from assistant.documents.sources import checked_source
-from assistant.documents.types import SourceInfo
+from assistant.documents.types import FileEvent, SourceInfo
 from assistant.host.client import EngineClient, Inbox, Ticket
 from assistant.host.messages import (
     DocumentIndexed,
@@ -157,7 +157,7 @@ class _IndexLog:
             print(f"\r{line[:100]:<100}", end="", file=sys.stderr, flush=True)
             self._progress_shown = True
         elif isinstance(event, DocumentIndexed):
-            self._file(event)
+            self._file(event.file)
         elif isinstance(event, Failed):
             self.finish_line()
             print(f"assistant: {event.message}", file=sys.stderr)
@@ -168,19 +168,19 @@ class _IndexLog:
                 self.stopped = True
             self.ended = True
 
-    def _file(self, event: DocumentIndexed) -> None:
+    def _file(self, file: FileEvent) -> None:
         self.finish_line()
-        name = event.path
-        if event.status == "indexed":
+        name = file.path
+        if file.status == "indexed":
             self.totals["indexed"] += 1
-            self.totals["chunks"] += event.chunks
-            pages = f"{event.pages} pages, " if event.pages else ""
-            print(f"indexed {name} ({pages}{_count(event.chunks, 'passage')})", file=sys.stderr)
-        elif event.status == "skipped":
+            self.totals["chunks"] += file.chunks
+            pages = f"{file.pages} pages, " if file.pages else ""
+            print(f"indexed {name} ({pages}{_count(file.chunks, 'passage')})", file=sys.stderr)
+        elif file.status == "skipped":
             self.totals["skipped"] += 1
-            self.skipped.append((event.path, event.reason))
-            print(f"skipped {name}: {event.reason}", file=sys.stderr)
-        elif event.status == "removed":
+            self.skipped.append((file.path, file.reason))
+            print(f"skipped {name}: {file.reason}", file=sys.stderr)
+        elif file.status == "removed":
             self.totals["removed"] += 1
             print(f"removed {name} (gone from the disk or from your sources)", file=sys.stderr)
 

@@ -38,24 +38,13 @@ from assistant.documents.limits import Limits, PageReader, Reading
 from assistant.documents.reading import read_blocks
 from assistant.documents.sources import FoundFile, PassedOver, walk
 from assistant.documents.store import ChunkRow, DocumentStore, FileRow
-from assistant.documents.types import FileStatus
+from assistant.documents.types import FileEvent
 from assistant.protocols import TextEmbedder
 
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 32
 CRASHED = "reading it stopped the engine process twice (a damaged file?); it was not indexed"
-
-
-@dataclass(frozen=True)
-class FileEvent:
-    path: str
-    status: FileStatus
-    reason: str = ""
-    chunks: int = 0
-    pages: int = 0
-    done: int = 0
-    total: int = 0
 
 
 @dataclass

@@ -20,6 +20,20 @@ HEADING_SEPARATOR = " › "
 
 
 @dataclass(frozen=True)
+class FileEvent:
+    """How one file came out of an indexing run: `reason` says why it was skipped, in words (encrypted
+    PDF, not text, ...); `done` of `total` files so far."""
+
+    path: str
+    status: FileStatus
+    reason: str = ""
+    chunks: int = 0
+    pages: int = 0
+    done: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
 class Locator:
     """Where a passage is in its file: a PDF page, else a heading path, else a line range.
 

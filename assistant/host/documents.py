@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assistant.documents.types import FileEvent
 from assistant.host.messages import (
     DocumentIndexed,
     DocumentRead,
@@ -79,7 +80,7 @@ class DocumentService:
 
     def index(self, request: IndexDocumentsRequest) -> None:
         from assistant.documents.errors import DocumentsError
-        from assistant.documents.indexer import FileEvent, Indexer
+        from assistant.documents.indexer import Indexer
         from assistant.documents.store import DocumentStore
 
         rid, data_dir = request.request_id, Path(request.data_dir)
@@ -96,8 +97,7 @@ class DocumentService:
             return asked > 1 and self._others_waiting()  # a question waits: it goes first
 
         def on_file(event: FileEvent) -> None:
-            self._send(DocumentIndexed(rid, event.path, event.status, event.reason, event.chunks, event.pages,
-                                       event.done, event.total))
+            self._send(DocumentIndexed(rid, event))
 
         def on_progress(done: int, total: int, message: str) -> None:
             self._send(Progress(rid, "documents", done, total, message))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from assistant.documents.types import FileStatus, Passage, SearchMode
+from assistant.documents.types import FileEvent, Passage, SearchMode
 from assistant.models.accelerator import Accelerator
 from assistant.models.fit import resolve_chat_model
 from assistant.models.remote_server import RemoteEndpoint, endpoint_from_settings
@@ -447,18 +447,12 @@ class SpeechAudio:
 
 @dataclass(frozen=True)
 class DocumentIndexed:
-    """One file of an IndexDocumentsRequest: 'indexed' (new or changed), 'removed' (gone from the disk
-    or its source removed), 'skipped' (`reason` says why, in words: encrypted PDF, not text, ...).
-    Unchanged files send no event (they count in Progress and the summary). `done` of `total` files."""
+    """One file of an IndexDocumentsRequest, as the indexer reported it: 'indexed' (new or changed),
+    'removed' (gone from the disk or its source removed), 'skipped' (`file.reason` says why). Unchanged
+    files send no event (they count in Progress and the summary)."""
 
     request_id: int
-    path: str
-    status: FileStatus
-    reason: str = ""
-    chunks: int = 0
-    pages: int = 0
-    done: int = 0
-    total: int = 0
+    file: FileEvent
 
 
 @dataclass(frozen=True)

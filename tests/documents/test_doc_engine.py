@@ -44,10 +44,10 @@ def test_index_search_and_read_in_the_engine(tmp_path: Path) -> None:
     with EngineClient() as engine:
         events = list(engine.stream(IndexDocumentsRequest(data_dir=data, add=(str(folder),))))
         indexed = [e for e in events if isinstance(e, DocumentIndexed)]
-        assert {Path(e.path).name: e.status for e in indexed} == {
+        assert {Path(e.file.path).name: e.file.status for e in indexed} == {
             "harbour_report.pdf": "indexed", "note-00.md": "indexed", "note-01.md": "indexed",
             "broken.pdf": "skipped"}
-        assert next(e for e in indexed if e.path.endswith("harbour_report.pdf")).pages == 3
+        assert next(e.file for e in indexed if e.file.path.endswith("harbour_report.pdf")).pages == 3
         [summary] = [r for e in events if (r := result_of(e, DocumentsIndexSummary))]
         assert (summary.indexed, summary.remaining, summary.vectors) == (3, 0, True)
         assert [Path(p).name for p, _ in summary.skipped] == ["broken.pdf"]
@@ -85,10 +85,10 @@ def test_cancel_keeps_what_is_done_and_the_next_run_resumes(tmp_path: Path) -> N
         assert finished.wait(120)
         [summary] = [r for e in seen if (r := result_of(e, DocumentsIndexSummary))]
         assert seen[-1].status == "stopped" and summary.remaining > 0
-        first = {e.path for e in seen if isinstance(e, DocumentIndexed)}
+        first = {e.file.path for e in seen if isinstance(e, DocumentIndexed)}
 
         resumed = list(engine.stream(IndexDocumentsRequest(data_dir=data, embed=False)))
-        again = {e.path for e in resumed if isinstance(e, DocumentIndexed)}
+        again = {e.file.path for e in resumed if isinstance(e, DocumentIndexed)}
         [summary] = [r for e in resumed if (r := result_of(e, DocumentsIndexSummary))]
         assert not first & again  # nothing done before is read again
         assert len(first | again) == 14 and summary.remaining == 0 and summary.unchanged == len(first)

@@ -160,7 +160,7 @@ def test_pause_resume_and_cancel(qtbot, make_app, app_dirs: Path, tmp_path: Path
     panel = open_panel(parts)
     indexing = parts.actions.documents.indexing
     reported: list[str] = []
-    indexing.file_reported.connect(lambda event: reported.append(event.path))
+    indexing.file_reported.connect(lambda event: reported.append(event.file.path))
     panel.add_paths([str(many)])
     # Pressed at once (the engine checks between files), so the run surely has files left.
     panel.pause_button.click()

@@ -227,15 +227,16 @@ class DocumentIndexing(QObject):
         if isinstance(event, Progress):
             self._progress(event)
         elif isinstance(event, DocumentIndexed):
-            if event.status == "indexed":
+            file = event.file
+            if file.status == "indexed":
                 report.indexed += 1
-                report.chunks_added += event.chunks
-            elif event.status == "skipped":
-                report.skipped.append((event.path, event.reason))
-            elif event.status == "removed":
+                report.chunks_added += file.chunks
+            elif file.status == "skipped":
+                report.skipped.append((file.path, file.reason))
+            elif file.status == "removed":
                 report.removed += 1
             last = self.last_progress
-            self.last_progress = FileProgress(event.done, event.total, last.message if last else "")
+            self.last_progress = FileProgress(file.done, file.total, last.message if last else "")
             self.progressed.emit(self.last_progress)
             self.file_reported.emit(event)
         elif isinstance(event, Failed):
