@@ -46,6 +46,7 @@ MAX_SHORT_S = 25.0  # longer clips need (most of) the full window anyway
 # went round on 17-21 % of clips cut where live passes cut them (10 sentences x 2 speeds, tiny.en and
 # base); 3 s: 1 %; 4-5 s: none, and the words of whole clips matched the full window's.
 PAD_S = 4.0
+LENGTH_STEP_S = 1.0  # the encoder's input is a whole number of these (see padding())
 EDGE_S = 0.2  # speech kept either side of what VAD found (VAD trims a little tightly)
 TIME_STEP_S = 0.02  # one Whisper timestamp token
 HOP = 160  # samples per log-Mel frame (10 ms)
@@ -108,9 +109,20 @@ def transcribe_short(
     return [Segment(s.start + shift, s.end + shift, s.text) for s in result.segments]
 
 
+def padding(clip_samples: int) -> int:
+    """Samples of silence after a clip of this length: at least PAD_S, up to a whole LENGTH_STEP_S of
+    clip and silence together. The encoder's input then takes one of a few dozen lengths instead of a
+    new one on nearly every pass, and each new length costs memory the engine keeps (the CPU kernels
+    are prepared per shape): 60 passes of JFK cut at random lengths took tiny.en from 155 to 274 MB,
+    the same length 60 times to 209 MB; in the soak the engine grew in steps during spoken turns."""
+    step = round(LENGTH_STEP_S * SAMPLE_RATE)
+    least = clip_samples + round(PAD_S * SAMPLE_RATE)
+    return -(-least // step) * step - clip_samples
+
+
 def _decode(model: WhisperModel, samples: np.ndarray, options: Decoding) -> ShortResult:
     frames = len(samples) // HOP  # of the clip itself; the features also cover the padding
-    silence = np.zeros(round(PAD_S * SAMPLE_RATE), dtype=np.float32)
+    silence = np.zeros(padding(len(samples)), dtype=np.float32)
     features = model.feature_extractor(np.concatenate([samples.astype(np.float32), silence]))
     encoder_output = model.encode(pad_or_trim(features, min(3000, features.shape[-1])))
     language, probability = _language(model, encoder_output, options)

@@ -35,7 +35,7 @@ from assistant.voice.live_transcript import live_options
 pytest.importorskip("faster_whisper")
 from assistant.engines.audio_decode import SAMPLE_RATE, decode_file, iter_decode
 from assistant.engines.whisper import WhisperSpeech, quiet_cut
-from assistant.engines.whisper_short import repeats_a_phrase
+from assistant.engines.whisper_short import LENGTH_STEP_S, PAD_S, padding, repeats_a_phrase
 
 pytestmark = pytest.mark.timeout(180)
 THREADS = 1  # the suite shares 2 cores with other work; one thread keeps timings steady
@@ -366,8 +366,9 @@ def test_a_phrase_heard_once_with_the_chats_names_as_hotwords(tiny: WhisperSpeec
     for context in ((), ("France", "Paris"), ("Paris",)):
         info = TranscriptionInfo()
         text = " ".join(s.text for s in tiny.transcribe(clip, live_options("en", context=context), info))
-        assert words(text).count("fellow") == 1, (context, text)
-        assert words(text)[:4] == ["and", "so", "my", "fellow"], (context, text)
+        heard = words(text)
+        assert heard[:2] == ["and", "so"] and heard.count("fellow") == 1 and heard.count("so") == 1, (
+            context, text)
 
 
 def test_a_repeated_phrase_is_told_from_a_repeated_word() -> None:
@@ -375,3 +376,13 @@ def test_a_repeated_phrase_is_told_from_a_repeated_word() -> None:
     assert repeats_a_phrase("ask not to... ask not to... ask not")
     assert not repeats_a_phrase("It was very, very cold.")  # one word twice is often really said
     assert not repeats_a_phrase("And so my fellow Americans, ask not what your country can do for you")
+
+
+def test_short_inputs_take_few_lengths() -> None:
+    """Each new encoder input length costs the engine memory it keeps (240 passes at random lengths grew
+    tiny.en's process by 250 MB and still climbing; whole seconds kept it flat): clip plus silence is a
+    whole second, and never less than PAD_S of silence."""
+    step = round(LENGTH_STEP_S * SAMPLE_RATE)
+    lengths = {clip + padding(clip) for clip in range(SAMPLE_RATE, 25 * SAMPLE_RATE, 997)}
+    assert all(length % step == 0 for length in lengths) and len(lengths) <= 25
+    assert all(padding(clip) >= PAD_S * SAMPLE_RATE for clip in range(0, 3 * SAMPLE_RATE, 331))
