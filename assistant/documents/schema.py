@@ -10,7 +10,9 @@ vectors  one embedding per chunk and model (float32 bytes): in the same file and
          as its chunk, so a crash can never leave a vector without its passage or the reverse, and
          `secure_delete` zeroes a removed vector like its text
 
-meta     'generation' counts changes to passages and vectors: the engine reloads its matrix when it moved
+meta     'generation' counts changes to passages and vectors: the engine reloads its matrix when it moved;
+         'reshaped' is the generation of the last change that was more than new vectors appended (then
+         the engine reads every vector again, else only the new ones)
 reading  the file being parsed right now: a row left behind means the engine died while parsing it. The
          next run reads it again (the engine may have been killed from outside), with `started` set to
          -1; a row still there after that second reading means the parser crashes on it, so the file is
@@ -76,5 +78,6 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', 0);
+INSERT OR IGNORE INTO meta VALUES ('reshaped', 0);
 CREATE TABLE IF NOT EXISTS reading (path TEXT PRIMARY KEY, started REAL NOT NULL);
 """

@@ -159,13 +159,30 @@ class DocumentStore:
         if self._deleted_in_wal:  # a removal's text is still in the WAL: try again now
             self.truncate_wal(wait=False)
 
-    def _bump(self, conn: sqlite3.Connection) -> None:
-        """The vectors changed: the engine's in-memory matrix must be reloaded (`generation`)."""
+    def _bump(self, conn: sqlite3.Connection, *, reshaped: bool = True) -> None:
+        """Passages or vectors changed: the engine's in-memory matrix is stale (`generation`).
+
+        `reshaped=False`: the change only *added* vectors, each with a chunk id above every vector
+        already stored, so the engine may read just those and append them; anything else (a removal, a
+        replaced vector, passages moving to another source) is recorded in 'reshaped' and makes it read
+        everything again. Chunk ids can be reused after the highest one is removed, which is why a
+        removal can never count as an append."""
         conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+        if reshaped:
+            conn.execute("INSERT INTO meta (key, value) SELECT 'reshaped', value FROM meta WHERE key = "
+                         "'generation' ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
     def generation(self) -> int:
+        return self.vector_state()[0]
+
+    def vector_state(self) -> tuple[int, int]:
+        """(generation, the generation of the last change that was not an append). A library written
+        before 'reshaped' was kept has none: every change then counts as one."""
         with self._guard("the documents library could not be read"):
-            return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            values = dict(self._conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('generation', 'reshaped')").fetchall())
+        generation = int(values["generation"])
+        return generation, int(values.get("reshaped", generation))
 
     # ---- sources -----------------------------------------------------------------------------------
 
@@ -262,7 +279,7 @@ class DocumentStore:
         """
         with self._transaction() as conn:
             file_id = self._upsert_file(conn, source_id, path, size, mtime_ns, sha256, kind, "indexed", "")
-            conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            replaced = conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,)).rowcount > 0
             count = 0
             for count, chunk in enumerate(chunks, start=1):
                 loc = chunk.locator
@@ -271,7 +288,7 @@ class DocumentStore:
                              (file_id, count, loc.page, loc.heading, loc.first_line, loc.last_line,
                               chunk.text))
             conn.execute("UPDATE files SET chunks = ?, pages = ? WHERE id = ?", (count, pages, file_id))
-            self._bump(conn)
+            self._bump(conn, reshaped=replaced)  # new passages have no vectors yet: nothing to reload
         return count
 
     def write_skipped(self, source_id: int, path: str, *, size: int, mtime_ns: int, sha256: str, kind: str,
@@ -280,9 +297,9 @@ class DocumentStore:
         with self._transaction() as conn:
             file_id = self._upsert_file(conn, source_id, path, size, mtime_ns, sha256, kind, "skipped",
                                         reason)
-            conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            replaced = conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,)).rowcount > 0
             conn.execute("UPDATE files SET chunks = 0, pages = 0 WHERE id = ?", (file_id,))
-            self._bump(conn)
+            self._bump(conn, reshaped=replaced)
 
     def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
         """The file's content is unchanged (same hash) though its mtime moved: remember the new stat."""
@@ -373,12 +390,14 @@ class DocumentStore:
     def add_vectors(self, model: str, rows: Sequence[tuple[int, bytes]]) -> int:
         """Stores vectors of passages that still exist (one removed meanwhile is skipped)."""
         with self._transaction() as conn:
+            highest = conn.execute("SELECT MAX(chunk_id) FROM vectors").fetchone()[0]
+            appended = highest is None or all(chunk_id > highest for chunk_id, _ in rows)
             added = 0
             for chunk_id, blob in rows:
                 added += conn.execute(
                     "INSERT OR REPLACE INTO vectors (chunk_id, model, vector) "
                     "SELECT id, ?, ? FROM chunks WHERE id = ?", (model, blob, chunk_id)).rowcount
-            self._bump(conn)
+            self._bump(conn, reshaped=not appended)
         return added
 
     def drop_other_models(self, model: str) -> int:
@@ -389,10 +408,13 @@ class DocumentStore:
                 self._bump(conn)
         return gone
 
-    def iter_vectors(self, model: str, batch: int = 4096) -> Iterator[list[tuple[int, bytes]]]:
+    def iter_vectors(self, model: str, batch: int = 4096, after: int = -1
+                     ) -> Iterator[list[tuple[int, bytes]]]:
+        """The model's vectors in chunk order; `after`: only those of higher chunk ids (an append)."""
         with self._guard("the documents library could not be read"):
             cursor = self._conn.execute(
-                "SELECT chunk_id, vector FROM vectors WHERE model = ? ORDER BY chunk_id", (model,))
+                "SELECT chunk_id, vector FROM vectors WHERE model = ? AND chunk_id > ? ORDER BY chunk_id",
+                (model, after))
             while rows := cursor.fetchmany(batch):
                 yield rows
 

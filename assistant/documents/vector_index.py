@@ -1,13 +1,15 @@
 """The library's vectors of one embedding model in memory as int8 rows, searched by one product.
 
-Loaded from the `vectors` table when first searched and again only when the library's generation
-moved (a file was indexed or removed). Each unit-length row is kept as int8 with its own scale
-(largest magnitude / 127): a quarter of float32's memory (38 MB at 100,000 passages of 384
-dimensions) and a quarter of the bytes a question's product must read, which is what that product
-costs. Its cosines are within ~0.003 of float32's, far below the gaps between passages that matter
-(the relevance line is 0.3). The product itself comes from the engine (`product`, see
-`engines/vector_product.py`: onnxruntime's int8 product over the packed matrix); without one the rows
-are converted to float32 a block at a time and multiplied by numpy, slower but the same scores.
+Loaded from the `vectors` table when first searched and again only when the library's generation moved (a file
+was indexed or removed). While files are being added, only the new vectors are read and appended (the store
+says when a change was more than that): at 100,000 passages reading them all again took 1.3-2.9 s, which a
+question asked during indexing used to wait for after every file. Each unit-length row is kept as int8 with
+its own scale (largest magnitude / 127): a quarter of float32's memory (38 MB at 100,000 passages of 384
+dimensions) and a quarter of the bytes a question's product must read, which is what that product costs. Its
+cosines are within ~0.003 of float32's, far below the gaps between passages that matter (the relevance line is
+0.3). The product itself comes from the engine (`product`, see `engines/vector_product.py`: onnxruntime's int8
+product over the packed matrix); without one the rows are converted to float32 a block at a time and
+multiplied by numpy, slower but the same scores.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ _BLOCK = 16_384  # rows converted at a time by the numpy fallback
 # Below this many rows numpy's product takes a few milliseconds and building the engine's product
 # (which packs the matrix) would cost more than it saves.
 PRODUCT_FROM = 20_000
+# Appended rows are scored by numpy until there are this many (~10 ms), then the product is built
+# again over all rows (packing costs 0.3-0.7 s at 100,000, so it is not done after every file).
+UNPACKED_TAIL = 20_000
 
 
 def int8_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,41 +56,52 @@ class VectorIndex:
         self.scales = np.zeros(0, dtype=np.float32)
         self._product = product
         self._score: Scorer | None = None
+        self._packed = 0  # rows [0, _packed) are scored by _score, the rest by numpy
         self._row_of: dict[int, int] = {}
         self._sources: np.ndarray | None = None  # source id per row, read when a search is limited
 
     def refresh(self, store: DocumentStore) -> None:
-        generation = store.generation()
+        generation, reshaped = store.vector_state()
         if generation == self.generation:
             return
         started = time.perf_counter()
-        ids: list[np.ndarray] = []
+        append = self.generation >= 0 and reshaped <= self.generation
+        after = int(self.ids[-1]) if append and len(self.ids) else -1
+        ids: list[np.ndarray] = [self.ids] if append else []
         codes: list[np.ndarray] = []
-        scales: list[np.ndarray] = []
-        for batch in store.iter_vectors(self.model):
+        scales: list[np.ndarray] = [self.scales] if append else []
+        for batch in store.iter_vectors(self.model, after=after):
             ids.append(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)))
             flat = np.frombuffer(b"".join(r[1] for r in batch), dtype="<f4").reshape(len(batch), self.dim)
             part_codes, part_scales = int8_rows(flat)  # converted per batch: float32 never held whole
             codes.append(part_codes)
             scales.append(part_scales)
+        kept = len(self.ids) if append else 0
         self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
         self.scales = np.concatenate(scales) if scales else np.zeros(0, np.float32)
         # Transposed a batch at a time: each batch's block stays in the CPU cache (a transpose of the
         # whole matrix at once took 5x as long).
-        self.codes = np.empty((self.dim, len(self.ids)), dtype=np.int8)
-        column = 0
+        matrix = np.empty((self.dim, len(self.ids)), dtype=np.int8)
+        matrix[:, :kept] = self.codes[:, :kept]
+        column = kept
         for block in codes:
-            self.codes[:, column:column + len(block)] = block.T
+            matrix[:, column:column + len(block)] = block.T
             column += len(block)
+        self.codes = matrix
         del codes
-        self._row_of = {int(chunk): row for row, chunk in enumerate(self.ids)}
+        if append:
+            self._row_of.update((int(self.ids[row]), row) for row in range(kept, len(self.ids)))
+        else:
+            self._row_of = {int(chunk): row for row, chunk in enumerate(self.ids)}
+            self._score, self._packed = None, 0
         self._sources = None
-        self._score = None
         loaded = time.perf_counter()
-        if self._product is not None and len(self.ids) >= PRODUCT_FROM:
-            self._score = self._product(self.codes, self.scales)
+        if self._product is not None and len(self.ids) >= PRODUCT_FROM and (
+                len(self.ids) - self._packed >= UNPACKED_TAIL or self._score is None):
+            self._score, self._packed = self._product(self.codes, self.scales), len(self.ids)
         self.generation = generation
-        logger.info("loaded %d document vectors in %.2f s (product ready in %.2f s)", len(self.ids),
+        logger.info("%s %d document vectors (%d now) in %.2f s (product ready in %.2f s)",
+                    "appended" if append else "loaded", len(self.ids) - kept, len(self.ids),
                     loaded - started, time.perf_counter() - loaded)
 
     def __len__(self) -> int:
@@ -94,12 +110,14 @@ class VectorIndex:
     def scores(self, query: np.ndarray) -> np.ndarray:
         """The cosine of every row with `query` (a unit vector)."""
         query = np.asarray(query, dtype=np.float32)
-        if self._score is not None:
-            return self._score(query)
         out = np.empty(len(self.ids), dtype=np.float32)
-        for start in range(0, len(self.ids), _BLOCK):
-            block = query @ self.codes[:, start:start + _BLOCK].astype(np.float32)
-            out[start:start + _BLOCK] = block * self.scales[start:start + _BLOCK]
+        start = 0
+        if self._score is not None:
+            out[:self._packed] = self._score(query)
+            start = self._packed
+        for begin in range(start, len(self.ids), _BLOCK):
+            end = min(begin + _BLOCK, len(self.ids))
+            out[begin:end] = query @ self.codes[:, begin:end].astype(np.float32) * self.scales[begin:end]
         return out
 
     def nearest(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None

@@ -104,3 +104,55 @@ def test_embedding_batches_start_where_the_last_one_ended(tmp_path: Path) -> Non
         following = store.unembedded_with_headings(MODEL, 4, after=first[-1][0])
         assert [r[0] for r in following] == [r[0] + 4 for r in first]
         assert len(store.unembedded_with_headings(MODEL, 100, after=following[-1][0])) == 2
+
+
+@pytest.mark.parametrize("engine_product", [True, False])
+def test_files_added_are_appended_and_anything_else_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             engine_product: bool) -> None:
+    """While files are added only their vectors are read; a changed or removed file (whose chunk ids may be
+    reused) reads everything again. After every step the index must equal one loaded from scratch."""
+    monkeypatch.setattr(vector_index, "PRODUCT_FROM", 0)
+    monkeypatch.setattr(vector_index, "UNPACKED_TAIL", 300)  # some appends repack, some stay in numpy
+    rows = unit_rows(1200, 5)
+    with DocumentStore.open(tmp_path) as store:
+        source = store.insert_source("/docs", True)
+        index = VectorIndex(MODEL, DIM, int8_product(1) if engine_product else None)
+        read: list[int] = []
+        real_iter = store.iter_vectors
+        monkeypatch.setattr(store, "iter_vectors", lambda model, batch=4096, after=-1: (
+            read.append(after) or real_iter(model, batch, after)))
+
+        def same_as_a_fresh_load(query: np.ndarray) -> None:
+            fresh = VectorIndex(MODEL, DIM)
+            fresh.refresh(store)
+            assert np.array_equal(index.ids, fresh.ids) and np.array_equal(index.codes, fresh.codes)
+            assert np.abs(index.scores(query) - fresh.scores(query)).max() < 0.01
+            best = fresh.nearest(query, 5)
+            assert [c for c, _ in index.nearest(query, 5)][:3] == [c for c, _ in best][:3]
+            assert all(index.similarity(query, c) == pytest.approx(s, abs=0.01) for c, s in best)
+
+        query = rows[700]
+        for step in range(4):  # four files added one by one: appended after the first load
+            fill(store, source, f"/docs/part-{step}", rows[step * 250:(step + 1) * 250], files=1)
+            read.clear()
+            index.refresh(store)
+            assert read == ([-1] if step == 0 else [int(index.ids[-251])]), read
+            same_as_a_fresh_load(query)
+        # The newest file changes: its chunks are deleted and the same ids come back with new vectors.
+        fill(store, source, "/docs/part-3", rows[1000:1200], files=1)
+        read.clear()
+        index.refresh(store)
+        assert read == [-1]  # a full reload
+        same_as_a_fresh_load(rows[1100])
+        assert index.nearest(rows[1100], 1)[0][1] > 0.99
+        # A file removed: a full reload too, and then appends again.
+        store.forget_files([store._conn.execute("SELECT id FROM files ORDER BY id LIMIT 1").fetchone()[0]])
+        read.clear()
+        index.refresh(store)
+        assert read == [-1] and len(index) == 700
+        same_as_a_fresh_load(query)
+        fill(store, source, "/docs/part-5", rows[:50], files=1)
+        read.clear()
+        index.refresh(store)
+        assert read == [int(index.ids[-51])] and len(index) == 750
+        same_as_a_fresh_load(rows[10])
