@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.bench.fault_files import raw_pdf_bytes
+
 
 def write_pdf(path: Path, pages: list[list[str]], *, encrypt: str | None = None) -> Path:
     """A PDF with a text layer: one list of lines per page."""
@@ -58,23 +60,5 @@ def fact_pdf(path: Path) -> Path:
 
 def raw_pdf(path: Path, content: bytes, pages: int = 1) -> Path:
     """A PDF written by hand: `pages` pages sharing one content stream (a huge stream, many pages)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
-    kids = " ".join(f"{4 + i} 0 R" for i in range(pages)).encode()
-    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count " + str(pages).encode() + b" >>")
-    objects.append(b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream")
-    font = 4 + pages
-    for _ in range(pages):
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
-                       b"/Resources << /Font << /F1 " + str(font).encode() + b" 0 R >> >> >>")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += str(number).encode() + b" 0 obj\n" + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    path.write_bytes(bytes(out))
+    path.write_bytes(raw_pdf_bytes(content, pages))
     return path

@@ -48,11 +48,12 @@ def run_ask(work: Path, *, model: str = "", threads: int = 0, questions: int = D
 
     from assistant import settings as settings_module
     from assistant.bench.docs_corpus import write_corpus
+    from assistant.bench.first_token import FirstToken
     from assistant.bench.qa import model_file
     from assistant.chat.grounding_job import GroundingJob
-    from assistant.chat.session import ChatSession, TurnUpdate
+    from assistant.chat.session import ChatSession
     from assistant.host.client import EngineClient, Inbox, load_model
-    from assistant.host.messages import Event, Failed, IndexDocumentsRequest, Token
+    from assistant.host.messages import Failed, IndexDocumentsRequest
     from assistant.prompt.grounding import passages
 
     settings = settings_module.Settings(threads=threads, model=model, temperature=0.0, max_answer_tokens=16)
@@ -61,20 +62,6 @@ def run_ask(work: Path, *, model: str = "", threads: int = 0, questions: int = D
     corpus = work / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     asked_questions = write_corpus(corpus)[:questions]
-
-    class _FirstToken:
-        def __init__(self) -> None:
-            self.at: float | None = None
-            self.error: str | None = None
-            self.finished: TurnUpdate | None = None
-
-        def __call__(self, event: Event, update: TurnUpdate | None) -> None:
-            if isinstance(event, Failed):
-                self.error = event.message
-            if isinstance(event, Token) and self.at is None:
-                self.at = time.perf_counter()
-            if update is not None and update.finished:
-                self.finished = update
 
     inbox = Inbox()  # handlers run on this thread, as on the window's GUI thread
     # A busy machine may take seconds to notice the stop after the first token: not a reason to kill it.
@@ -108,7 +95,7 @@ def run_ask(work: Path, *, model: str = "", threads: int = 0, questions: int = D
                     raise RuntimeError(job.last_update.error or "the documents were not searched")
                 asked.grounded_s = time.perf_counter() - started
                 asked.passages = len(passages(grounded.groundings))
-            answer = _FirstToken()
+            answer = FirstToken()
             session.send(None, question, grounded=grounded, on_event=answer)
             inbox.pump_until(lambda: answer.at is not None or answer.error is not None)
             if answer.error is not None:

@@ -168,8 +168,13 @@ FACT = "The Harbour ledger of Ozzelmark records 5,120 crowns for the lighthouse.
 
 
 def pdf_bytes(text: str = FACT, pages: int = 2) -> bytes:
-    """A small text PDF written by hand (one shared content stream), with a correct xref table."""
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
+    """A small text PDF: `text` on every page."""
+    return raw_pdf_bytes(f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1"), pages)
+
+
+def raw_pdf_bytes(content: bytes, pages: int = 1) -> bytes:
+    """A PDF written by hand: `pages` pages sharing one content stream, with a correct xref table (the
+    tests' huge streams and 10,000-page files are written with it too)."""
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
     kids = " ".join(f"{4 + i} 0 R" for i in range(pages)).encode()
     objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count " + str(pages).encode() + b" >>")

@@ -81,33 +81,18 @@ def engine_cpu_s(pid: int | None) -> float:
 
 def bench_drop(args: argparse.Namespace) -> list[str]:
     from assistant import settings as settings_module
+    from assistant.bench.first_token import FirstToken
     from assistant.bench.vision_typing import type_question
     from assistant.chat.grounding_job import GroundingJob
-    from assistant.chat.session import ChatSession, TurnUpdate
+    from assistant.chat.session import ChatSession
     from assistant.host.client import EngineClient, Inbox, load_model
-    from assistant.host.messages import Event, Failed, Token
+    from assistant.host.messages import Failed
     from assistant.models import cpu_busy
     from assistant.prompt.attachments import from_path
 
     # The default models, not the user's (the chat model: --model, else the automatic choice).
     settings = settings_module.Settings(threads=args.threads, model=getattr(args, "model", "") or "")
     model_dir = settings_module.data_dir()  # where the bundled chat model is assembled (once)
-
-    class _FirstToken:
-        """The answer's listener: when its first token came, and its last update."""
-
-        def __init__(self) -> None:
-            self.at: float | None = None
-            self.error: str | None = None
-            self.finished: TurnUpdate | None = None
-
-        def __call__(self, event: Event, update: TurnUpdate | None) -> None:
-            if isinstance(event, Failed):
-                self.error = event.message
-            if isinstance(event, Token) and self.at is None:
-                self.at = time.perf_counter()
-            if update is not None and update.finished:
-                self.finished = update
 
     inbox = Inbox()  # handlers run on this thread, as on the window's GUI thread
     # A busy machine may take seconds to notice the stop after the first token: it must not be killed
@@ -149,7 +134,7 @@ def bench_drop(args: argparse.Namespace) -> list[str]:
                         raise RuntimeError(update.error or "the screenshot was not read")
                     grounded_s = time.perf_counter() - started
                     cpu_grounded = engine_cpu_s(client.engine_pid)
-                    answer = _FirstToken()
+                    answer = FirstToken()
                     session.send(None, QUESTION, grounded=update.result, on_event=answer)
                     inbox.pump_until(lambda answer=answer: answer.at is not None or answer.error is not None)
                     if answer.error is not None:
