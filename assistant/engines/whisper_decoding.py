@@ -49,6 +49,10 @@ SHORT_TEXT_LOGPROB = -0.7
 # the names really said alone ("Okafor.", "Siobhan?") had 0.01-0.20 and -0.33 to -0.75.
 ECHO_NO_SPEECH = 0.2
 ECHO_LOGPROB = -0.8
+# ...and with beam 5 whisper-base says the prompt back *surely*: the tuning coughs after a chat came back as
+# "Nguyen Reykjavik" with log-probability -0.61 to -0.72 but no-speech 0.58-0.71. Names really said alone
+# reached 0.20 at most, so an echo this likely to be no speech is dropped whatever its log-probability.
+ECHO_SURE_NO_SPEECH = 0.35
 FILE_VAD = VadOptions()  # faster-whisper's own defaults
 # A held key: the clip is short, so a pause of 0.5 s already separates phrases.
 PUSH_TO_TALK_VAD = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
@@ -96,11 +100,13 @@ def decoding(options: TranscriptionOptions) -> Decoding:
 
 def heard_nothing(text: str, no_speech_prob: float, avg_logprob: float, hotwords: str | None = None) -> bool:
     """A decoded segment that is most likely a non-speech sound heard as words (see above)."""
-    if len(text.split()) <= SHORT_TEXT_WORDS and no_speech_prob >= SHORT_TEXT_NO_SPEECH:
-        return avg_logprob < SHORT_TEXT_LOGPROB
     said = _words(text)
     echo = bool(said) and hotwords is not None and set(said) <= set(_words(hotwords))
-    return echo and no_speech_prob >= ECHO_NO_SPEECH and avg_logprob < ECHO_LOGPROB
+    if echo and (no_speech_prob >= ECHO_SURE_NO_SPEECH
+                 or (no_speech_prob >= ECHO_NO_SPEECH and avg_logprob < ECHO_LOGPROB)):
+        return True
+    return (len(text.split()) <= SHORT_TEXT_WORDS and no_speech_prob >= SHORT_TEXT_NO_SPEECH
+            and avg_logprob < SHORT_TEXT_LOGPROB)
 
 
 def _words(text: str) -> list[str]:

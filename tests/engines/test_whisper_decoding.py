@@ -52,6 +52,8 @@ def test_vad_off_no_terms_and_a_fixed_beam_are_honoured() -> None:
         ("Thank you very much.", 0.58, -1.26, None),
         ("Okafor Nobu", 0.37, -0.93, "Siobhan Okafor Nobu"),  # the prompt repeated back
         ("Nobu- Nobu- Nobu- Nobu- Nobu- Nobu-", 0.50, -0.83, "Siobhan Okafor Nobu"),
+        ("Nguyen Reykjavik", 0.60, -0.65, "Nobu Kubernetes Siobhan Okafor Nguyen Reykjavik"),  # said surely
+        ("Nguyen Reykjavik", 0.58, -0.61, "Nobu Kubernetes Siobhan Okafor Nguyen Reykjavik"),
     ],
 )
 def test_a_cough_heard_as_a_few_unsure_words_or_as_the_prompt_is_not_speech(
