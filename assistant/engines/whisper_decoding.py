@@ -25,13 +25,13 @@ Against plain faster-whisper (`WhisperModel.transcribe` with its defaults), meas
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from faster_whisper.vad import VadOptions
 
 from assistant.protocols import TranscriptionOptions
+from assistant.voice.transcript_words import transcript_words
 
 BEAM_SIZE = 5
 # Whisper's own "not speech" rule (faster-whisper drops a segment with no-speech probability over 0.6
@@ -100,14 +100,10 @@ def decoding(options: TranscriptionOptions) -> Decoding:
 
 def heard_nothing(text: str, no_speech_prob: float, avg_logprob: float, hotwords: str | None = None) -> bool:
     """A decoded segment that is most likely a non-speech sound heard as words (see above)."""
-    said = _words(text)
-    echo = bool(said) and hotwords is not None and set(said) <= set(_words(hotwords))
+    said = transcript_words(text)
+    echo = bool(said) and hotwords is not None and set(said) <= set(transcript_words(hotwords))
     if echo and (no_speech_prob >= ECHO_SURE_NO_SPEECH
                  or (no_speech_prob >= ECHO_NO_SPEECH and avg_logprob < ECHO_LOGPROB)):
         return True
     return (len(text.split()) <= SHORT_TEXT_WORDS and no_speech_prob >= SHORT_TEXT_NO_SPEECH
             and avg_logprob < SHORT_TEXT_LOGPROB)
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w' ]+", " ", text.lower()).split()

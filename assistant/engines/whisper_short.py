@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import zlib
 from dataclasses import dataclass
 
@@ -38,6 +37,7 @@ from assistant.engines.whisper_decoding import (
     heard_nothing,
 )
 from assistant.protocols import Segment, TranscriptionInfo
+from assistant.voice.transcript_words import transcript_words
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _decode(model: WhisperModel, samples: np.ndarray, options: Decoding) -> Shor
     if tokens and tokens[-1] < tokenizer.timestamp_begin and len(segments) > 1:
         # Cut off mid-segment after whole segments: the token budget ran out on a decode going round.
         raise Unreliable(f"no end to the last segment: {text!r}")
-    if any(_words(a.text) == _words(b.text) for a, b in itertools.pairwise(segments)):
+    if any(transcript_words(a.text) == transcript_words(b.text) for a, b in itertools.pairwise(segments)):
         raise Unreliable(f"a segment repeats the one before: {text!r}")
     if repeats_a_phrase(text):
         raise Unreliable(f"a phrase comes twice in a row: {text!r}")
@@ -165,7 +165,7 @@ def repeats_a_phrase(text: str, shortest: int = MIN_LOOP_WORDS) -> bool:
     And so my fellow Americans."): the decoder going round inside one segment, which the compression
     check misses while the text is short. Only a redo follows, so a phrase really said twice costs a
     full-window decode, not a word."""
-    words = _words(text)
+    words = transcript_words(text)
     for size in range(shortest, len(words) // 2 + 1):
         for start in range(len(words) - 2 * size + 1):
             if words[start : start + size] == words[start + size : start + 2 * size]:
@@ -213,9 +213,6 @@ def _add(segments: list[Segment], tokenizer: Tokenizer, words: list[int], start:
         start = min(start, end)
         segments.append(Segment(start, end, text))
 
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w' ]+", " ", text.lower()).split()
 
 
 def _compression_ratio(text: str) -> float:

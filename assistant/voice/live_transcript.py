@@ -17,12 +17,12 @@ Loudness is measured per 20 ms frame as audio arrives, relative to the loudest f
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from assistant.protocols import Segment, TranscriptionOptions
+from assistant.voice.transcript_words import transcript_words
 
 RATE = 16_000
 STEP_S = 1.0  # new audio needed before another live pass (one pass in flight at a time)
@@ -147,7 +147,7 @@ class LiveTranscriber:
         self._decoded_until = end
         sent_s = (end - start) / RATE
         segments = [s for s in segments if s.text.strip()]
-        heard = [_words(s.text) for s in segments]
+        heard = [transcript_words(s.text) for s in segments]
         before = self._previous[1] if self._previous[0] == start else []
         self._previous = (start, heard)
         settled = 0
@@ -225,10 +225,10 @@ class LiveTranscriber:
 
         Two words at least: a single repeated word ("...told you. You should...") is often really said.
         """
-        tail = _words(" ".join(self._committed[-3:]))
+        tail = transcript_words(" ".join(self._committed[-3:]))
         said = text.split()
         for size in range(min(MAX_OVERLAP, len(tail), len(said)), MIN_OVERLAP - 1, -1):
-            if [w for token in said[:size] for w in _words(token)] == tail[-size:]:
+            if [w for token in said[:size] for w in transcript_words(token)] == tail[-size:]:
                 return " ".join(said[size:])
         return text
 
@@ -238,8 +238,3 @@ class LiveTranscriber:
         self._requested_until = self._total
         self.passes += 1
         return audio[self._committed_at : self._total].copy()
-
-
-def _words(text: str) -> list[str]:
-    """Lower-case words without punctuation: what two decodes must share to agree."""
-    return re.sub(r"[^\w' ]+", " ", text.lower()).split()
