@@ -74,14 +74,14 @@ def test_sine_keeps_its_frequency_and_length(rate: int) -> None:
     assert np.fft.rfftfreq(y.size, 1 / 16_000)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)
     # Delay-compensated: sample n is the input at time n / 16 kHz.
     expected = np.sin(2 * np.pi * 1000 * np.arange(y.size) / 16_000)
-    assert np.max(np.abs(y - expected)[500:-500]) < 1e-3
+    assert np.max(np.abs(y - expected)[500:-500]) < 1e-4
 
 
 def test_tone_above_the_new_nyquist_is_suppressed() -> None:
     x = np.sin(2 * np.pi * 10_000 * np.arange(96_000) / 48_000).astype(np.float32)
     y = resample(x, 48_000)[500:-500]
     attenuation_db = 20 * np.log10(np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(x**2)))
-    assert attenuation_db < -30
+    assert attenuation_db < -60
 
 
 @pytest.mark.parametrize("rate", [22_050, 44_100, 48_000])
