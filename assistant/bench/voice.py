@@ -36,7 +36,7 @@ from assistant.host.messages import (
 )
 from assistant.models import catalog
 from assistant.protocols import ChatMessage, GenerationOptions, Segment, TranscriptionOptions
-from assistant.voice.live_transcript import RATE, LiveTranscriber, live_options
+from assistant.voice.live_transcript import RATE, LiveTranscriber, PassRequest, pass_options
 
 logger = logging.getLogger(__name__)
 QUESTION = "What is the capital of France, and which river flows through it?"
@@ -72,9 +72,13 @@ class _Engine:
                 return seen, event
             seen.append(event)
 
-    def transcribe(self, model: str, data_dir: Path, audio: Any, *, live: bool = False) -> Events:
-        """A push-to-talk pass (live: the window's own options) or the batch baseline (full window)."""
-        options = live_options("en") if live else TranscriptionOptions(language="en")
+    def transcribe(self, model: str, data_dir: Path, audio: Any | PassRequest) -> Events:
+        """A push-to-talk pass (a `PassRequest`: the window's own options) or the batch baseline."""
+        if isinstance(audio, PassRequest):
+            options = pass_options("en", final=audio.final)
+            audio = audio.audio
+        else:
+            options = TranscriptionOptions(language="en")
         return self.send(TranscribeRequest(model, str(data_dir), audio=audio, options=options))
 
 
@@ -132,16 +136,16 @@ def _hold_with_streaming(
             elif isinstance(event, Failed):
                 live.abandon()
                 in_flight = None
-        if in_flight is None and (audio := live.next_request()) is not None:
+        if in_flight is None and (wanted := live.next_request()) is not None:
             pending = []
-            in_flight = engine.transcribe(model, data_dir, audio, live=True)
+            in_flight = engine.transcribe(model, data_dir, wanted)
         time.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.perf_counter()))
     released = time.perf_counter()
     if in_flight is not None:  # a live pass still running at release is part of the wait
         events, _ = engine.wait(in_flight)
         live.accept(pending + _segments(events))
     tail = live.final_request()
-    final = engine.transcribe(model, data_dir, tail, live=True) if tail is not None else None
+    final = engine.transcribe(model, data_dir, tail) if tail is not None else None
     segments = _segments(engine.wait(final)[0]) if final is not None else []
     text = live.finish(segments)
     return time.perf_counter() - released, text, live.passes

@@ -8,7 +8,8 @@ on the app's thread count):
   on a `TranscribeRequest` with the options `assistant transcribe` and the window's attachments use);
 - push-to-talk: the clip held as in the window: `LiveTranscriber` decides the live passes (fed in
   100 ms chunks, each pass decoded before more audio arrives: the most passes a fast machine makes),
-  then the final pass, all with the window's options.
+  then the final pass (the whole clip decoded as files are, at the speaker's pause or at release), all
+  with the window's options.
 Scoring (`speech_score`) compares lower-case words without punctuation; the numbers set is also scored
 as written ("7:30", "$12.50", "15%"), which is where number formatting shows.
 """
@@ -21,7 +22,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from assistant.bench import speech_score
 from assistant.bench.speech_sets import Sample, read_wav
@@ -29,7 +29,7 @@ from assistant.host.messages import Event, TranscribeRequest, Transcript, Transc
 from assistant.host.transcription import Transcription
 from assistant.protocols import ModelError, Segment, TranscriptionOptions
 from assistant.voice.conversation_terms import conversation_terms
-from assistant.voice.live_transcript import KEEP_LANGUAGE_FROM, LiveTranscriber, live_options
+from assistant.voice.live_transcript import KEEP_LANGUAGE_FROM, LiveTranscriber, PassRequest, pass_options
 
 logger = logging.getLogger(__name__)
 CHUNK = 1600  # 100 ms at 16 kHz, as the recorder delivers audio
@@ -103,11 +103,12 @@ class Comparison:
         return live.finish(segments)
 
     def _pass(
-        self, audio: Any, language: str | None, context: tuple[str, ...]
+        self, wanted: PassRequest, language: str | None, context: tuple[str, ...]
     ) -> tuple[list[Segment], str | None]:
         self.events.clear()
-        request = TranscribeRequest(self.model_name, str(self.data_dir), audio=audio,
-                                    options=live_options(language, context=context), threads=self.threads)
+        options = pass_options(language, context=context, final=wanted.final)
+        request = TranscribeRequest(self.model_name, str(self.data_dir), audio=wanted.audio,
+                                    options=options, threads=self.threads)
         self.host.transcribe(request)
         started = [e for e in self.events if isinstance(e, TranscriptionStarted)]
         if language is None and started and started[0].language_probability >= KEEP_LANGUAGE_FROM:

@@ -30,7 +30,7 @@ from assistant.host.messages import (
     TranscriptionStarted,
 )
 from assistant.protocols import TranscriptionInfo, TranscriptionOptions
-from assistant.voice.live_transcript import live_options
+from assistant.voice.live_transcript import pass_options
 
 pytest.importorskip("faster_whisper")
 from assistant.engines.audio_decode import SAMPLE_RATE, decode_file, iter_decode
@@ -303,7 +303,7 @@ def live_text(
     model: WhisperSpeech, audio: np.ndarray, language: str | None = "en"
 ) -> tuple[str, TranscriptionInfo]:
     info = TranscriptionInfo()
-    segments = list(model.transcribe(audio, live_options(language), info))
+    segments = list(model.transcribe(audio, pass_options(language), info))
     return " ".join(s.text for s in segments), info
 
 
@@ -323,7 +323,7 @@ def test_short_context_times_count_from_the_clip_start(tiny: WhisperSpeech, clip
     speech = decode_file(clips["en0"])
     quiet = np.zeros(2 * SAMPLE_RATE, np.float32)  # VAD trims this; times must still include it
     info = TranscriptionInfo()
-    segments = list(tiny.transcribe(np.concatenate([quiet, speech]), live_options("en"), info))
+    segments = list(tiny.transcribe(np.concatenate([quiet, speech]), pass_options("en"), info))
     assert segments and 1.5 <= segments[0].start <= 2.5, segments
     assert all(a.end <= b.start + 0.01 for a, b in itertools.pairwise(segments)), segments
     assert info.duration_s == pytest.approx(2 + len(speech) / SAMPLE_RATE)
@@ -365,7 +365,7 @@ def test_a_phrase_heard_once_with_the_chats_names_as_hotwords(tiny: WhisperSpeec
     clip = decode_file(JFK)[: round(held_s * SAMPLE_RATE)]
     for context in ((), ("France", "Paris"), ("Paris",)):
         info = TranscriptionInfo()
-        text = " ".join(s.text for s in tiny.transcribe(clip, live_options("en", context=context), info))
+        text = " ".join(s.text for s in tiny.transcribe(clip, pass_options("en", context=context), info))
         heard = words(text)
         assert heard[:2] == ["and", "so"] and heard.count("fellow") == 1 and heard.count("so") == 1, (
             context, text)

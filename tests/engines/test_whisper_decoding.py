@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.protocols import TranscriptionOptions
-from assistant.voice.live_transcript import live_options
+from assistant.voice.live_transcript import pass_options
 
 pytest.importorskip("faster_whisper")
 from faster_whisper.vad import VadOptions
@@ -16,7 +16,7 @@ from assistant.engines.whisper_decoding import BEAM_SIZE, FILE_VAD, PUSH_TO_TALK
 def test_files_and_push_to_talk_decode_with_the_same_beam_prompt_and_language() -> None:
     terms = ("Okafor", "PySide6")
     file = decoding(TranscriptionOptions(language="en", context=terms))
-    held = decoding(live_options("en", context=terms))
+    held = decoding(pass_options("en", context=terms))
     assert file.beam_size == held.beam_size == BEAM_SIZE == 5  # the library's own default, not greedy
     assert file.hotwords == held.hotwords == "Okafor PySide6"
     assert file.language == held.language == "en" and file.task == held.task == "transcribe"
@@ -24,6 +24,8 @@ def test_files_and_push_to_talk_decode_with_the_same_beam_prompt_and_language() 
     assert (file.short_context, held.short_context) == (False, True)
     assert (file.vad, held.vad) == (FILE_VAD, PUSH_TO_TALK_VAD)
     assert VadOptions() == FILE_VAD  # faster-whisper's own VAD parameters for files
+    # The text a held key sends comes from its final pass: decoded exactly as the file would be.
+    assert decoding(pass_options("en", context=terms, final=True)) == file
 
 
 def test_the_library_gets_the_app_settings_and_no_conditioning_on_earlier_text() -> None:

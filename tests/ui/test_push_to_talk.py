@@ -154,10 +154,9 @@ def test_a_short_question_held_a_moment_longer_is_sent_once(qtbot, make_app: Mak
     passes = transcriptions_sent(parts)
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip.size / RATE * 1000) + 30_000)
-    # Held on after the last word while live passes run over the quiet: one pass at a time, so a second
-    # pass sent after the clip ended means one that heard all of it has finished (the bug lived there).
-    heard_all = len(passes)
-    qtbot.waitUntil(lambda: len(passes) >= heard_all + 2, timeout=WAIT_MS)
+    # Held on after the last word until the pass at the speaker's pause heard all of it (the bug lived
+    # in the decode of the whole clip plus quiet).
+    qtbot.waitUntil(lambda: voice.heard_everything, timeout=WAIT_MS)
     qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(messages(parts)) >= 1, timeout=WAIT_MS)
     question = messages(parts)[0].text
@@ -232,15 +231,12 @@ def test_holding_the_key_over_a_streaming_answer_stops_it_and_asks_the_spoken_qu
     story = messages(parts)[1]
     assert story.status == "stopped" and story.text.strip()  # its text so far is kept
 
-    # Held, the keyboard auto-repeating, until the clip has played and a live pass has heard all of it
-    # (one pass at a time: the second one sent after the clip ended means the first has finished).
+    # Held, the keyboard auto-repeating, until the clip has played and the pass at the speaker's pause
+    # has heard all of it.
     clip_s = question_clip.size / RATE
     deadline = time.monotonic() + clip_s + WAIT_MS / 1000
-    heard_all: int | None = None
-    while heard_all is None or len(passes) < heard_all + 2:
-        if heard_all is None and fake.streams[0].exhausted.is_set():
-            heard_all = len(passes)
-        assert time.monotonic() < deadline, "no live pass over the whole clip"
+    while not (fake.streams[0].exhausted.is_set() and voice.heard_everything):
+        assert time.monotonic() < deadline, "no final pass over the whole clip"
         send_key(editor, QEvent.Type.KeyRelease, repeat=True)
         send_key(editor, QEvent.Type.KeyPress, repeat=True)
         qtbot.wait(100)  # the keyboard's auto-repeat interval, not a wait for the app

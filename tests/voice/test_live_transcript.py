@@ -17,7 +17,7 @@ from speech_metrics import word_error_rate
 
 from assistant.audio.resample import resample
 from assistant.protocols import Segment, TranscriptionInfo, TranscriptionOptions
-from assistant.voice.live_transcript import RATE, LiveTranscriber
+from assistant.voice.live_transcript import RATE, WHOLE_CLIP_S, LiveTranscriber, pass_options
 
 SPOKEN = (
     "The weather is nice today, so we will walk to the park after lunch. "
@@ -40,8 +40,8 @@ def spoken_clip(text: str, folder: Path) -> np.ndarray:
     return resample(pcm.astype(np.float32) / 32768.0, rate)
 
 
-def segments_of(model, audio: np.ndarray) -> list[Segment]:
-    return list(model.transcribe(audio, TranscriptionOptions(language="en"), TranscriptionInfo()))
+def segments_of(model, audio: np.ndarray, options: TranscriptionOptions) -> list[Segment]:
+    return list(model.transcribe(audio, options, TranscriptionInfo()))
 
 
 @pytest.fixture(scope="module")
@@ -53,58 +53,67 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.timeout(300)
-def test_live_passes_commit_settled_text_and_leave_only_the_tail(tiny, tmp_path: Path) -> None:
-    clip = spoken_clip(SPOKEN, tmp_path)
+def test_live_passes_show_text_and_the_final_pass_decodes_the_whole_clip(tiny, tmp_path: Path) -> None:
+    clip = np.concatenate([spoken_clip(SPOKEN, tmp_path), quiet(0.6)])  # released a moment after speaking
     live = LiveTranscriber()
     shown: list[str] = []
+    kinds: list[bool] = []
     chunk = RATE // 10
     for start in range(0, clip.size, chunk):
         live.add_audio(clip[start : start + chunk])
         request = live.next_request()
         if request is not None:
-            live.accept(segments_of(tiny, request))
+            kinds.append(request.final)
+            live.accept(segments_of(tiny, request.audio, pass_options("en", final=request.final)))
             shown.append(live.text)
-    assert live.passes >= 5
+    assert kinds.count(False) >= 5
     assert any(shown[:-1]), "text appeared while the user was still talking"
     assert live.committed_seconds > 0, "settled text was committed"
-    final = live.final_request()  # None: the latest pass already heard the end (endpointing)
-    assert final is None or final.size < clip.size, "only the tail is decoded after release"
-    text = live.finish(segments_of(tiny, final) if final is not None else [])
+    # The speaker's last pause had the whole clip decoded for the final text, key still held.
+    assert kinds[-1] is True
+    assert live.final_request() is None, "the pass at the speaker's pause is reused at release"
+    text = live.finish([])
+    assert text == " ".join(s.text for s in segments_of(tiny, clip, pass_options("en", final=True)))
     assert word_error_rate(SPOKEN, text) <= 0.15, text
 
 
 def test_no_request_while_one_is_in_flight_or_before_a_second_of_new_audio() -> None:
     live = LiveTranscriber()
-    live.add_audio(np.zeros(RATE // 2, np.float32))
+    live.add_audio(tone(0.5))
     assert live.next_request() is None
-    live.add_audio(np.zeros(RATE // 2, np.float32))
+    live.add_audio(tone(0.5))
     first = live.next_request()
-    assert first is not None and first.size == RATE
-    live.add_audio(np.zeros(2 * RATE, np.float32))
+    assert first is not None and first.audio.size == RATE and not first.final
+    live.add_audio(tone(2.0))
     assert live.next_request() is None  # one pass at a time
     with pytest.raises(RuntimeError):
         live.final_request()
     live.accept([Segment(0.0, 0.4, "hello")])  # too close to the end of 1 s: provisional
     assert live.text == "hello" and live.committed_seconds == 0
     second = live.next_request()
-    assert second is not None and second.size == 3 * RATE
+    assert second is not None and second.audio.size == 3 * RATE and not second.final
     live.accept([Segment(0.0, 0.5, "hello"), Segment(2.8, 3.0, "world")])
     assert live.text == "hello world"
     assert 0.5 <= live.committed_seconds <= 1.0  # cut in the pause after "hello"
-    # The latest pass decoded everything received: at release there is nothing left to decode.
-    assert live.final_request() is None
-    assert live.finish([]) == "hello world"
+    # At release the final pass decodes the whole clip, not only the tail the live passes left.
+    final = live.final_request()
+    assert final is not None and final.final and final.audio.size == 3 * RATE
+    assert live.finish([Segment(0.0, 3.0, "Hello, world.")]) == "Hello, world."
 
 
-def test_silence_is_dropped_and_a_tiny_tail_needs_no_final_pass() -> None:
+def test_quiet_audio_gets_no_pass_and_a_silent_tail_is_committed() -> None:
     live = LiveTranscriber()
-    live.add_audio(np.zeros(4 * RATE, np.float32))
-    assert live.next_request() is not None
-    live.accept([])
-    assert live.text == "" and live.committed_seconds == pytest.approx(2.5)
+    live.add_audio(quiet(4.0))
+    assert live.next_request() is None  # nothing loud: nothing to show, nothing to decode
+    assert live.final_request() is None and live.finish([]) == ""
+    noisy = LiveTranscriber()
+    noisy.add_audio(tone(4.0))  # loud, but the decode hears no words in it
+    assert noisy.next_request() is not None
+    noisy.accept([])
+    assert noisy.text == "" and noisy.committed_seconds == pytest.approx(2.5)
     fresh = LiveTranscriber()
-    fresh.add_audio(np.zeros(RATE // 10, np.float32))
-    assert fresh.final_request() is None
+    fresh.add_audio(tone(0.1))
+    assert fresh.final_request() is None  # too short to hold a word
     assert fresh.finish([]) == ""
 
 
@@ -118,7 +127,7 @@ def quiet(seconds: float) -> np.ndarray:
     return np.full(round(seconds * RATE), 1e-4, np.float32)  # a quiet room, not digital zero
 
 
-def test_a_pause_after_speech_starts_a_pass_before_the_step() -> None:
+def test_a_pause_after_speech_starts_the_final_pass_before_the_step() -> None:
     live = LiveTranscriber()
     live.add_audio(tone(0.5))
     assert live.next_request() is None  # still talking, less than a step of audio
@@ -126,38 +135,55 @@ def test_a_pause_after_speech_starts_a_pass_before_the_step() -> None:
     assert live.next_request() is None  # too short a pause
     live.add_audio(quiet(0.15))
     request = live.next_request()
-    assert request is not None and request.size == round(0.85 * RATE)
+    assert request is not None and request.final and request.audio.size == round(0.85 * RATE)
 
 
-def test_release_after_a_pause_reuses_the_live_pass() -> None:
+def test_release_after_a_pause_reuses_the_final_pass() -> None:
     live = LiveTranscriber()
     live.add_audio(tone(1.0))
-    assert live.next_request() is not None
-    live.accept([Segment(0.0, 1.0, "hello there")])  # ends at the audio's end: provisional
-    live.add_audio(quiet(0.5))  # the user stopped talking, then released the key
+    live.add_audio(quiet(0.4))
+    request = live.next_request()
+    assert request is not None and request.final
+    live.accept([Segment(0.0, 1.0, "hello there")])
+    assert live.text == "hello there"
+    live.add_audio(quiet(1.5))  # the user stopped talking, then released the key
+    assert live.next_request() is None  # nothing new to show
     assert live.final_request() is None
     assert live.finish([]) == "hello there"
 
 
-def test_speech_after_the_last_pass_is_decoded_at_release() -> None:
+def test_speech_after_the_final_pass_has_the_whole_clip_decoded_again_at_release() -> None:
     live = LiveTranscriber()
     live.add_audio(tone(1.0))
+    live.add_audio(quiet(0.4))
     assert live.next_request() is not None
     live.accept([Segment(0.0, 1.0, "hello")])
     live.add_audio(tone(0.5))  # more words after the pass
     final = live.final_request()
-    assert final is not None and final.size == round(1.5 * RATE)
-    assert live.finish([Segment(0.0, 1.5, "hello world")]) == "hello world"
+    assert final is not None and final.final and final.audio.size == round(1.9 * RATE)
+    assert live.finish([Segment(0.0, 1.9, "hello world")]) == "hello world"
 
 
-def test_the_text_if_released_now_is_known_only_when_nothing_followed_the_last_pass() -> None:
+def test_a_live_pass_never_stands_for_the_final_text() -> None:
+    live = LiveTranscriber()
+    live.add_audio(tone(1.0))
+    request = live.next_request()
+    assert request is not None and not request.final
+    live.accept([Segment(0.0, 1.0, "hello there")])
+    live.add_audio(quiet(0.1))
+    assert live.text_if_released() is None  # a live pass's text is only shown
+    final = live.final_request()
+    assert final is not None and final.final and final.audio.size == round(1.1 * RATE)
+
+
+def test_the_text_if_released_now_is_known_only_when_nothing_followed_the_final_pass() -> None:
     live = LiveTranscriber()
     assert live.text_if_released() is None  # no pass yet
     live.add_audio(tone(1.0))
+    live.add_audio(quiet(0.4))
     assert live.next_request() is not None
     assert live.text_if_released() is None  # a pass in flight: its text is not known yet
     live.accept([Segment(0.0, 1.0, "hello there")])
-    live.add_audio(quiet(0.4))
     assert live.text_if_released() == "hello there"  # releasing now would reuse this pass
     live.add_audio(tone(0.3))
     assert live.text_if_released() is None  # more words: the final text will differ
@@ -203,17 +229,21 @@ def test_words_repeated_across_a_cut_are_dropped() -> None:
     assert live.next_request() is not None
     live.accept([Segment(0.0, 3.0, "for you, ask what you can do")])
     assert live.text == "ask not what your country can do for you. ask what you can do"
-    live.add_audio(tone(1.0))  # more words: the final pass decodes the tail again
-    final = live.final_request()
-    assert final is not None
-    assert live.finish([Segment(0.0, 4.0, "for you, ask what you can do for your country.")]) == (
-        "ask not what your country can do for you. ask what you can do for your country."
-    )
 
 
 def test_one_repeated_word_across_a_cut_is_kept() -> None:
     live = committed_after_agreement("for you.")  # "...for you. You should..." is really said
-    assert live.final_request() is not None
-    assert live.finish([Segment(0.0, 2.0, "You should ask.")]) == (
-        "ask not what your country can do for you. You should ask."
+    assert live.next_request() is not None
+    live.accept([Segment(0.0, 2.0, "You should ask.")])
+    assert live.text == "ask not what your country can do for you. You should ask."
+
+
+def test_a_long_clip_s_final_pass_decodes_the_tail_after_the_committed_text() -> None:
+    live = committed_after_agreement("for you.")
+    live.add_audio(tone(WHOLE_CLIP_S))  # now longer than one Whisper window
+    final = live.final_request()
+    assert final is not None and final.final
+    assert final.audio.size == live.samples - round(live.committed_seconds * RATE)
+    assert live.finish([Segment(0.0, 4.0, "for you, ask what you can do for your country.")]) == (
+        "ask not what your country can do for you. ask what you can do for your country."
     )

@@ -33,7 +33,7 @@ from assistant.ui.voice.mic_panel import HoldKey, MicPanel
 if TYPE_CHECKING:
     from assistant.audio.recorder import Recorder
     from assistant.ui.chat.controller import ChatController
-    from assistant.voice.live_transcript import LiveTranscriber
+    from assistant.voice.live_transcript import LiveTranscriber, PassRequest
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class PushToTalk(QObject):
         self._finishing = False  # released; waiting for the last transcription
         self._prefix = ""  # the draft the user had typed before talking
         self._language = ""
-        self._live_pass: _Pass | None = None  # the live pass in flight
+        self._live_pass: _Pass | None = None  # the pass in flight while the key is held (live or final)
         self._final_pass: _Pass | None = None  # the pass after release
         self._warning: str | None = None
         self._prefilled = ""  # the question whose prompt the engine was last asked to evaluate
@@ -103,6 +103,11 @@ class PushToTalk(QObject):
     @property
     def recording(self) -> bool:
         return self._recorder is not None and self._recorder.is_recording
+
+    @property
+    def heard_everything(self) -> bool:
+        """The text shown is final: a final pass heard all that was said (release sends it at once)."""
+        return self._live is not None and self._live.text_if_released() is not None
 
     @property
     def busy(self) -> bool:
@@ -207,14 +212,14 @@ class PushToTalk(QObject):
         elif (remaining := recorder.remaining_seconds()) <= COUNTDOWN_S:
             self.window.status.show_info(f"Recording stops in {math.ceil(remaining)} s…")
 
-    def _options(self) -> TranscriptionOptions:
+    def _options(self, final: bool) -> TranscriptionOptions:
         settings = self.controller.session.settings
         # Once a pass has detected the language, later passes of the same clip keep it.
         language = settings.speech_language or self._language or None
         task = "translate" if settings.translate_to_english else "transcribe"
-        from assistant.voice.live_transcript import live_options  # numpy: not needed before the first hold
+        from assistant.voice.live_transcript import pass_options  # numpy: not needed before the first hold
 
-        return live_options(language, task, self._context)
+        return pass_options(language, task, self._context, final=final)
 
     def _conversation_terms(self, draft: str) -> tuple[str, ...]:
         """Names and terms in this chat and the draft, for the speech model to hear as written."""
@@ -229,10 +234,10 @@ class PushToTalk(QObject):
                 logger.exception("Could not read the conversation for its terms")
         return conversation_terms([*texts, draft])
 
-    def _transcribe(self, audio: Any) -> _Pass | None:
+    def _transcribe(self, wanted: PassRequest) -> _Pass | None:
         settings = self.controller.session.settings
-        request = TranscribeRequest(settings.speech_model, str(self._data_dir), audio=audio,
-                                    options=self._options(), threads=settings.threads)
+        request = TranscribeRequest(settings.speech_model, str(self._data_dir), audio=wanted.audio,
+                                    options=self._options(wanted.final), threads=settings.threads)
         transcription = _Pass()
         try:
             handler = partial(self._pass_event, transcription)
@@ -245,18 +250,18 @@ class PushToTalk(QObject):
 
     def _request_live(self) -> None:
         assert self._live is not None
-        audio = self._live.next_request()
-        if audio is not None:
-            self._live_pass = self._transcribe(audio)
+        wanted = self._live.next_request()
+        if wanted is not None:
+            self._live_pass = self._transcribe(wanted)
 
     def _send_final(self) -> None:
         assert self._live is not None
-        audio = self._live.final_request()
-        if audio is None:
+        wanted = self._live.final_request()
+        if wanted is None:
             self._complete([])
             return
         self.window.status.show_info("Transcribing…")
-        self._final_pass = self._transcribe(audio)
+        self._final_pass = self._transcribe(wanted)
 
     def _pass_event(self, transcription: _Pass, event: Event) -> None:
         """One pass's handler (GUI thread)."""
