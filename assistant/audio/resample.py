@@ -8,6 +8,12 @@ made 61 on swresample's, 6.3 % against 3.5 % on "espeak en-us 175" alone (`bench
 push-to-talk through this module). swresample keeps its filter state between blocks, so the
 concatenated output equals a one-shot conversion of the whole clip, and it compensates its own delay:
 output sample n is the input at time n / 16 kHz.
+
+Samples go through it as 16-bit integers, exactly as faster-whisper's own loader converts a file (and
+as the engine decodes attached recordings): float output differed from the loader's by one step of
+16 bits, and that flipped Whisper's near-ties (a held clip of "Can you explain why the sky..." was
+detected as Welsh, at 0.33, where the file's samples gave English). A microphone's noise floor lies far
+above 16-bit resolution, so nothing audible is lost.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from av import AudioFrame
 from av.audio.resampler import AudioResampler
 
 TARGET_RATE = 16_000
+PCM16_SCALE = 32768.0  # faster-whisper's loader divides 16-bit samples by this
 
 
 class StreamingResampler:
@@ -28,17 +35,17 @@ class StreamingResampler:
         if self.in_rate <= 0 or out_rate <= 0:
             raise ValueError(f"sample rates must be positive, got {in_rate} → {out_rate}")
         self._passthrough = self.in_rate == out_rate
-        self._resampler = AudioResampler(format="flt", layout="mono", rate=out_rate)
+        self._resampler = AudioResampler(format="s16", layout="mono", rate=out_rate)
         self._flushed = False
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed the next block; return every output sample that can now be computed."""
         if self._flushed:
             raise RuntimeError("resampler already flushed")
-        x = np.ascontiguousarray(block, dtype=np.float32).reshape(-1)
-        if self._passthrough or x.size == 0:
-            return x.copy() if self._passthrough else x
-        frame = AudioFrame.from_ndarray(x.reshape(1, -1), format="flt", layout="mono")
+        pcm = _to_pcm16(np.asarray(block, dtype=np.float32).reshape(-1))
+        if self._passthrough or pcm.size == 0:
+            return pcm.astype(np.float32) / PCM16_SCALE
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.in_rate
         return _joined(self._resampler.resample(frame))
 
@@ -51,10 +58,16 @@ class StreamingResampler:
         return _joined(self._resampler.resample(None))
 
 
+def _to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1) as 16-bit integers, rounded and clipped as FFmpeg converts them."""
+    return np.clip(np.rint(x * PCM16_SCALE), -PCM16_SCALE, PCM16_SCALE - 1).astype(np.int16)
+
+
 def _joined(frames: list[AudioFrame]) -> np.ndarray:
     if not frames:
         return np.zeros(0, dtype=np.float32)
-    return np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames]).astype(np.float32, copy=False)
+    pcm = np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames])
+    return pcm.astype(np.float32) / PCM16_SCALE
 
 
 def resample(audio: np.ndarray, in_rate: float, out_rate: int = TARGET_RATE) -> np.ndarray:

@@ -96,10 +96,11 @@ class Comparison:
             live.add_audio(audio[start : start + CHUNK])
             request = live.next_request()
             if request is not None:
-                segments, language = self._pass(request, language, context)
+                segments, found = self._pass(request, None if request.final else language, context)
+                language = language or found
                 live.accept(segments)
         tail = live.final_request()
-        segments = self._pass(tail, language, context)[0] if tail is not None else []
+        segments = self._pass(tail, None, context)[0] if tail is not None else []  # detects, as the window
         return live.finish(segments)
 
     def _pass(
@@ -111,9 +112,9 @@ class Comparison:
                                     options=options, threads=self.threads)
         self.host.transcribe(request)
         started = [e for e in self.events if isinstance(e, TranscriptionStarted)]
-        if language is None and started and started[0].language_probability >= KEEP_LANGUAGE_FROM:
-            language = started[0].language  # kept for the clip's later passes, as the window does
-        return [e.segment for e in self.events if isinstance(e, Transcript)], language
+        sure = bool(started) and started[0].language_probability >= KEEP_LANGUAGE_FROM
+        found = started[0].language if wanted.final and sure else None  # kept for live passes, as the window
+        return [e.segment for e in self.events if isinstance(e, Transcript)], found
 
     def run(self, samples: Sequence[Sample], ways: Sequence[str]) -> Tally:
         tally = Tally()

@@ -1,8 +1,9 @@
 """How speech is decoded: the one place that turns the app's `TranscriptionOptions` into Whisper settings.
 
-Files (`assistant transcribe`, recordings attached to a question) and push-to-talk passes both take
-their settings from `decoding()`; they differ only where latency asks for it (push-to-talk's short
-encoder input, `engines/whisper_short.py`), and that path reads the same beam, prompt and thresholds.
+Files (`assistant transcribe`, recordings attached to a question) and push-to-talk passes all take
+their settings from `decoding()`. The final pass of a held key (the text that is sent) is decoded
+exactly as a file; its live passes differ only where latency asks for it (the short encoder input,
+`engines/whisper_short.py`, and VAD's pause length), and read the same beam, prompt and thresholds.
 
 Against plain faster-whisper (`WhisperModel.transcribe` with its defaults), measured per set with
 `assistant bench voice --accuracy` (README, Performance):

@@ -1,4 +1,4 @@
-"""Short-clip decoding for push-to-talk: the Whisper encoder sees the clip, not a 30 s window.
+"""Short-clip decoding for push-to-talk's live passes: the Whisper encoder sees the clip, not a 30 s window.
 
 faster-whisper always pads the audio to Whisper's 30 s window before the encoder, so a 3 s clip costs
 as much as a 30 s one (~1 s for base on 2 cores, most of the time between "key released" and "text
@@ -7,6 +7,10 @@ audio plus PAD_S of silence the encoder runs ~4× faster. The decoder then reads
 usual. Quality: on clean clips tiny.en is as accurate as with the full window; base loses a little,
 so a decode that looks unreliable (low log-probability, or repeating itself) falls back to the full
 window. Only clips up to MAX_SHORT_S take this path; longer audio goes the ordinary way.
+
+Only the live passes take it, for the text shown while the key is held: on the measuring sets base
+heard worse through it than through the full window (17.3 vs 14.7 % word errors, 144 clips), so the
+text that is sent comes from the full-window final pass (voice/live_transcript.py).
 
 The padding is *audio* silence, appended before the log-Mel features are computed (as openai-whisper
 pads). faster-whisper pads its 30 s window with zeros in the feature domain instead; for a short input

@@ -48,8 +48,9 @@ PAUSE_S = 0.3  # this much quiet after speech starts a pass at once (endpointing
 QUIET_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame so far is not speech
 QUIET_FLOOR_DB = -50.0  # ...and never louder than this (dBFS) counts as quiet
 MIN_OVERLAP, MAX_OVERLAP = 2, 8  # words repeated across a cut that are dropped as a decoding overlap
-# A pass's detected language is kept for the rest of the clip only when this sure: the first passes
-# hear a second or two, and on a noisy clip that was named Thai or Tagalog at 0.5-0.6.
+# A final pass's detected language is kept for the clip's later live passes only when this sure: it
+# may have heard only a second or two, and on a noisy clip that was named Thai or Tagalog at 0.5-0.6.
+# (Live passes' short input is not asked: it named Welsh and Thai for English speech surely enough.)
 KEEP_LANGUAGE_FROM = 0.8
 
 

@@ -48,6 +48,7 @@ NOTHING_HEARD = "Nothing was recognised, so nothing was sent. Speak a little lou
 class _Pass:
     """One transcription of the clip (or of its unsettled tail) in the engine."""
 
+    final: bool  # decoded as files are, for the text that is sent (see voice/live_transcript.py)
     ticket: Ticket | None = None
     segments: list[Segment] = field(default_factory=list)
 
@@ -214,8 +215,11 @@ class PushToTalk(QObject):
 
     def _options(self, final: bool) -> TranscriptionOptions:
         settings = self.controller.session.settings
-        # Once a pass has detected the language, later passes of the same clip keep it.
-        language = settings.speech_language or self._language or None
+        # The user's language; else a live pass keeps the one a final pass detected in this clip, and a
+        # final pass detects on its own whole window, as a file's decode does (a final pass at a pause
+        # two words in named Welsh for English speech, and the clip's later passes kept it).
+        kept = "" if final else self._language
+        language = settings.speech_language or kept or None
         task = "translate" if settings.translate_to_english else "transcribe"
         from assistant.voice.live_transcript import pass_options  # numpy: not needed before the first hold
 
@@ -238,7 +242,7 @@ class PushToTalk(QObject):
         settings = self.controller.session.settings
         request = TranscribeRequest(settings.speech_model, str(self._data_dir), audio=wanted.audio,
                                     options=self._options(wanted.final), threads=settings.threads)
-        transcription = _Pass()
+        transcription = _Pass(wanted.final)
         try:
             handler = partial(self._pass_event, transcription)
             transcription.ticket = self.controller.client.send(request, handler)
@@ -270,7 +274,9 @@ class PushToTalk(QObject):
         if isinstance(event, TranscriptionStarted):
             from assistant.voice.live_transcript import KEEP_LANGUAGE_FROM
 
-            if event.language and event.language_probability >= KEEP_LANGUAGE_FROM:
+            # Kept from a final pass only (for the live passes): it detects on Whisper's whole window. A
+            # live pass's short input named Welsh or Thai for English speech, surely enough to keep.
+            if transcription.final and event.language and event.language_probability >= KEEP_LANGUAGE_FROM:
                 self._language = self._language or event.language
         elif isinstance(event, Transcript):
             transcription.segments.append(event.segment)
