@@ -54,8 +54,9 @@ class _Engine:
     """EngineClient whose requests each get a queue: events arrive on the client's thread, are read
     on this one (without blocking, while the "microphone" goes on)."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str | None) -> None:
         self.client = EngineClient()
+        self.language = language  # None: detected, as the window does by default
 
     def send(self, request: ChatRequest | LoadRequest | TranscribeRequest) -> Events:
         events: Events = queue.Queue()
@@ -75,10 +76,10 @@ class _Engine:
     def transcribe(self, model: str, data_dir: Path, audio: Any | PassRequest) -> Events:
         """A push-to-talk pass (a `PassRequest`: the window's own options) or the batch baseline."""
         if isinstance(audio, PassRequest):
-            options = pass_options("en", final=audio.final)
+            options = pass_options(self.language, final=audio.final)
             audio = audio.audio
         else:
-            options = TranscriptionOptions(language="en")
+            options = TranscriptionOptions(language=self.language)
         return self.send(TranscribeRequest(model, str(data_dir), audio=audio, options=options))
 
 
@@ -217,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         "--release-after", type=float, default=0.5, metavar="S",
         help="seconds of quiet room between the last word and the key release (default 0.5)",
     )
+    parser.add_argument(
+        "--language", default="", metavar="CODE",
+        help="the speech language, as the setting (default: none, detected by each pass as in the window)",
+    )
     args = parser.parse_args(argv)
     data_dir = settings.data_dir()
     user = settings.load_settings()
     config = EngineConfig.from_settings(user, data_dir)
     clip = _with_quiet_tail(_speech_clip(), args.release_after)
-    engine = _Engine()
+    engine = _Engine(args.language or None)
     try:
         engine.client.start()
         engine.wait(engine.send(LoadRequest(config)))
@@ -252,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         statistics.median(x) for x in (streaming, batch, answers, batch_answers)
     )
     print(f"Voice benchmark: {len(clip) / RATE:.1f} s held ({args.release_after:.1f} s of it after the "
-          f"last word), whisper-base + {user.model}, median of {args.runs}")
+          f"last word), whisper-base + {user.model or 'the default chat model'}, language "
+          f"{args.language or 'detected'}, median of {args.runs}")
     print(f"  streaming transcript ({passes} passes): {text!r}")
     print(f"  batch transcript:                       {batch_text!r}")
     print(f"  release -> final transcript, streaming   {stream_s * 1000:7.0f} ms  (target <= 250 ms: "
