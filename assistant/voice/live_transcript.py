@@ -45,6 +45,9 @@ WHOLE_CLIP_S = 30.0  # a clip up to one Whisper window is decoded whole for its 
 SILENT_TAIL_S = 3.0  # a pass with no speech over this much audio: drop all but the last SETTLE_S
 FRAME = RATE // 50  # 20 ms frames for the loudness check
 PAUSE_S = 0.3  # this much quiet after speech starts a pass at once (endpointing)
+# Audio ending in this much quiet gets no live pass: the speaker may be stopping, and the engine decodes
+# one pass at a time, so a live pass begun now would hold up the final pass due PAUSE_S after the words.
+QUIET_END_S = 0.1
 QUIET_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame so far is not speech
 QUIET_FLOOR_DB = -50.0  # ...and never louder than this (dBFS) counts as quiet
 MIN_OVERLAP, MAX_OVERLAP = 2, 8  # words repeated across a cut that are dropped as a decoding overlap
@@ -160,7 +163,7 @@ class LiveTranscriber:
 
         The speaker paused: the final pass, so the text is ready, and the answer's prompt evaluated,
         before the key comes up. Otherwise a live pass over the uncommitted tail, once a step of new
-        audio with something loud in it has come.
+        audio with something loud in it has come, while the speaker is still making sound.
         """
         if self._pending is not None:
             return None
@@ -170,6 +173,8 @@ class LiveTranscriber:
             return None
         if not self._has_speech(self._requested_until):
             return None  # nothing new to show
+        if not self._has_speech(self._total - round(QUIET_END_S * RATE)):
+            return None  # perhaps the end of the question: keep the engine free for the final pass
         return self._request(final=False)
 
     def accept(self, segments: Sequence[Segment]) -> None:

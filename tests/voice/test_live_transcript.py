@@ -247,3 +247,19 @@ def test_a_long_clip_s_final_pass_decodes_the_tail_after_the_committed_text() ->
     assert live.finish([Segment(0.0, 4.0, "for you, ask what you can do for your country.")]) == (
         "ask not what your country can do for you. ask what you can do for your country."
     )
+
+
+def test_no_live_pass_starts_while_the_speaker_may_be_stopping() -> None:
+    """The engine decodes one pass at a time: a live pass begun as the words end would delay the final one."""
+    live = LiveTranscriber()
+    live.add_audio(tone(1.0))
+    live.add_audio(quiet(0.15))
+    assert live.next_request() is None  # a step of audio with speech, but it ends quiet
+    live.add_audio(quiet(0.15))
+    request = live.next_request()
+    assert request is not None and request.final  # the pause: the final pass, with the engine free
+    live.accept([Segment(0.0, 1.0, "hello")])
+    live.add_audio(quiet(0.5))
+    live.add_audio(tone(0.6))  # talking again: live passes resume
+    request = live.next_request()
+    assert request is not None and not request.final
