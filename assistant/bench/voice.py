@@ -1,11 +1,12 @@
 """`assistant bench voice`: push-to-talk latency with and without live transcription, in one run.
 
 A 5 s spoken question (espeak-ng) is "held" in real time, chunk by chunk, as the microphone would
-deliver it. With streaming, live passes over the uncommitted tail run while the key is held (the
-window does the same through `LiveTranscriber`), so at release only the tail is left to decode; the
-batch baseline decodes the whole clip after release. Then the transcript is sent to the default chat
-model and the time from release to the first answer token is measured. Both through the real engine
-process; the models are loaded before the clock starts, as they are in the window.
+deliver it. With streaming, the window's schedule runs while the key is held (`LiveTranscriber`: live
+passes, the final pass at the speaker's pause; the prompt evaluated from the key press on); the batch
+baseline decodes the whole clip after release and evaluates the whole prompt then. Then the
+transcript is sent to the default chat model and the time from release to the first answer token is
+measured. Both through the real engine process; the models are loaded before the clock starts, as
+they are in the window.
 """
 
 from __future__ import annotations
@@ -105,14 +106,16 @@ def _with_quiet_tail(clip: Any, seconds: float) -> Any:
 
 
 def _hold_with_streaming(
-    engine: _Engine, model: str, data_dir: Path, clip: Any, prefill: Callable[[str], object]
+    engine: _Engine, model: str, data_dir: Path, clip: Any, prefill: Callable[[str, bool], object]
 ) -> tuple[float, str, int]:
     """Feed the clip in real time with live passes; return release->final transcript seconds.
 
-    As in the window, once a pass has heard everything said so far, `prefill(text)` has the engine
-    evaluate the question's prompt while the key is still held.
+    As in the window, `prefill("", True)` at the key press has the engine evaluate the prompt up to
+    where the question will go, and once a pass has heard everything said so far `prefill(text, False)`
+    the question's whole prompt, while the key is still held.
     """
     live = LiveTranscriber()
+    prefill("", True)
     prefilled = ""
     in_flight: Events | None = None
     pending: list[Segment] = []  # segments of the live pass in flight
@@ -132,7 +135,7 @@ def _hold_with_streaming(
                 in_flight = None
                 expected = live.text_if_released()
                 if expected and expected != prefilled:
-                    prefill(expected)
+                    prefill(expected, False)
                     prefilled = expected
             elif isinstance(event, Failed):
                 live.abandon()
@@ -238,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         options = GenerationOptions(max_tokens=16, temperature=0.0)
         streaming, batch, answers, batch_answers = [], [], [], []
         for run in range(args.runs):
-            def prefill(text: str, run: int = run) -> Events:
+            def prefill(text: str, open_end: bool, run: int = run) -> Events:
                 messages = tuple(_messages(text, 2 * run))
-                return engine.send(ChatRequest(config, messages, options, prefill_only=True))
+                request = ChatRequest(config, messages, options, prefill_only=True, open_end=open_end)
+                return engine.send(request)
 
             seconds, text, passes = _hold_with_streaming(engine, "whisper-base", data_dir, clip, prefill)
             streaming.append(seconds)

@@ -303,6 +303,7 @@ class ChatSession:
         *,
         spoken_language: str | None = None,
         grounded: GroundedQuestion | None = None,
+        open_end: bool = False,
         on_event: Handler | None = None,
     ) -> Ticket | None:
         """Have the engine evaluate the prompt `send(conversation_id, text, ...)` would send, now.
@@ -310,11 +311,12 @@ class ChatSession:
         Nothing is stored. Push-to-talk calls this once the speaker pauses with the key still held:
         when they let go without saying more, the question's prompt is already in the KV cache and the
         first token comes without evaluating it. The window calls it with `grounded` while the user
-        types about perceived images (`ui/typing_prefill.py`). None when nothing was sent (see
-        `prefill_request`).
+        types about perceived images (`ui/typing_prefill.py`). `open_end`: `text` is only the question's
+        start (push-to-talk's key press, before a word: the draft typed so far, or nothing), evaluated
+        up to its end. None when nothing was sent (see `prefill_request`).
         """
         request = self.prefill_request(conversation_id, text, spoken_language=spoken_language,
-                                       grounded=grounded)
+                                       grounded=grounded, open_end=open_end)
         return None if request is None else self._client.send(request, on_event or _ignore)
 
     def prefill_request(
@@ -324,6 +326,7 @@ class ChatSession:
         *,
         spoken_language: str | None = None,
         grounded: GroundedQuestion | None = None,
+        open_end: bool = False,
     ) -> ChatRequest | None:
         """The prefill-only request `prefill` sends. A grounding job also hands one to the engine with an
         image (`PerceiveRequest.prefill`): the prompt's start, evaluated while the image is read.
@@ -333,7 +336,7 @@ class ChatSession:
         a vision model's own `prefill` prepares nothing either).
         """
         prompt = grounded.prompt if grounded is not None else text
-        if self._active is not None or not text.strip():
+        if self._active is not None or not (text.strip() or open_end):
             return None
         if len(prompt) > self._settings.context_size * MAX_CHARS_PER_TOKEN or self.images_for(grounded):
             return None
@@ -341,7 +344,8 @@ class ChatSession:
         history = self._with_language([*history, ChatMessage("user", prompt)], spoken_language)
         # Only the prompt is evaluated: sampling plays no part (and draws no seed) until the question is sent.
         options = GenerationOptions(max_tokens=self._settings.max_answer_tokens)
-        return ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True)
+        return ChatRequest(self.engine_config(), tuple(history), options, prefill_only=True,
+                           open_end=open_end)
 
     def _system(self) -> list[ChatMessage]:
         prompt = self._settings.system_prompt

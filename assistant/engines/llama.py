@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import logging
 import os
 import re
@@ -85,6 +86,8 @@ def _lenient_template_compilation() -> Iterator[None]:
 # A real chat template renders in well under a millisecond; one still running after this long is looping
 # on purpose (nested `range` loops reach 10^10 steps inside the sandbox) and would hold the engine.
 TEMPLATE_RENDER_LIMIT_S = 2.0
+# Rendered where an unspoken question's text will go, to find where the prompt's start ends.
+TEXT_PLACEHOLDER = "\u2063question\u2063"
 
 
 class TemplateTooSlow(Exception):
@@ -389,13 +392,22 @@ class LlamaChatModel:
 
     def _up_to_last_text(self, messages: Sequence[ChatMessage], tokens: list[int]) -> list[int]:
         """The prompt's tokens up to the end of the last message's text (all of them when the template
-        does not show that text verbatim)."""
-        prompt, _, _ = self.render(messages)
-        text = messages[-1].content if messages else ""
-        end = prompt.rfind(text) if text else -1
-        if end < 0:
+        does not show that text verbatim). An empty last message (a question not yet spoken): up to
+        where its text will begin, found by rendering a placeholder there."""
+        if not messages:
             return tokens
-        start = self.tokenize_prompt(prompt[: end + len(text)])
+        text = messages[-1].content
+        if text:
+            prompt, _, _ = self.render(messages)
+            end = prompt.rfind(text)
+            cut = end + len(text) if end >= 0 else -1
+        else:
+            placeholder = [*messages[:-1], dataclasses.replace(messages[-1], content=TEXT_PLACEHOLDER)]
+            prompt, _, _ = self.render(placeholder)
+            cut = prompt.rfind(TEXT_PLACEHOLDER)
+        if cut < 0:
+            return tokens
+        start = self.tokenize_prompt(prompt[:cut])
         return start if start == tokens[: len(start)] else tokens
 
     def stream(

@@ -63,6 +63,9 @@ class ChatRequest:
     # Evaluate the prompt into the KV cache and answer nothing (Done at once): push-to-talk sends the
     # question it expects while the key is still held, so the real request starts sampling at once.
     prefill_only: bool = False
+    # With prefill_only: the last message is only the question's start (push-to-talk's key press, before
+    # a word is heard), evaluated up to its text; the message's end is left for the real question.
+    open_end: bool = False
 
 
 @dataclass(frozen=True)

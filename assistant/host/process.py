@@ -335,7 +335,8 @@ class _Server:
         messages = self.checked_images(request)
         stats = GenerationStats(load_s=load_s)
         if request.prefill_only:
-            stats.prompt_tokens = model.prefill(messages, request.options, stop_requested)
+            stats.prompt_tokens = model.prefill(messages, request.options, stop_requested,
+                                                open_end=request.open_end)
             self.send(Done(rid, "stopped" if stop_seen else "complete", stats))
             return
         pieces = model.stream(messages, request.options, stats, stop_requested)

@@ -124,3 +124,27 @@ def test_an_open_ended_start_stops_at_its_text_and_keeps_a_longer_cached_prompt(
         assert 0 < closed < 10 and model.llm.n_tokens < cached
     finally:
         model.close()
+
+
+def test_an_unspoken_question_is_evaluated_up_to_where_its_text_will_begin() -> None:
+    """Push-to-talk's key press: the conversation is evaluated before a word is heard; the question
+    that comes later finds all of it in the cache and only its own text and the message's end are left."""
+    from assistant.engines.llama import LlamaChatModel
+    from assistant.protocols import ChatMessage, GenerationOptions, GenerationStats
+
+    model = LlamaChatModel.load(smollm2_path(), context_size=2048, threads=1)
+    try:
+        system = ChatMessage("system", long_system_prompt("spoken questions"))
+        options = GenerationOptions(max_tokens=2, temperature=0.0)
+        evaluated = model.prefill([system, ChatMessage("user", "")], options, lambda: False, open_end=True)
+        assert evaluated > 300
+        prompt, _, _ = model.render([system, ChatMessage("user", "")])
+        opening = "<|im_start|>user\n"  # SmolLM2's ChatML: the question's text comes right after this
+        start = model.tokenize_prompt(prompt[: prompt.rindex(opening) + len(opening)])
+        assert list(model.llm._input_ids[: model.llm.n_tokens]) == start  # not the message's end
+        stats = GenerationStats()
+        asked = [system, ChatMessage("user", "What is the capital of France?")]
+        "".join(model.stream(asked, options, stats, lambda: False))
+        assert stats.reused_tokens == evaluated and stats.prompt_tokens - stats.reused_tokens < 20
+    finally:
+        model.close()

@@ -28,7 +28,8 @@ from windows import Windows
 
 from assistant.audio.recorder import BUSY, NO_MICROPHONE
 from assistant.audio.resample import resample
-from assistant.host.messages import TranscribeRequest
+from assistant.host.messages import ChatRequest, Done, TranscribeRequest
+from assistant.protocols import ChatMessage
 from assistant.settings import Settings
 from assistant.ui.app import AssistantApp
 from assistant.ui.voice.push_to_talk import NOTHING_HEARD, TOO_SHORT
@@ -136,6 +137,56 @@ def test_hold_speak_release_sends_the_transcript_and_an_answer_streams(
     assert answer.role == "assistant" and answer.status == "complete" and answer.text.strip()
     assert question.text == voice._prefilled  # nothing was said after the pass it predicted from
     assert answer.timings["reused_tokens"] == answer.timings["prompt_tokens"] > 0  # a head start
+
+
+def test_the_conversation_is_evaluated_from_the_key_press_so_release_leaves_only_the_question(
+    qtbot, make_app: MakeApp
+) -> None:
+    """A new conversation's system prompt is evaluated while the user talks, not after release."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
+    clip = spoken_clip("What is the capital of France?", lead_s=0.3, tail_s=0.5)
+    fake = microphone(clip)
+    parts = make_app(fake)
+    voice = parts.voice
+    assert voice is not None
+    chats = chat_requests_sent(parts)
+    qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(chats) and chats[0][1] is not None, timeout=WAIT_MS)
+    press, evaluated = chats[0]
+    assert press.prefill_only and press.open_end
+    assert press.messages[0].role == "system" and press.messages[-1] == ChatMessage("user", "")
+    assert evaluated is not None and evaluated > 10  # the system prompt, before a word was heard
+    wait_recorded(qtbot, fake, clip.size / RATE)
+    qtbot.mouseRelease(voice.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(messages(parts)) >= 2 and parts.session.active_turn is None, timeout=WAIT_MS)
+    answer = messages(parts)[1]
+    assert answer.status == "complete", answer.error
+    # Found in the cache at Send: at least what the key press evaluated.
+    assert answer.timings["reused_tokens"] >= evaluated
+
+
+def chat_requests_sent(parts: AssistantApp) -> list[list[Any]]:
+    """Every chat request the window sends from now on, each with its prompt tokens once Done."""
+    client = parts.controller.client
+    sent: list[list[Any]] = []
+    send = client.send
+
+    def recording_send(request: Any, handler: Any) -> Any:
+        if not isinstance(request, ChatRequest):
+            return send(request, handler)
+        entry: list[Any] = [request, None]
+        sent.append(entry)
+
+        def noting(event: Any) -> None:
+            if isinstance(event, Done):
+                entry[1] = event.stats.prompt_tokens
+            handler(event)
+
+        return send(request, noting)
+
+    client.send = recording_send  # type: ignore[method-assign]
+    return sent
 
 
 def test_a_short_question_held_a_moment_longer_is_sent_once(qtbot, make_app: MakeApp) -> None:

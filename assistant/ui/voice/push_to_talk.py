@@ -168,6 +168,8 @@ class PushToTalk(QObject):
         self.panel.set_recording(True)
         self.window.status.show_info("Listening… release to stop.")
         self._timer.start()
+        # The language the send will name is not heard yet: the set one is the best guess.
+        self._prefill(draft, self.controller.session.settings.speech_language, open_end=True)
 
     def end(self) -> None:
         """Stop recording (released) and get the final transcript of the part not yet settled."""
@@ -319,20 +321,29 @@ class PushToTalk(QObject):
         """
         assert self._live is not None
         text = self._live.text_if_released()
-        composer = self.window.composer
-        if not text or not self.controller.session.settings.send_on_release or composer.attachments():
+        if text:
+            self._prefill(self._prefix + text, self._language, open_end=False)
+
+    def _prefill(self, question: str, language: str, *, open_end: bool) -> None:
+        """Have the engine evaluate the prompt release would send, as far as it is known.
+
+        At key press (`open_end`) that is the conversation up to where the question will go: a new
+        conversation's system prompt, or one opened from the history, is then evaluated while the user
+        talks instead of after release. The engine is serial, so a long uncached conversation holds
+        the first live passes back; its prompt had to be evaluated before the answer anyway.
+        """
+        session = self.controller.session
+        if not session.settings.send_on_release or self.window.composer.attachments():
             return  # no sending at release, or attachments take another path: nothing to predict
-        question = self._prefix + text
-        if question == self._prefilled:
+        if question == self._prefilled and not open_end:
             return
         try:
-            ticket = self.controller.session.prefill(
-                self.controller.current_conversation_id, question, spoken_language=self._language
-            )
+            ticket = session.prefill(self.controller.current_conversation_id, question,
+                                     spoken_language=language or None, open_end=open_end)
         except Exception:  # only a speed-up: the question is still sent normally at release
             logger.exception("Could not ask the engine to prepare the question")
             return
-        if ticket is not None:
+        if ticket is not None and not open_end:
             self._prefilled = question  # its events change nothing here
 
     def _complete(self, segments: list[Segment]) -> None:
