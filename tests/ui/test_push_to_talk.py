@@ -143,13 +143,8 @@ def test_the_conversation_is_evaluated_from_the_key_press_so_release_leaves_only
     qtbot, make_app: MakeApp
 ) -> None:
     """A new conversation's system prompt is evaluated while the user talks, not after release."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
     clip = spoken_clip("What is the capital of France?", lead_s=0.3, tail_s=0.5)
-    fake = microphone(clip)
-    parts = make_app(fake)
-    voice = parts.voice
-    assert voice is not None
+    parts, voice, fake = window_hearing(make_app, clip)
     chats = chat_requests_sent(parts)
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(chats) and chats[0][1] is not None, timeout=WAIT_MS)
@@ -194,14 +189,9 @@ def test_a_short_question_held_a_moment_longer_is_sent_once(qtbot, make_app: Mak
     # either side), the button held a second after the clip, came back as the question twice. The
     # short-context decode padded the clip with feature-domain zeros, which the decoder heard as more
     # speech and repeated the question into.
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
     said = "What is the capital of France?"
     clip = spoken_clip(said, lead_s=0.5, tail_s=0.5)
-    fake = microphone(clip)
-    parts = make_app(fake)
-    voice = parts.voice
-    assert voice is not None
+    parts, voice, fake = window_hearing(make_app, clip)
     passes = transcriptions_sent(parts)
     qtbot.mousePress(voice.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: fake.streams[0].exhausted.is_set(), timeout=int(clip.size / RATE * 1000) + 30_000)
@@ -238,8 +228,18 @@ def transcriptions_sent(parts: AssistantApp) -> list[TranscribeRequest]:
     return passes
 
 
+def window_hearing(make_app: MakeApp, clip: np.ndarray) -> tuple[AssistantApp, Any, FakeSoundDevice]:
+    """A window with the engine ready and a microphone that will play `clip`."""
+    fake = microphone(clip)
+    parts = make_app(fake)
+    assert parts.voice is not None
+    return parts, parts.voice, fake
+
+
 def spoken_clip(text: str, *, lead_s: float, tail_s: float) -> np.ndarray:
     """espeak-ng at 150 words a minute, 16 kHz, with digital silence before and after."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng makes the speech fixture (apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "said.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
