@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         statistics.median(x) for x in (streaming, batch, answers, batch_answers)
     )
     print(f"Voice benchmark: {len(clip) / RATE:.1f} s held ({args.release_after:.1f} s of it after the "
-          f"last word), whisper-base + {user.model or 'the default chat model'}, language "
+          f"last word), whisper-base + {config.model}{'' if user.model else ' (the default)'}, language "
           f"{args.language or 'detected'}, median of {args.runs}")
     print(f"  streaming transcript ({passes} passes): {text!r}")
     print(f"  batch transcript:                       {batch_text!r}")
