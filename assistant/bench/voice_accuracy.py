@@ -35,31 +35,72 @@ logger = logging.getLogger(__name__)
 CHUNK = 1600  # 100 ms at 16 kHz, as the recorder delivers audio
 
 
+@dataclass(frozen=True)
+class Heard:
+    """One way's transcript of one clip, and whether any of it was a random draw."""
+
+    text: str
+    sampled: bool  # the temperature fallback sampled a segment (the beam search failed its checks)
+
+
 @dataclass
 class Tally:
-    """Word errors over a set, per way of transcribing."""
+    """Word errors over a set, per way of transcribing.
+
+    A sampled decode is a random draw from CTranslate2's one generator per worker thread, which every
+    earlier decode in the process has advanced: the three ways of one clip get three different draws (and
+    the library's own result on such a clip changes with what ran before it). So errors are also counted
+    over the clips no way sampled, where a difference is a difference in decoding.
+    """
 
     errors: dict[str, int] = field(default_factory=dict)
     written_errors: dict[str, int] = field(default_factory=dict)
+    steady_errors: dict[str, int] = field(default_factory=dict)  # on clips no way sampled
+    sampled: dict[str, int] = field(default_factory=dict)  # clips this way sampled
     words: int = 0
     written_words: int = 0
+    steady_words: int = 0
+    sampled_clips: int = 0  # clips any way sampled
     seconds: dict[str, float] = field(default_factory=dict)
     worst: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # way -> (errors, reference, text)
 
-    def add(self, way: str, reference: str, text: str, seconds: float) -> None:
-        errors = speech_score.word_errors(reference, text)
-        self.errors[way] = self.errors.get(way, 0) + errors
-        written = speech_score.written_errors(reference, text)
-        self.written_errors[way] = self.written_errors.get(way, 0) + written
-        self.seconds[way] = self.seconds.get(way, 0.0) + seconds
-        if errors > self.worst.get(way, (0, "", ""))[0]:
-            self.worst[way] = (errors, reference, text)
+    def add(self, reference: str, heard: dict[str, Heard], seconds: dict[str, float]) -> None:
+        """One clip, heard every way."""
+        words = len(speech_score.words(reference))
+        self.words += words
+        self.written_words += len(speech_score.written_words(reference))
+        steady = not any(h.sampled for h in heard.values())
+        self.steady_words += words if steady else 0
+        self.sampled_clips += 0 if steady else 1
+        for way, result in heard.items():
+            errors = speech_score.word_errors(reference, result.text)
+            self.errors[way] = self.errors.get(way, 0) + errors
+            written = speech_score.written_errors(reference, result.text)
+            self.written_errors[way] = self.written_errors.get(way, 0) + written
+            self.steady_errors[way] = self.steady_errors.get(way, 0) + (errors if steady else 0)
+            self.sampled[way] = self.sampled.get(way, 0) + int(result.sampled)
+            self.seconds[way] = self.seconds.get(way, 0.0) + seconds[way]
+            if errors > self.worst.get(way, (0, "", ""))[0]:
+                self.worst[way] = (errors, reference, result.text)
 
     def rate(self, way: str) -> float:
         return self.errors.get(way, 0) / max(1, self.words)
 
     def written_rate(self, way: str) -> float:
         return self.written_errors.get(way, 0) / max(1, self.written_words)
+
+    def steady_rate(self, way: str) -> float:
+        return self.steady_errors.get(way, 0) / max(1, self.steady_words)
+
+    def verdict(self, ways: Sequence[str]) -> str:
+        """'yes' when every app way makes at most raw's errors; 'draws' when it does so on the clips no
+        way sampled and loses only on sampled ones; 'NO' when it loses where nothing was drawn."""
+        app = [w for w in ways if w != "raw"]
+        if "raw" not in ways or all(self.errors.get(w, 0) <= self.errors.get("raw", 0) for w in app):
+            return "yes"
+        if all(self.steady_errors.get(w, 0) <= self.steady_errors.get("raw", 0) for w in app):
+            return "draws"
+        return "NO"
 
 
 class Comparison:
@@ -74,34 +115,45 @@ class Comparison:
         request = TranscribeRequest(model, str(data_dir), audio_path="", threads=threads)
         self.speech, _ = self.host.model(request)  # loaded (and assembled) once; the host caches it
 
-    def raw(self, sample: Sample) -> str:
+    def raw(self, sample: Sample) -> Heard:
         """faster-whisper with its defaults, decoding the file itself (it has no conversation)."""
-        segments, _ = self.speech.library_model.transcribe(str(sample.path))
-        return " ".join(s.text.strip() for s in segments)
+        segments = list(self.speech.library_model.transcribe(str(sample.path))[0])
+        return Heard(" ".join(s.text.strip() for s in segments), any(s.temperature for s in segments))
 
-    def file(self, sample: Sample) -> str:
+    def file(self, sample: Sample) -> Heard:
         """A recording attached to a question (`assistant transcribe` when the sample has no chat)."""
+        sampled_before = self.speech.sampled_segments
         self.events.clear()
         options = dataclasses.replace(self.file_options(), context=conversation_terms(sample.chat))
         request = TranscribeRequest(self.model_name, str(self.data_dir), audio_path=str(sample.path),
                                     options=options, threads=self.threads)
         self.host.transcribe(request)
-        return " ".join(e.segment.text.strip() for e in self.events if isinstance(e, Transcript))
+        text = " ".join(e.segment.text.strip() for e in self.events if isinstance(e, Transcript))
+        return Heard(text, self.speech.sampled_segments > sampled_before)
 
-    def push_to_talk(self, sample: Sample) -> str:
-        """The clip held in the window: live passes as `LiveTranscriber` asks for them, then the final one."""
+    def push_to_talk(self, sample: Sample) -> Heard:
+        """The clip held in the window: live passes as `LiveTranscriber` asks for them, then the final one.
+
+        Only a final pass's text is sent, so only whether the final pass used sampled (live passes show text).
+        """
         audio = read_wav(sample.path)
         live, language, context = LiveTranscriber(), None, conversation_terms(sample.chat)
+        sampled = False  # by the latest final pass, whose text is the one sent unless another follows
         for start in range(0, audio.size, CHUNK):
             live.add_audio(audio[start : start + CHUNK])
             request = live.next_request()
             if request is not None:
+                before = self.speech.sampled_segments
                 segments, found = self._pass(request, None if request.final else language, context)
+                sampled = self.speech.sampled_segments > before if request.final else sampled
                 language = language or found
                 live.accept(segments)
         tail = live.final_request()
-        segments = self._pass(tail, None, context)[0] if tail is not None else []  # detects, as the window
-        return live.finish(segments)
+        if tail is None:
+            return Heard(live.finish([]), sampled)
+        before = self.speech.sampled_segments
+        segments = self._pass(tail, None, context)[0]  # detects, as the window
+        return Heard(live.finish(segments), self.speech.sampled_segments > before)
 
     def _pass(
         self, wanted: PassRequest, language: str | None, context: tuple[str, ...]
@@ -119,13 +171,15 @@ class Comparison:
     def run(self, samples: Sequence[Sample], ways: Sequence[str]) -> Tally:
         tally = Tally()
         for sample in samples:
-            tally.words += len(speech_score.words(sample.reference))
-            tally.written_words += len(speech_score.written_words(sample.reference))
+            heard: dict[str, Heard] = {}
+            seconds: dict[str, float] = {}
             for way in ways:
                 started = time.perf_counter()
-                text = getattr(self, way.replace("-", "_"))(sample)
-                tally.add(way, sample.reference, text, time.perf_counter() - started)
-                logger.info("%s %s: %r", way, sample.name, text)
+                heard[way] = getattr(self, way.replace("-", "_"))(sample)
+                seconds[way] = time.perf_counter() - started
+                logger.info("%s %s: %r%s", way, sample.name, heard[way].text,
+                            " (sampled)" if heard[way].sampled else "")
+            tally.add(sample.reference, heard, seconds)
         return tally
 
 
@@ -150,18 +204,22 @@ def non_speech(
             for chat in ((), NAMES_CHAT):
                 if chat and way == "raw":
                     continue
-                text = getattr(comparison, way.replace("-", "_"))(Sample(path.stem, path, "", chat))
+                text = getattr(comparison, way.replace("-", "_"))(Sample(path.stem, path, "", chat)).text
                 if text.strip():
                     heard[way].append(f"{name}{' (chat)' if chat else ''}: {text.strip()!r}")
     return heard, len(clips)
 
 
 def print_table(results: dict[str, Tally], ways: Sequence[str]) -> None:
-    print(f"  {'set':24} {'words':>5}  " + "  ".join(f"{way:>12}" for way in ways) + "   app <= raw")
+    """Per set: word error rates, the clips each way sampled, and whether the app did as well as raw."""
+    sampled_head = "/".join(w[0] for w in ways)
+    print(f"  {'set':24} {'words':>5}  " + "  ".join(f"{way:>12}" for way in ways)
+          + f"   sampled ({sampled_head})   app <= raw")
     for name, tally in results.items():
         rates = "  ".join(f"{100 * tally.rate(way):11.1f}%" for way in ways)
-        app_ok = "raw" not in ways or all(tally.rate(w) <= tally.rate("raw") for w in ways if w != "raw")
-        print(f"  {name:24} {tally.words:5d}  {rates}   {'yes' if app_ok else 'NO'}")
+        sampled = "/".join(str(tally.sampled.get(w, 0)) for w in ways)
+        print(f"  {name:24} {tally.words:5d}  {rates}   {sampled:>{11 + len(sampled_head)}}   "
+              f"{tally.verdict(ways)}")
         if name == "numbers":
             written = "  ".join(f"{100 * tally.written_rate(way):11.1f}%" for way in ways)
             print(f"  {'numbers, as written':24} {tally.written_words:5d}  {written}")
@@ -169,9 +227,17 @@ def print_table(results: dict[str, Tally], ways: Sequence[str]) -> None:
     words = sum(t.words for t in results.values())
     overall = "  ".join(f"{100 * totals[w] / max(1, words):11.1f}%" for w in ways)
     print(f"  {'all sets':24} {words:5d}  {overall}")
-    clips = sum(1 for _ in results)
+    steady_words = sum(t.steady_words for t in results.values())
+    steady = "  ".join(
+        f"{100 * sum(t.steady_errors.get(w, 0) for t in results.values()) / max(1, steady_words):11.1f}%"
+        for w in ways)
+    sampled_clips = sum(t.sampled_clips for t in results.values())
+    print(f"  {'clips no way sampled':24} {steady_words:5d}  {steady}   ({sampled_clips} clips left out)")
     seconds = {way: sum(t.seconds.get(way, 0.0) for t in results.values()) for way in ways}
-    print(f"  decode time (s, {clips} sets)      " + "  ".join(f"{seconds[w]:12.1f}" for w in ways))
+    print(f"  decode time (s, {len(results)} sets)      " + "  ".join(f"{seconds[w]:12.1f}" for w in ways))
+    if any(t.verdict(ways) == "draws" for t in results.values()):
+        print("  draws: the app loses only on clips some way decoded by sampling (Whisper's temperature "
+              "fallback), each way a different random draw; on the clips no way sampled it is <= raw")
 
 
 WAYS = ("raw", "file", "push-to-talk")

@@ -55,6 +55,9 @@ class WhisperSpeech:
         self.folder = folder
         self.threads = threads
         self.load_s = load_s
+        # Segments that came from Whisper's temperature fallback, i.e. a random draw rather than the beam
+        # search: `bench voice --accuracy` tells such draws from decoding differences with it.
+        self.sampled_segments = 0
 
     @classmethod
     def load(cls, folder: str | Path, *, name: str | None = None, threads: int = 0) -> WhisperSpeech:
@@ -135,6 +138,9 @@ class WhisperSpeech:
         info.duration_s = float(detected.duration)
         for segment in segments:
             text = segment.text.strip()
+            if segment.temperature:
+                self.sampled_segments += 1
+                logger.debug("Segment sampled at temperature %.1f: %r", segment.temperature, text)
             if heard_nothing(text, segment.no_speech_prob, segment.avg_logprob, settings.hotwords):
                 logger.info("Not speech (no-speech %.2f, log-probability %.2f): %r dropped",
                             segment.no_speech_prob, segment.avg_logprob, text)

@@ -114,6 +114,17 @@ def test_english_word_error_rate(model_name: str, clips: Clips, request: pytest.
     assert rate <= 0.10, (rate, hypotheses)
 
 
+def test_segments_decoded_by_sampling_are_counted(base: WhisperSpeech) -> None:
+    """Three JFKs in a row make whisper-base's beam search fail its checks and fall back to sampling; one
+    decodes by the beam. `bench voice --accuracy` tells random draws from decoding differences by this."""
+    jfk = decode_file(Path(__file__).resolve().parents[1] / "data" / "speech" / "jfk.wav")
+    before = base.sampled_segments
+    assert "ask not what your country" in text_of(base, jfk)[0]
+    assert base.sampled_segments == before
+    assert "your country" in text_of(base, np.concatenate([jfk, jfk, jfk]))[0]
+    assert base.sampled_segments > before
+
+
 def test_german_is_detected_and_translated(base: WhisperSpeech, clips: Clips) -> None:
     audio = decode_file(clips["de"])
     text, info = text_of(base, audio)
