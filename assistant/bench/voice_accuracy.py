@@ -213,28 +213,28 @@ def non_speech(
 def print_table(results: dict[str, Tally], ways: Sequence[str]) -> None:
     """Per set: word error rates, the clips each way sampled, and whether the app did as well as raw."""
     sampled_head = "/".join(w[0] for w in ways)
-    print(f"  {'set':24} {'words':>5}  " + "  ".join(f"{way:>12}" for way in ways)
+    print(f"  {'set':25} {'words':>5}  " + "  ".join(f"{way:>12}" for way in ways)
           + f"   sampled ({sampled_head})   app <= raw")
     for name, tally in results.items():
         rates = "  ".join(f"{100 * tally.rate(way):11.1f}%" for way in ways)
         sampled = "/".join(str(tally.sampled.get(w, 0)) for w in ways)
-        print(f"  {name:24} {tally.words:5d}  {rates}   {sampled:>{11 + len(sampled_head)}}   "
+        print(f"  {name:25} {tally.words:5d}  {rates}   {sampled:>{11 + len(sampled_head)}}   "
               f"{tally.verdict(ways)}")
         if name == "numbers":
             written = "  ".join(f"{100 * tally.written_rate(way):11.1f}%" for way in ways)
-            print(f"  {'numbers, as written':24} {tally.written_words:5d}  {written}")
+            print(f"  {'numbers, as written':25} {tally.written_words:5d}  {written}")
     totals = {way: sum(t.errors.get(way, 0) for t in results.values()) for way in ways}
     words = sum(t.words for t in results.values())
     overall = "  ".join(f"{100 * totals[w] / max(1, words):11.1f}%" for w in ways)
-    print(f"  {'all sets':24} {words:5d}  {overall}")
+    print(f"  {'all sets':25} {words:5d}  {overall}")
     steady_words = sum(t.steady_words for t in results.values())
     steady = "  ".join(
         f"{100 * sum(t.steady_errors.get(w, 0) for t in results.values()) / max(1, steady_words):11.1f}%"
         for w in ways)
     sampled_clips = sum(t.sampled_clips for t in results.values())
-    print(f"  {'clips no way sampled':24} {steady_words:5d}  {steady}   ({sampled_clips} clips left out)")
+    print(f"  {'clips no way sampled':25} {steady_words:5d}  {steady}   ({sampled_clips} clips left out)")
     seconds = {way: sum(t.seconds.get(way, 0.0) for t in results.values()) for way in ways}
-    print(f"  decode time (s, {len(results)} sets)      " + "  ".join(f"{seconds[w]:12.1f}" for w in ways))
+    print(f"  decode time (s, {len(results)} sets)       " + "  ".join(f"{seconds[w]:12.1f}" for w in ways))
     if any(t.verdict(ways) == "draws" for t in results.values()):
         print("  draws: the app loses only on clips some way decoded by sampling (Whisper's temperature "
               "fallback), each way a different random draw; on the clips no way sampled it is <= raw")
