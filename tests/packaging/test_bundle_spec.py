@@ -170,3 +170,28 @@ def test_window_icon_offers_every_size(qapp):
     assert sorted(s.width() for s in icon.availableSizes()) == sorted(ICON_SIZES)
     pixmap = icon.pixmap(48, 48)
     assert pixmap.width() == 48 and not pixmap.toImage().isNull()
+
+
+@pytest.mark.parametrize("avx512", [True, False])
+def test_the_build_refuses_a_llama_cpp_built_for_this_cpus_avx512(tmp_path: Path, avx512: bool) -> None:
+    """A bundle is for other computers: an AVX-512 build of llama.cpp would die on a CPU without it."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    info = "CPU : AVX2 = 1 | AVX512 = 1 | " if avx512 else "CPU : AVX2 = 1 | FMA = 1 | "
+    python = venv / "bin" / "python"
+    # Says what llama_cpp's system info says, and fails the PyInstaller check so nothing is installed.
+    python.write_text(f'#!/bin/bash\ncase "$2" in *llama_cpp*) echo "{info}" ;; *) exit 1 ;; esac\n')
+    python.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "ASSISTANT_VENV": str(venv), "ASSISTANT_DIST": str(tmp_path / "dist"),
+           "ASSISTANT_BUILD_DIR": str(tmp_path / "build"), "HOME": str(tmp_path)}
+    # The fake python cannot install PyInstaller either, so a build that goes on stops at pip.
+    result = subprocess.run(["bash", str(PACKAGING / "build")], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0
+    refused = "packaging/install.sh --portable" in result.stderr
+    assert refused == avx512, result.stderr
+    if avx512:
+        allowed = subprocess.run(["bash", str(PACKAGING / "build")], capture_output=True, text=True,
+                                 env={**env, "ASSISTANT_BUNDLE_THIS_CPU": "1"}, timeout=60)
+        assert "packaging/install.sh --portable" not in allowed.stderr
+        assert "installing PyInstaller" in allowed.stderr

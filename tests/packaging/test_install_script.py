@@ -26,6 +26,12 @@ WHEEL_NAME = "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl"
 REAL_TOOLS = ("bash", "env", "dirname", "basename", "grep", "sed", "awk", "head", "mkdir", "cat", "rm",
               "touch")
 
+# /proc/cpuinfo's flags line of two CPUs: one with AVX2 only, one with AVX-512 (this project's Xeon).
+AVX2_FLAGS = "fpu sse sse2 ssse3 fma cx16 sse4_1 sse4_2 popcnt aes xsave avx f16c rdrand avx2 bmi1 bmi2"
+AVX512_FLAGS = (AVX2_FLAGS + " avx512f avx512dq avx512ifma avx512cd avx512bw avx512vl avx512vbmi"
+                " avx512_vbmi2 avx512_vnni avx512_bitalg avx_vnni avx512_bf16 amx_bf16 amx_tile amx_int8")
+AVX512_ARGS = ("-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON"
+               " -DGGML_AVX_VNNI=ON")
 GPU_LIST = "GPU 0: NVIDIA GeForce RTX 4070 (UUID: GPU-5a2e0c1d-0000-0000-0000-000000000000)"
 NO_DRIVER = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
              "Make sure that the latest NVIDIA driver is installed and running.")
@@ -98,9 +104,16 @@ class Machine:
             assert found, f"{tool} is needed to run install.sh"
             (self.tools / tool).symlink_to(found)
         self.uname("Linux", "x86_64")
+        self.cpuinfo = root / "cpuinfo"
+        self.cpu(AVX2_FLAGS)
         self.env = {"PATH": f"{self.fakes}:{self.tools}", "HOME": str(self.home),
                     "ASSISTANT_WHEEL_CACHE": str(self.wheels), "ASSISTANT_VENV": str(self.venv),
-                    "FAKE_LOG": str(self.log), "LC_ALL": "C"}
+                    "ASSISTANT_CPUINFO": str(self.cpuinfo), "FAKE_LOG": str(self.log), "LC_ALL": "C"}
+
+    def cpu(self, flags: str) -> None:
+        """The CPU's features, as /proc/cpuinfo lists them (two cores, as the kernel repeats them)."""
+        core = "processor\t: {}\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: " + flags + "\n\n"
+        self.cpuinfo.write_text(core.format(0) + core.format(1))
 
     def fake(self, name: str, body: str) -> Path:
         path = self.fakes / name
@@ -165,7 +178,41 @@ def test_a_machine_without_gpu_tools_gets_the_portable_cpu_build(machine: Machin
     assert plan["cmake_args"] == PORTABLE
     assert plan["wheel"] == f"{machine.wheels}/llama_cpp_python-0.3.36-*.whl"
     assert plan["wheel_cached"] == "no"
+    assert plan["cpu_build"] == "portable"
     assert "fallback" not in plan
+
+
+def test_a_cpu_with_avx512_gets_a_build_for_it_in_a_folder_of_its_own(machine: Machine) -> None:
+    machine.cpu(AVX512_FLAGS)
+    plan = machine.plan()
+    assert plan["backend"] == "cpu" and plan["cpu_build"] == "avx512"
+    assert plan["cmake_args"] == f"{PORTABLE} {AVX512_ARGS}"
+    assert "AMX" not in plan["cmake_args"] and "NATIVE=ON" not in plan["cmake_args"]  # AMX crashed here
+    assert plan["wheel"] == f"{machine.wheels}/cpu-avx512/llama_cpp_python-0.3.36-*.whl"
+
+
+def test_avx512_extensions_are_asked_for_only_where_the_cpu_has_them(machine: Machine) -> None:
+    machine.cpu(AVX2_FLAGS + " avx512f avx512dq avx512cd avx512bw avx512vl")  # Skylake-X: no VNNI, VBMI, BF16
+    assert machine.plan()["cmake_args"] == f"{PORTABLE} -DGGML_AVX512=ON"
+
+
+def test_a_cpu_missing_part_of_the_avx512_base_stays_portable(machine: Machine) -> None:
+    machine.cpu(AVX2_FLAGS + " avx512f avx512cd")  # Xeon Phi: no BW, DQ, VL, which GGML_AVX512 compiles for
+    assert machine.plan()["cpu_build"] == "portable"
+
+
+def test_portable_builds_for_any_avx2_cpu_on_an_avx512_one(machine: Machine) -> None:
+    """For a desktop bundle meant for other computers."""
+    machine.cpu(AVX512_FLAGS)
+    plan = machine.plan("--portable")
+    assert plan["cpu_build"] == "portable" and plan["cmake_args"] == PORTABLE
+    assert plan["wheel"] == f"{machine.wheels}/llama_cpp_python-0.3.36-*.whl"
+
+
+def test_a_cpu_build_for_an_arm_machine_reads_no_x86_features(machine: Machine) -> None:
+    machine.cpu(AVX512_FLAGS)  # cannot happen; shows the features are read only on x86-64
+    machine.uname("Linux", "aarch64")
+    assert machine.plan()["cpu_build"] == "portable"
 
 
 def test_nvcc_without_a_driver_is_not_cuda(machine: Machine) -> None:
@@ -273,7 +320,8 @@ def test_a_bad_option_is_refused_with_the_usage(machine: Machine) -> None:
     for args in (("--gpu", "rocm"), ("--gpu",), ("--frobnicate",)):
         result = machine.run(*args)
         assert result.returncode == 2, args
-        assert "usage: packaging/install.sh [--test] [--gpu auto|cpu|cuda|vulkan|metal]" in result.stderr
+        usage = "usage: packaging/install.sh [--test] [--gpu auto|cpu|cuda|vulkan|metal] [--portable]"
+        assert usage in result.stderr
     assert not machine.venv.exists()
 
 
@@ -364,6 +412,26 @@ def test_the_cached_cpu_wheel_is_reused_without_a_build(machine: Machine) -> Non
     assert not any(line.startswith("wheel ") for line in lines)
     assert lines[0] == f"install -q {machine.wheels}/{WHEEL_NAME}"
     assert "using cpu wheel" in result.stderr and "installed llama.cpp backend: cpu" in result.stderr
+
+
+def test_the_avx512_wheel_replaces_an_installed_portable_one(machine: Machine) -> None:
+    """pip counts the same version as installed whichever flags built it: the venv records its wheel, and
+    another wheel of the same backend is installed over it."""
+    machine.fake_venv()
+    assert machine.run("--gpu", "cpu").returncode == 0  # the portable build, on the AVX2 CPU
+    machine.log.unlink()
+    machine.cpu(AVX512_FLAGS)
+    result = machine.run("--gpu", "cpu")
+    assert result.returncode == 0, result.stderr
+    calls = machine.pip_calls()
+    built = [args for line, args in calls if line.startswith("wheel ")]
+    assert built == [f"{PORTABLE} {AVX512_ARGS}"]
+    wheel = f"{machine.wheels}/cpu-avx512/{WHEEL_NAME}"
+    assert (f"install -q --no-deps --force-reinstall {wheel}", "") in calls
+    assert "replacing the installed cpu build" in result.stderr
+    machine.log.unlink()
+    assert machine.run("--gpu", "cpu").returncode == 0  # again: the same wheel, nothing replaced
+    assert (f"install -q {wheel}", "") in machine.pip_calls()
 
 
 def test_this_machine_plans_the_cpu_build(tmp_path: Path) -> None:
