@@ -213,7 +213,7 @@ fi
 
 # ---- build (once per backend) and install -----------------------------------------------------------
 
-log "llama.cpp backend: $BACKEND ($REASON)"
+log "llama.cpp backend: $BACKEND ($REASON); CPU build: ${CPU_VARIANT:-portable}"
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"
