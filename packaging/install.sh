@@ -23,7 +23,8 @@
 #   cpu     everything else, for the instructions this CPU has: the portable AVX2 flags, plus AVX-512
 #           (F, CD, VL, DQ, BW, with VNNI, VBMI and BF16 where /proc/cpuinfo lists them) on a CPU
 #           that has it; that wheel is cached apart, in cpu-avx512/. On this project's 2-core Xeon it
-#           evaluates prompts 1.5x as fast (Qwen 0.5B 205 vs 136 tokens/s, 1.5B 98 vs 67). Not
+#           evaluates prompts 1.5x as fast (Qwen 0.5B 199 vs 127 tokens/s, 1.5B 93 vs 63; measured with
+#           packaging/compare_llama_builds.py). Not
 #           GGML_NATIVE: on the same CPU it also builds AMX in, which crashed in libggml-cpu (SIGSEGV)
 #           on the first prompt. --portable builds the AVX2 wheel whatever the CPU, for a desktop
 #           bundle meant for other computers (packaging/build refuses an AVX-512 one without it).
