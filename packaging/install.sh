@@ -24,9 +24,8 @@
 #           (F, CD, VL, DQ, BW, with VNNI, VBMI and BF16 where /proc/cpuinfo lists them) on a CPU
 #           that has it; that wheel is cached apart, in cpu-avx512/. On this project's 2-core Xeon it
 #           evaluates prompts 1.5x as fast (Qwen 0.5B 199 vs 127 tokens/s, 1.5B 93 vs 63; measured with
-#           packaging/compare_llama_builds.py). Not
-#           GGML_NATIVE: on the same CPU it also builds AMX in, which crashed in libggml-cpu (SIGSEGV)
-#           on the first prompt. --portable builds the AVX2 wheel whatever the CPU, for a desktop
+#           packaging/compare_llama_builds.py). Not GGML_NATIVE: on the same CPU it also builds AMX
+#           in, which crashed in libggml-cpu (SIGSEGV) on the first prompt. --portable builds the AVX2 wheel whatever the CPU, for a desktop
 #           bundle meant for other computers (packaging/build refuses an AVX-512 one without it).
 # A GPU build that fails, or whose library does not load, falls back to the CPU wheel with a message:
 # the app always ends up installed and working.
@@ -139,26 +138,31 @@ else
   REASON="chosen with --gpu $GPU"
 fi
 
+# The CPU's feature flags, space-delimited (read once; empty off x86-64 or without the file).
+cpu_flags() {
+  [ "$(uname -m)" = x86_64 ] && [ -r "$CPUINFO" ] || return 0
+  echo " $(grep -m 1 '^flags' "$CPUINFO" | sed 's/^[^:]*://') "
+}
+CPU_FLAGS=$(cpu_flags)
+
 # "avx512" when this CPU has the AVX-512 set llama.cpp's GGML_AVX512 compiles for (and --portable was not
 # given), else nothing: the CPU build's variant, which names its flags and its wheel folder.
 cpu_variant() {
-  local flags wanted
+  local wanted
   [ "$PORTABLE" = 1 ] && return 0
-  [ "$(uname -m)" = x86_64 ] && [ -r "$CPUINFO" ] || return 0
-  flags=" $(grep -m 1 '^flags' "$CPUINFO" | sed 's/^[^:]*://') "
   for wanted in avx2 fma f16c bmi2 avx512f avx512cd avx512vl avx512dq avx512bw; do
-    case "$flags" in *" $wanted "*) ;; *) return 0 ;; esac
+    case "$CPU_FLAGS" in *" $wanted "*) ;; *) return 0 ;; esac
   done
   echo avx512
 }
 
 # The AVX-512 extensions this CPU has, as llama.cpp's CMake options (AMX left out on purpose, see above).
 avx512_args() {
-  local flags=" $(grep -m 1 '^flags' "$CPUINFO" | sed 's/^[^:]*://') " args="-DGGML_AVX512=ON"
-  case "$flags" in *" avx512_vnni "*) args="$args -DGGML_AVX512_VNNI=ON" ;; esac
-  case "$flags" in *" avx512vbmi "*) args="$args -DGGML_AVX512_VBMI=ON" ;; esac
-  case "$flags" in *" avx512_bf16 "*) args="$args -DGGML_AVX512_BF16=ON" ;; esac
-  case "$flags" in *" avx_vnni "*) args="$args -DGGML_AVX_VNNI=ON" ;; esac
+  local args="-DGGML_AVX512=ON"
+  case "$CPU_FLAGS" in *" avx512_vnni "*) args="$args -DGGML_AVX512_VNNI=ON" ;; esac
+  case "$CPU_FLAGS" in *" avx512vbmi "*) args="$args -DGGML_AVX512_VBMI=ON" ;; esac
+  case "$CPU_FLAGS" in *" avx512_bf16 "*) args="$args -DGGML_AVX512_BF16=ON" ;; esac
+  case "$CPU_FLAGS" in *" avx_vnni "*) args="$args -DGGML_AVX_VNNI=ON" ;; esac
   echo "$args"
 }
 

@@ -134,7 +134,7 @@ class Comparison:
     def push_to_talk(self, sample: Sample) -> Heard:
         """The clip held in the window: live passes as `LiveTranscriber` asks for them, then the final one.
 
-        Only a final pass's text is sent, so only whether the final pass used sampled (live passes show text).
+        Only a final pass's text is sent, so only a final pass's sampling counts (live passes show text).
         """
         audio = read_wav(sample.path)
         live, language, context = LiveTranscriber(), None, conversation_terms(sample.chat)
@@ -143,22 +143,23 @@ class Comparison:
             live.add_audio(audio[start : start + CHUNK])
             request = live.next_request()
             if request is not None:
-                before = self.speech.sampled_segments
-                segments, found = self._pass(request, None if request.final else language, context)
-                sampled = self.speech.sampled_segments > before if request.final else sampled
+                segments, found, drawn = self._pass(request, None if request.final else language, context)
+                sampled = drawn if request.final else sampled
                 language = language or found
                 live.accept(segments)
         tail = live.final_request()
         if tail is None:
             return Heard(live.finish([]), sampled)
-        before = self.speech.sampled_segments
-        segments = self._pass(tail, None, context)[0]  # detects, as the window
-        return Heard(live.finish(segments), self.speech.sampled_segments > before)
+        segments, _found, sampled = self._pass(tail, None, context)  # detects, as the window
+        return Heard(live.finish(segments), sampled)
 
     def _pass(
         self, wanted: PassRequest, language: str | None, context: tuple[str, ...]
-    ) -> tuple[list[Segment], str | None]:
+    ) -> tuple[list[Segment], str | None, bool]:
+        """One pass's segments, the language a final pass found surely enough to keep, and whether any of
+        its segments was sampled."""
         self.events.clear()
+        sampled_before = self.speech.sampled_segments
         options = pass_options(language, context=context, final=wanted.final)
         request = TranscribeRequest(self.model_name, str(self.data_dir), audio=wanted.audio,
                                     options=options, threads=self.threads)
@@ -166,7 +167,8 @@ class Comparison:
         started = [e for e in self.events if isinstance(e, TranscriptionStarted)]
         sure = bool(started) and started[0].language_probability >= KEEP_LANGUAGE_FROM
         found = started[0].language if wanted.final and sure else None  # kept for live passes, as the window
-        return [e.segment for e in self.events if isinstance(e, Transcript)], found
+        segments = [e.segment for e in self.events if isinstance(e, Transcript)]
+        return segments, found, self.speech.sampled_segments > sampled_before
 
     def run(self, samples: Sequence[Sample], ways: Sequence[str]) -> Tally:
         tally = Tally()
