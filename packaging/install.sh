@@ -25,8 +25,9 @@
 #           that has it; that wheel is cached apart, in cpu-avx512/. On this project's 2-core Xeon it
 #           evaluates prompts 1.5x as fast (Qwen 0.5B 199 vs 127 tokens/s, 1.5B 93 vs 63; measured with
 #           packaging/compare_llama_builds.py). Not GGML_NATIVE: on the same CPU it also builds AMX
-#           in, which crashed in libggml-cpu (SIGSEGV) on the first prompt. --portable builds the AVX2 wheel whatever the CPU, for a desktop
-#           bundle meant for other computers (packaging/build refuses an AVX-512 one without it).
+#           in, which crashed in libggml-cpu (SIGSEGV) on the first prompt. --portable builds the AVX2
+#           wheel whatever the CPU, for a desktop bundle meant for other computers (packaging/build
+#           refuses an AVX-512 one without it).
 # A GPU build that fails, or whose library does not load, falls back to the CPU wheel with a message:
 # the app always ends up installed and working.
 set -euo pipefail
@@ -264,9 +265,10 @@ INSTALLED_WHEEL="$VENV/.llama-cpp-wheel"
 
 install_llama() {
   local backend=$1 wheel=$2
-  local current
+  local current same_wheel=0
   current=$(installed_backend)
-  if [ "$current" = none ] || { [ "$current" = "$backend" ] && [ "$(cat "$INSTALLED_WHEEL" 2>/dev/null)" = "$wheel" ]; }; then
+  [ "$(cat "$INSTALLED_WHEEL" 2>/dev/null)" = "$wheel" ] && same_wheel=1
+  if [ "$current" = none ] || { [ "$current" = "$backend" ] && [ "$same_wheel" = 1 ]; }; then
     "${PIP[@]}" install -q "$wheel"
   else  # pip counts the same version of another build as installed: replace it (its deps stay)
     log "replacing the installed $current build of llama-cpp-python"
