@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import model_files
@@ -22,8 +24,32 @@ CI_ALLOWED_SKIPS = (
 )
 
 
+class _DiskWatch:
+    """The lowest free space on the temporary folder's disk, read after every test. Copies of models are
+    most of what the suite writes; on a disk that fills up, tests fail with scattered OSErrors, and this
+    line at the end of the run says so plainly (CI shows the end)."""
+
+    lowest_free = shutil.disk_usage(tempfile.gettempdir()).free
+    after_test = "the start"
+
+    @classmethod
+    def read(cls, nodeid: str) -> None:
+        free = shutil.disk_usage(tempfile.gettempdir()).free
+        if free < cls.lowest_free:
+            cls.lowest_free, cls.after_test = free, nodeid
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _DiskWatch.read(nodeid)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int) -> None:
-    """With CI set, any skip outside CI_ALLOWED_SKIPS fails the run (`pytest_sessionfinish` below)."""
+    """The disk's lowest free space; with CI set, any skip outside CI_ALLOWED_SKIPS fails the run
+    (`pytest_sessionfinish` below)."""
+    terminalreporter.line(
+        f"disk: lowest free space in {tempfile.gettempdir()} was {_DiskWatch.lowest_free / 2**30:.1f} GiB,"
+        f" after {_DiskWatch.after_test}"
+    )
     unexpected = _unexpected_skips(terminalreporter)
     if os.environ.get("CI") and unexpected:
         terminalreporter.section("skips not allowed on CI")

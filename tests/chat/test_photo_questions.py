@@ -54,8 +54,9 @@ def answer(photo: Path, data_dir: Path, library: Path) -> tuple[str, TurnUpdate 
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("photo-questions")
+def data_dir(shared_data_dir: Path) -> Path:
+    """The session's data folder: the 491 MB model is assembled there once, not again for this module."""
+    return shared_data_dir
 
 
 def test_a_cat_photo_named_chelsea_is_a_cat_to_the_model(data_dir: Path, tmp_path: Path) -> None:
