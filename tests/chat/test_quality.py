@@ -16,20 +16,14 @@ pytest.importorskip("llama_cpp")
 SMALL_BUNDLED = "qwen2.5-coder-0.5b-instruct"
 
 
-@pytest.fixture(scope="session")
-def default_model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir per test session, so the 491 MB model is assembled once."""
-    return tmp_path_factory.mktemp("default-model-data")
-
-
 @pytest.mark.timeout(300)
-def test_default_model_knows_the_capital_of_france(
-    default_model_data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(default_model_data_dir))
+def test_default_model_knows_the_capital_of_france(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh data folder of its own, so this request assembles the model (deleted when the test passes).
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
     # The 0.5B named, not Settings().model: that is automatic and may pick the 1.5B on a large machine.
     config = EngineConfig(
-        model=SMALL_BUNDLED, data_dir=str(default_model_data_dir), context_size=2048, threads=1
+        model=SMALL_BUNDLED, data_dir=str(data_dir), context_size=2048, threads=1
     )
     messages = [
         ChatMessage("system", DEFAULT_SYSTEM_PROMPT),
