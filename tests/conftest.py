@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import model_files
 import pytest
@@ -25,12 +26,17 @@ CI_ALLOWED_SKIPS = (
 
 
 class _DiskWatch:
-    """The lowest free space on the temporary folder's disk, read after every test. Copies of models are
-    most of what the suite writes; on a disk that fills up, tests fail with scattered OSErrors, and this
-    line at the end of the run says so plainly (CI shows the end)."""
+    """The disk under the temporary folder: free space at the start and after every test, and the tests
+    that failed because it was full. Copies of models are most of what the suite writes; on a disk that
+    fills up, tests fail with scattered OSErrors, and the lines at the end of the run say so plainly (CI
+    shows the end). The free space after a test can look fine again when the app deleted its part."""
 
+    needed = 3 * 10**9  # the suite's peak was 2.5 GB on 2026-12-07 (README, Set up)
+    # ENOSPC, SQLITE_FULL, and the app's own words when it refuses a copy or a download beforehand
+    FULL_DISK = ("No space left on device", "disk is full", "not enough disk space", "Free some disk space")
     lowest_free = shutil.disk_usage(tempfile.gettempdir()).free
     after_test = "the start"
+    failed_full: ClassVar[list[str]] = []
 
     @classmethod
     def read(cls, nodeid: str) -> None:
@@ -38,18 +44,39 @@ class _DiskWatch:
         if free < cls.lowest_free:
             cls.lowest_free, cls.after_test = free, nodeid
 
+    @classmethod
+    def note(cls, report: pytest.TestReport) -> None:
+        if report.failed and any(text in str(report.longrepr) for text in cls.FULL_DISK):
+            cls.failed_full.append(report.nodeid)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (f"disk: {_DiskWatch.lowest_free / 2**30:.1f} GiB free in {tempfile.gettempdir()}"
+            f" (the suite needs about {_DiskWatch.needed / 10**9:.0f} GB)")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DiskWatch.note(report)
+
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
     _DiskWatch.read(nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int) -> None:
-    """The disk's lowest free space; with CI set, any skip outside CI_ALLOWED_SKIPS fails the run
-    (`pytest_sessionfinish` below)."""
+    """The disk's lowest free space and the tests a full disk failed; with CI set, any skip outside
+    CI_ALLOWED_SKIPS fails the run (`pytest_sessionfinish` below)."""
     terminalreporter.line(
         f"disk: lowest free space in {tempfile.gettempdir()} was {_DiskWatch.lowest_free / 2**30:.1f} GiB,"
         f" after {_DiskWatch.after_test}"
     )
+    if _DiskWatch.failed_full:
+        full = _DiskWatch.failed_full
+        terminalreporter.line(
+            f"disk: FULL: {len(full)} tests failed for want of space, the first {full[0]}; free"
+            f" {_DiskWatch.needed / 10**9:.0f} GB and run again",
+            red=True,
+        )
     unexpected = _unexpected_skips(terminalreporter)
     if os.environ.get("CI") and unexpected:
         terminalreporter.section("skips not allowed on CI")
