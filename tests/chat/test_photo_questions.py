@@ -53,22 +53,18 @@ def answer(photo: Path, data_dir: Path, library: Path) -> tuple[str, TurnUpdate 
     return turn.text, finished[0], grounded.prompt
 
 
-@pytest.fixture(scope="module")
-def data_dir(shared_data_dir: Path) -> Path:
-    """The session's data folder: the 491 MB model is assembled there once, not again for this module."""
-    return shared_data_dir
-
-
-def test_a_cat_photo_named_chelsea_is_a_cat_to_the_model(data_dir: Path, tmp_path: Path) -> None:
+def test_a_cat_photo_named_chelsea_is_a_cat_to_the_model(shared_data_dir: Path, tmp_path: Path) -> None:
     photo = Path(shutil.copy(photo_dir() / "chelsea.png", tmp_path / "chelsea.png"))
-    text, update, prompt = answer(photo, data_dir, tmp_path)
+    text, update, prompt = answer(photo, shared_data_dir, tmp_path)
     assert update is not None and update.status == "complete", update
     assert "chelsea" not in prompt.lower() and "chelsea" not in text.lower(), text
     assert "cat" in text.lower(), text
 
 
-def test_the_astronaut_gets_the_apps_own_answer_and_no_model_is_asked(data_dir: Path, tmp_path: Path) -> None:
+def test_the_astronaut_gets_the_apps_own_answer_and_no_model_is_asked(
+    shared_data_dir: Path, tmp_path: Path
+) -> None:
     photo = Path(shutil.copy(photo_dir() / "astronaut.png", tmp_path / "astronaut.png"))
-    text, update, _prompt = answer(photo, data_dir, tmp_path)
+    text, update, _prompt = answer(photo, shared_data_dir, tmp_path)
     assert update is None  # answered by the app
     assert text.startswith("I can't tell what this image shows") and "gemma-3-4b-it-vision" in text
